@@ -1,0 +1,13 @@
+/* Minimal JSON output helpers: numbers print with full precision, non-finite ones as null. */
+#ifndef NCSSL_JSON_H
+#define NCSSL_JSON_H
+#include <stdio.h>
+
+/* Prints a number (%.17g trimmed to what round-trips) or null when it is NaN/Inf. */
+void nc_json_num(FILE *f, double v);
+/* Prints a quoted, escaped JSON string. */
+void nc_json_str(FILE *f, const char *s);
+/* Prints [a, b, ...] with nc_json_num for each value. */
+void nc_json_nums(FILE *f, const double *v, int n);
+
+#endif

@@ -1,0 +1,34 @@
+/* Thin wrappers over OpenBLAS (GEMM) and LAPACKE (eigendecompositions), row-major throughout,
+ * plus the few small helpers every module needs. */
+#ifndef NCSSL_LINALG_H
+#define NCSSL_LINALG_H
+#include <stddef.h>
+
+/* C = alpha * op(A) op(B) + beta * C, op(X) = X or Xᵀ (ta/tb nonzero = transpose);
+ * op(A) is m×k, op(B) is k×n, C is m×n; all row-major and densely packed. */
+void nc_mm_d(int ta, int tb, int m, int n, int k, double alpha, const double *A, const double *B,
+             double beta, double *C);
+void nc_mm_f(int ta, int tb, int m, int n, int k, float alpha, const float *A, const float *B,
+             float beta, float *C);
+
+/* Symmetric eigendecomposition (dsyevd): A (n×n, symmetric, row-major) is overwritten with the
+ * eigenvectors as columns, w gets the eigenvalues in ascending order. */
+int nc_eigh_d(int n, double *A, double *w);
+/* The float version (ssyevd). */
+int nc_eigh_f(int n, float *A, float *w);
+/* Eigenvalues of a general real matrix (dgeev, no vectors); A is destroyed. Sorted by real part,
+ * descending. */
+int nc_eig_general_d(int n, double *A, double *wr, double *wi);
+
+/* Frobenius norm of an m×n matrix. */
+double nc_frob_d(int m, int n, const double *A);
+/* B = Aᵀ for A m×n (B is n×m); A and B must not overlap. */
+void nc_transpose_d(int m, int n, const double *A, double *B);
+/* Sets A (n×n) to the identity times a. */
+void nc_eye_d(int n, double a, double *A);
+/* y += a * x over n entries. */
+void nc_axpy_d(size_t n, double a, const double *x, double *y);
+/* ‖A − Aᵀ‖_F / ‖A‖_F for square A (0 when A = 0). */
+double nc_asymmetry_d(int n, const double *A);
+
+#endif

@@ -1,0 +1,25 @@
+/* Shared pieces of the ncssl command-line front end. */
+#ifndef NCSSL_CLI_H
+#define NCSSL_CLI_H
+#include "ncssl/args.h"
+
+/* Exit codes: 0 success, 1 runtime failure, 2 bad usage. */
+enum { NC_EXIT_OK = 0, NC_EXIT_FAIL = 1, NC_EXIT_USAGE = 2 };
+
+/* Parses a command's options. Returns -1 to go on, or the exit code to return right away
+ * (0 after --help, 2 after printing "ncssl: <what is wrong>" for bad usage). */
+int nc_cli_parse(const nc_cmd_spec *spec, int argc, char **argv, nc_args *args);
+/* Prints "ncssl: <message>" (the library's last error when msg is NULL) and returns code. */
+int nc_cli_error(int code, const char *msg);
+/* Maps a library status to an exit code (NC_EUSAGE/NC_EINVAL -> 2, others -> 1). */
+int nc_cli_exit_code(int status);
+
+/* Commands: argv[0] is the first argument after the command's name. */
+int cmd_theory(int argc, char **argv);
+int cmd_theory_fixed_points(int argc, char **argv);
+int cmd_theory_modes(int argc, char **argv);
+int cmd_theory_phase(int argc, char **argv);
+int cmd_theory_linear(int argc, char **argv);
+int cmd_theory_phenomena(int argc, char **argv);
+
+#endif
