@@ -6,25 +6,25 @@
 
 extern int nc_test_failures, nc_test_checks;
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    nc_test_checks++;                                                            \
-    if (!(cond)) {                                                               \
-      nc_test_failures++;                                                        \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-    }                                                                            \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    nc_test_checks++;                                                          \
+    if (!(cond)) {                                                             \
+      nc_test_failures++;                                                      \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                          \
   } while (0)
 
 /* |got - want| <= tol, printing both on failure. */
-#define CHECK_NEAR(got, want, tol)                                                        \
-  do {                                                                                    \
-    double g_ = (got), w_ = (want), t_ = (tol);                                           \
-    nc_test_checks++;                                                                     \
-    if (!(fabs(g_ - w_) <= t_)) {                                                         \
-      nc_test_failures++;                                                                 \
-      fprintf(stderr, "%s:%d: %s = %.9g, expected %.9g (tol %g)\n", __FILE__, __LINE__,   \
-              #got, g_, w_, t_);                                                          \
-    }                                                                                     \
+#define CHECK_NEAR(got, want, tol)                                                                \
+  do {                                                                                            \
+    double g_ = (got), w_ = (want), t_ = (tol);                                                   \
+    nc_test_checks++;                                                                             \
+    if (!(fabs(g_ - w_) <= t_)) {                                                                 \
+      nc_test_failures++;                                                                         \
+      fprintf(stderr, "%s:%d: %s = %.9g, expected %.9g (tol %g)\n", __FILE__, __LINE__, #got, g_, \
+              w_, t_);                                                                            \
+    }                                                                                             \
   } while (0)
 
 /* Prints "N passed, M failed" and returns the process exit code. */

@@ -38,12 +38,12 @@ typedef struct {
 #define NC_RANGE(a, b) .lo = (a), .hi = (b), .has_lo = 1, .has_hi = 1
 
 typedef struct {
-  const char *command;   /* e.g. "theory fixed-points" */
-  const char *synopsis;  /* one line shown under "usage:" */
-  const char *summary;   /* one or more lines describing the command */
+  const char *command;  /* e.g. "theory fixed-points" */
+  const char *synopsis; /* one line shown under "usage:" */
+  const char *summary;  /* one or more lines describing the command */
   const nc_opt *opts;
   int nopts;
-  int max_positional;    /* how many bare arguments are allowed (0 = none) */
+  int max_positional; /* how many bare arguments are allowed (0 = none) */
 } nc_cmd_spec;
 
 typedef struct {

@@ -15,7 +15,8 @@ nc_rng nc_rng_split(const nc_rng *r, uint64_t stream);
 uint64_t nc_rng_u64(nc_rng *r);
 /* Uniform double in [0, 1). */
 double nc_rng_uniform(nc_rng *r);
-/* Standard normal deviate (Box-Muller, no cached second value so the stream is simple to resume). */
+/* Standard normal deviate (Box-Muller, no cached second value so the stream is simple to resume).
+ */
 double nc_rng_normal(nc_rng *r);
 /* Uniform integer in [0, n). */
 uint64_t nc_rng_below(nc_rng *r, uint64_t n);

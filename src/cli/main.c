@@ -11,7 +11,8 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"theory", cmd_theory, "the paper's linear dynamics: fixed points, modes, phase, linear, phenomena"},
+    {"theory", cmd_theory,
+     "the paper's linear dynamics: fixed points, modes, phase, linear, phenomena"},
 };
 
 static void usage(FILE *f) {

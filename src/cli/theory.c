@@ -11,7 +11,8 @@ typedef struct {
 } subcommand;
 
 static const subcommand subs[] = {
-    {"fixed-points", cmd_theory_fixed_points, "fixed points and their stability at fixed tau (§4.7)"},
+    {"fixed-points", cmd_theory_fixed_points,
+     "fixed points and their stability at fixed tau (§4.7)"},
     {"modes", cmd_theory_modes, "integrate the decoupled per-mode dynamics (Eqns 11-13)"},
     {"phase", cmd_theory_phase, "draw the (p, s) phase portrait at fixed tau (Fig. 3)"},
     {"linear", cmd_theory_linear, "the full-matrix linear model: flow or minibatch SGD"},
@@ -33,7 +34,6 @@ int cmd_theory(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
     if (strcmp(argv[0], subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
-  fprintf(stderr, "ncssl: theory: '%s' is not a subcommand (see 'ncssl theory --help')\n",
-          argv[0]);
+  fprintf(stderr, "ncssl: theory: '%s' is not a subcommand (see 'ncssl theory --help')\n", argv[0]);
   return NC_EXIT_USAGE;
 }

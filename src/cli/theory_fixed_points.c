@@ -7,7 +7,9 @@
 #include "ncssl/status.h"
 #include "ncssl/theory.h"
 
-static const char *stab_word(int s) { return s > 0 ? "stable" : s < 0 ? "unstable" : "half-stable"; }
+static const char *stab_word(int s) {
+  return s > 0 ? "stable" : s < 0 ? "unstable" : "half-stable";
+}
 
 int cmd_theory_fixed_points(int argc, char **argv) {
   double tau = 1.0, sigma2 = 0.5, eta = 0.05, alpha_p = 1.0;
@@ -16,16 +18,18 @@ int cmd_theory_fixed_points(int argc, char **argv) {
       {"tau", NC_OPT_DOUBLE, &tau, "target/online ratio tau (held fixed)", NC_POSITIVE},
       {"sigma2", NC_OPT_DOUBLE, &sigma2, "augmentation variance sigma^2", NC_NONNEG},
       {"eta", NC_OPT_DOUBLE, &eta, "weight decay eta", NC_NONNEG},
-      {"alpha-p", NC_OPT_DOUBLE, &alpha_p, "relative predictor learning rate alpha_p",
-       NC_POSITIVE},
+      {"alpha-p", NC_OPT_DOUBLE, &alpha_p, "relative predictor learning rate alpha_p", NC_POSITIVE},
       {"json", NC_OPT_FLAG, &json, "print JSON"},
   };
   const nc_cmd_spec spec = {
-      "theory fixed-points", "[--tau T] [--sigma2 S] [--eta E] [--alpha-p A] [--json]",
+      "theory fixed-points",
+      "[--tau T] [--sigma2 S] [--eta E] [--alpha-p A] [--json]",
       "Fixed points of the predictor dynamics on the invariant parabola s = p^2/alpha_p at fixed\n"
       "tau (Eqn 16): eta_c = tau^2/(4(1+sigma^2)); for 0 < eta <= eta_c the collapse basin is\n"
       "p < p*-, the useful one p > p*-, which flows to p*+ (s*+ = p*+^2/alpha_p).",
-      opts, sizeof opts / sizeof opts[0], 0};
+      opts,
+      sizeof opts / sizeof opts[0],
+      0};
   nc_args args;
   int rc = nc_cli_parse(&spec, argc, argv, &args);
   if (rc >= 0) return rc;

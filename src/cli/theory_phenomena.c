@@ -12,11 +12,14 @@ int cmd_theory_phenomena(int argc, char **argv) {
   int json = 0;
   const nc_opt opts[] = {{"json", NC_OPT_FLAG, &json, "print a JSON array of rows"}};
   const nc_cmd_spec spec = {
-      "theory phenomena", "[--json]",
+      "theory phenomena",
+      "[--json]",
       "Runs one small experiment per claim of the paper (Theorems 1-3, the no-predictor remark,\n"
       "Observations #1-#10, DirectPred in the linear model) and prints claim, setting, what was\n"
       "measured, expected, measured and the verdict. Exit 0 only when every row reproduces.",
-      opts, 1, 0};
+      opts,
+      1,
+      0};
   nc_args args;
   int rc = nc_cli_parse(&spec, argc, argv, &args);
   if (rc >= 0) return rc;

@@ -42,8 +42,7 @@ int nc_parse_doubles(const char *what, const char *text, nc_doubles *out) {
 
 static int check_range(const nc_opt *o, const char *flag, double v) {
   if (o->has_lo && (o->lo_open ? !(v > o->lo) : !(v >= o->lo)))
-    return nc_fail(NC_EUSAGE, "%s: must be %s %g, got %g", flag, o->lo_open ? ">" : ">=", o->lo,
-                   v);
+    return nc_fail(NC_EUSAGE, "%s: must be %s %g, got %g", flag, o->lo_open ? ">" : ">=", o->lo, v);
   if (o->has_hi && !(v <= o->hi))
     return nc_fail(NC_EUSAGE, "%s: must be <= %g, got %g", flag, o->hi, v);
   return NC_OK;
@@ -131,8 +130,7 @@ int nc_args_parse(const nc_cmd_spec *spec, int argc, char **argv, nc_args *out) 
     char flag[96];
     snprintf(flag, sizeof flag, "--%.*s", (int)(nlen < 80 ? nlen : 80), name);
     if (!o)
-      return nc_fail(NC_EUSAGE, "%s: unknown option (see 'ncssl %s --help')", flag,
-                     spec->command);
+      return nc_fail(NC_EUSAGE, "%s: unknown option (see 'ncssl %s --help')", flag, spec->command);
     if (o->type == NC_OPT_FLAG) {
       if (eq) return nc_fail(NC_EUSAGE, "%s: takes no value", flag);
       *(int *)o->dst = 1;
@@ -186,12 +184,24 @@ void nc_args_help(const nc_cmd_spec *spec, FILE *f) {
     const nc_opt *o = &spec->opts[k];
     const char *meta = "";
     switch (o->type) {
-      case NC_OPT_FLAG: meta = ""; break;
-      case NC_OPT_INT: meta = " N"; break;
-      case NC_OPT_DOUBLE: meta = " X"; break;
-      case NC_OPT_STRING: meta = " S"; break;
-      case NC_OPT_CHOICE: meta = " CHOICE"; break;
-      case NC_OPT_DOUBLES: meta = " X,Y,..."; break;
+      case NC_OPT_FLAG:
+        meta = "";
+        break;
+      case NC_OPT_INT:
+        meta = " N";
+        break;
+      case NC_OPT_DOUBLE:
+        meta = " X";
+        break;
+      case NC_OPT_STRING:
+        meta = " S";
+        break;
+      case NC_OPT_CHOICE:
+        meta = " CHOICE";
+        break;
+      case NC_OPT_DOUBLES:
+        meta = " X,Y,...";
+        break;
     }
     char left[64];
     snprintf(left, sizeof left, "--%s%s", o->name, meta);

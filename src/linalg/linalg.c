@@ -10,14 +10,14 @@
 
 void nc_mm_d(int ta, int tb, int m, int n, int k, double alpha, const double *A, const double *B,
              double beta, double *C) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
-              n, k, alpha, A, ta ? m : k, B, tb ? k : n, beta, C, n);
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, A, ta ? m : k, B, tb ? k : n, beta, C, n);
 }
 
 void nc_mm_f(int ta, int tb, int m, int n, int k, float alpha, const float *A, const float *B,
              float beta, float *C) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
-              n, k, alpha, A, ta ? m : k, B, tb ? k : n, beta, C, n);
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, A, ta ? m : k, B, tb ? k : n, beta, C, n);
 }
 
 int nc_eigh_d(int n, double *A, double *w) {

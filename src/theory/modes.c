@@ -8,10 +8,10 @@ double nc_mode_delta(const nc_mode_params *m, const nc_mode_state *x) {
 }
 
 void nc_mode_rhs(const nc_mode_params *m, const nc_mode_state *x, nc_mode_state *dx) {
-  double gap = x->tau - (1.0 + m->sigma2) * x->p;                /* τ − (1+σ²)p */
-  dx->p = m->alpha_p * x->s * gap - m->eta * x->p;                /* Eqn 11 */
-  double half_log_rate = x->p * gap - m->eta;                     /* ṡ/(2s) */
-  dx->s = 2.0 * x->s * half_log_rate;                             /* Eqn 12 */
+  double gap = x->tau - (1.0 + m->sigma2) * x->p;  /* τ − (1+σ²)p */
+  dx->p = m->alpha_p * x->s * gap - m->eta * x->p; /* Eqn 11 */
+  double half_log_rate = x->p * gap - m->eta;      /* ṡ/(2s) */
+  dx->s = 2.0 * x->s * half_log_rate;              /* Eqn 12 */
   dx->tau = m->tau_mode == NC_TAU_EMA ? m->beta * (1.0 - x->tau) - x->tau * half_log_rate
                                       : 0.0; /* Eqn 13 */
 }
