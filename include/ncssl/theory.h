@@ -33,6 +33,33 @@ double nc_mode_invariant(const nc_mode_params *m, const nc_mode_state *x);
 /* Its closed form at time t from the initial state: (s0 − p0²/α_p)·e^(−2ηt) (corrected sign). */
 double nc_mode_invariant_closed_form(const nc_mode_params *m, const nc_mode_state *x0, double t);
 
+/* Checks the parameters (α_p > 0, η, σ², β >= 0, all finite); NC_EINVAL with a message if not. */
+int nc_mode_params_check(const nc_mode_params *m);
+
+/* Called by nc_modes_integrate with the step number, time and the n states. A nonzero return
+ * stops the integration and is passed on. */
+typedef int (*nc_modes_observer)(long step, double t, const nc_mode_state *x, int n, void *ctx);
+
+/* Advances n modes (sharing m; τ is per mode) by `steps` RK4 steps of size dt. `observe`, when
+ * not NULL, sees step 0, every `every`-th step (every >= 1) and the last step. Returns NC_OK,
+ * NC_EINVAL for bad arguments, NC_ENUMERIC when a state stops being finite (x is left at the last
+ * finite state), or the observer's nonzero return. */
+int nc_modes_integrate(const nc_mode_params *m, nc_mode_state *x, int n, double dt, long steps,
+                       long every, nc_modes_observer observe, void *ctx);
+
+/* Where a mode stands (digest §4.6-4.8). */
+typedef enum {
+  NC_MODE_MOVING,    /* still moving, or resting somewhere that is neither of the below */
+  NC_MODE_COLLAPSED, /* s <= tol and not growing (Δ <= 0): the representation lost the mode */
+  NC_MODE_CONVERGED, /* at the stable non-collapsed point: p = p*₊ for its τ, derivatives <= tol */
+} nc_mode_verdict;
+
+/* Classifies a state from its values and derivatives. Converged means |p − p*₊(τ)| <= tol,
+ * |ṗ|, |ṡ|, |τ̇| <= tol and s > tol; with η = 0, p*₊ = τ/(1+σ²) and any s > 0 qualifies. */
+nc_mode_verdict nc_mode_classify(const nc_mode_params *m, const nc_mode_state *x, double tol);
+/* "moving", "collapsed" or "converged". */
+const char *nc_mode_verdict_name(nc_mode_verdict v);
+
 /* Fixed points of the predictor dynamics on the invariant parabola at fixed τ (Eqn 16, §4.7). */
 typedef struct {
   double eta_c;    /* τ²/(4(1+σ²)) */

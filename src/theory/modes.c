@@ -70,3 +70,71 @@ int nc_fixed_points_compute(double tau, double sigma2, double eta, double alpha_
   }
   return NC_OK;
 }
+
+int nc_mode_params_check(const nc_mode_params *m) {
+  if (!isfinite(m->alpha_p) || m->alpha_p <= 0)
+    return nc_fail(NC_EINVAL, "alpha_p must be > 0, got %g", m->alpha_p);
+  if (!isfinite(m->eta) || m->eta < 0)
+    return nc_fail(NC_EINVAL, "eta must be >= 0, got %g", m->eta);
+  if (!isfinite(m->sigma2) || m->sigma2 < 0)
+    return nc_fail(NC_EINVAL, "sigma2 must be >= 0, got %g", m->sigma2);
+  if (!isfinite(m->beta) || m->beta < 0)
+    return nc_fail(NC_EINVAL, "beta must be >= 0, got %g", m->beta);
+  if (m->tau_mode != NC_TAU_EMA && m->tau_mode != NC_TAU_FIXED)
+    return nc_fail(NC_EINVAL, "unknown tau mode %d", (int)m->tau_mode);
+  return NC_OK;
+}
+
+static int state_finite(const nc_mode_state *x) {
+  return isfinite(x->p) && isfinite(x->s) && isfinite(x->tau);
+}
+
+int nc_modes_integrate(const nc_mode_params *m, nc_mode_state *x, int n, double dt, long steps,
+                       long every, nc_modes_observer observe, void *ctx) {
+  int rc = nc_mode_params_check(m);
+  if (rc) return rc;
+  if (n < 0 || steps < 0 || every < 1 || !isfinite(dt) || dt <= 0)
+    return nc_fail(NC_EINVAL, "bad integration request (n=%d, dt=%g, steps=%ld, every=%ld)", n, dt,
+                   steps, every);
+  for (int j = 0; j < n; j++)
+    if (!state_finite(&x[j])) return nc_fail(NC_EINVAL, "mode %d: initial state not finite", j + 1);
+  if (observe && (rc = observe(0, 0.0, x, n, ctx))) return rc;
+  for (long k = 1; k <= steps; k++) {
+    for (int j = 0; j < n; j++) {
+      nc_mode_state next = x[j];
+      nc_mode_rk4_step(m, &next, dt);
+      if (!state_finite(&next))
+        return nc_fail(NC_ENUMERIC, "mode %d is no longer finite at t = %g (try a smaller dt)",
+                       j + 1, (double)k * dt);
+      x[j] = next;
+    }
+    /* t = k·dt rather than a running sum, so the time carries no accumulated rounding. */
+    if (observe && (k % every == 0 || k == steps) && (rc = observe(k, (double)k * dt, x, n, ctx)))
+      return rc;
+  }
+  return NC_OK;
+}
+
+nc_mode_verdict nc_mode_classify(const nc_mode_params *m, const nc_mode_state *x, double tol) {
+  if (x->s <= tol && nc_mode_delta(m, x) <= 0) return NC_MODE_COLLAPSED;
+  nc_fixed_points fp;
+  if (x->s <= tol || nc_fixed_points_compute(x->tau, m->sigma2, m->eta, m->alpha_p, &fp) ||
+      !fp.has_nonzero)
+    return NC_MODE_MOVING;
+  nc_mode_state dx;
+  nc_mode_rhs(m, x, &dx);
+  int at_rest = fabs(dx.p) <= tol && fabs(dx.s) <= tol && fabs(dx.tau) <= tol;
+  return at_rest && fabs(x->p - fp.p_plus) <= tol ? NC_MODE_CONVERGED : NC_MODE_MOVING;
+}
+
+const char *nc_mode_verdict_name(nc_mode_verdict v) {
+  switch (v) {
+    case NC_MODE_COLLAPSED:
+      return "collapsed";
+    case NC_MODE_CONVERGED:
+      return "converged";
+    case NC_MODE_MOVING:
+      break;
+  }
+  return "moving";
+}
