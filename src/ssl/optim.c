@@ -62,9 +62,10 @@ int nc_optim_add_group(nc_optim *o, const nc_param_list *params, double lr_mult,
   return g;
 }
 
+/* Serial sums: an OpenMP reduction would combine partial sums in an arbitrary order and break
+ * bit-for-bit determinism. */
 static double norm2(const float *x, size_t n) {
   double s = 0;
-#pragma omp parallel for reduction(+ : s) if (n > 65536)
   for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
   return sqrt(s);
 }
@@ -81,7 +82,6 @@ static void step_slot(const nc_optim *o, nc_optim_slot *s, double lr) {
   if (lars && !s->lars_exclude) {
     /* ‖g + wd·w‖ needs a pass of its own before the update. */
     double wn = norm2(w, n), dn = 0;
-#pragma omp parallel for reduction(+ : dn) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
       double d = g[i] + wd * w[i];
       dn += d * d;
