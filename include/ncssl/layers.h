@@ -1,0 +1,115 @@
+/* Layers of the deep engine as plain forward/backward pairs on float32 tensors (llm.c style).
+ *
+ * Conventions, shared by every layer:
+ * - Backward ACCUMULATES: dx += ∂L/∂x and parameter gradients dW += ∂L/∂W, so a tensor used twice
+ *   (a residual branch, BYOL's two views) sums its gradients. Zero the buffers before the first
+ * use. Any gradient pointer may be NULL when that gradient is not wanted.
+ * - In-place forms are allowed only where a function says so.
+ * - No function allocates; scratch memory is passed in (sized by the *_scratch_floats helpers).
+ * - 4-D tensors are described by an nc_t4 view, so one function serves PyTorch's NCHW layout and
+ *   the channel-major CNHW layout the networks use inside (one channel of the whole batch is one
+ *   contiguous row, which turns a convolution over a batch into one large GEMM).
+ * - Matrices ([n, d] activations, Linear weights [out, in] as PyTorch) are row-major. */
+#ifndef NCSSL_LAYERS_H
+#define NCSSL_LAYERS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define NC_BN_EPS 1e-5f
+#define NC_BN_MOMENTUM 0.1f
+
+/* A view of n images of c channels of h×w pixels: pixel (y, x) of channel ci of image i is at
+ * i*sn + ci*sc + y*w + x (one channel plane of one image is contiguous). An [n, d] matrix is
+ * nc_t4_nchw(n, d, 1, 1). */
+typedef struct {
+  int n, c, h, w;
+  long sn, sc;
+} nc_t4;
+
+/* The view of a dense NCHW tensor (PyTorch's layout). */
+nc_t4 nc_t4_nchw(int n, int c, int h, int w);
+/* The view of a dense CNHW tensor (channel-major: all images of channel 0, then channel 1, ...). */
+nc_t4 nc_t4_cnhw(int n, int c, int h, int w);
+/* Number of elements n*c*h*w. */
+size_t nc_t4_numel(nc_t4 t);
+
+/* ---- Linear: y[n, out] = x[n, in] · Wᵀ + b, W is [out, in], b is [out] or NULL. ---- */
+
+/* Forward; y must not alias x. */
+void nc_linear_forward(int n, int in, int out, const float *x, const float *W, const float *b,
+                       float *y);
+/* Backward: dx += dy·W, dW += dyᵀ·x, db += Σ_rows dy (any of dx, dW, db may be NULL). */
+void nc_linear_backward(int n, int in, int out, const float *x, const float *W, const float *dy,
+                        float *dx, float *dW, float *db);
+
+/* ---- Batch normalisation over (n, h, w) per channel, for 2-D (h, w > 1) and 1-D (h = w = 1)
+ * inputs; x and y share the view s and must not alias. gamma/beta are NULL when affine is off.
+ * Training mode normalises with the batch mean and biased variance and, when running_mean/var are
+ * not NULL, updates them as PyTorch does: r ← (1 − 0.1)·r + 0.1·stat with the UNBIASED variance.
+ * Eval mode normalises with the running statistics. save_mean / save_invstd ([c] each) receive the
+ * mean and 1/sqrt(var + eps) used, for the backward. ---- */
+
+void nc_batchnorm_forward(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
+                          float *running_mean, float *running_var, int train, float *save_mean,
+                          float *save_invstd);
+/* Backward from the forward's input x and saved statistics (train selects the batch-statistics
+ * formula or the plain affine one of eval mode): dx +=, dgamma +=, dbeta += (each may be NULL). */
+void nc_batchnorm_backward(nc_t4 s, const float *x, const float *dy, const float *gamma,
+                           const float *save_mean, const float *save_invstd, int train, float *dx,
+                           float *dgamma, float *dbeta);
+
+/* ---- ReLU over n contiguous floats. ---- */
+
+/* y = max(x, 0); y may equal x (in place). */
+void nc_relu_forward(size_t n, const float *x, float *y);
+/* From the forward's OUTPUT y: dx += dy·[y > 0]; when dx == dy it is done in place
+ * (dx = dy·[y > 0]). */
+void nc_relu_backward(size_t n, const float *y, const float *dy, float *dx);
+
+/* ---- Residual add over n contiguous floats. ---- */
+
+/* y = a + b; y may equal a or b. */
+void nc_add_forward(size_t n, const float *a, const float *b, float *y);
+/* da += dy, db += dy (either may be NULL). */
+void nc_add_backward(size_t n, const float *dy, float *da, float *db);
+
+/* ---- 2-D convolution without bias: W is [cout, cin, kh, kw] as PyTorch; any kernel, stride,
+ * padding (zero). Computed as im2col + OpenBLAS SGEMM over chunks of images. ---- */
+
+typedef struct {
+  int cin, cout, kh, kw, stride, pad;
+} nc_conv_cfg;
+
+/* Output height/width for an input of h×w. */
+void nc_conv2d_out_hw(const nc_conv_cfg *cfg, int h, int w, int *oh, int *ow);
+/* Floats of scratch the forward or backward needs for n images of h×w (same for both). */
+size_t nc_conv2d_scratch_floats(const nc_conv_cfg *cfg, int n, int h, int w);
+/* y = conv(x, W); xs and ys give the layouts (ys must have the output shape). y must not alias x.
+ */
+void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const float *W, nc_t4 ys,
+                       float *y, float *scratch);
+/* dx += ∂/∂x, dW += ∂/∂W (dx or dW may be NULL). */
+void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const float *W, nc_t4 ys,
+                        const float *dy, float *dx, float *dW, float *scratch);
+/* Forward FLOPs (2 per multiply-add) for n images of h×w. */
+double nc_conv2d_flops(const nc_conv_cfg *cfg, int n, int h, int w);
+
+/* ---- Max pooling k×k, stride, zero-free padding (padded cells never win), as PyTorch's
+ * MaxPool2d(k, stride, pad); the ResNet stem uses 3, 2, 1. ---- */
+
+/* Output height/width of pooling an h×w input. */
+void nc_maxpool_out_hw(int k, int stride, int pad, int h, int w, int *oh, int *ow);
+/* y = maxpool(x); argmax (one per output element, in ys's layout) receives the winning position
+ * y*w + x inside the input channel plane, for the backward. */
+void nc_maxpool_forward(int k, int stride, int pad, nc_t4 xs, const float *x, nc_t4 ys, float *y,
+                        int32_t *argmax);
+/* dx[winner] += dy. */
+void nc_maxpool_backward(nc_t4 xs, float *dx, nc_t4 ys, const float *dy, const int32_t *argmax);
+
+/* ---- Global average pooling: y[n, c] (row-major matrix) = mean over h×w. ---- */
+
+void nc_avgpool_forward(nc_t4 xs, const float *x, float *y);
+/* dx += dy / (h·w) broadcast over each plane. */
+void nc_avgpool_backward(nc_t4 xs, const float *dy, float *dx);
+
+#endif

@@ -1,0 +1,105 @@
+/* Networks of the deep engine: a list of layers built once (a "tape"), walked forward in order and
+ * backward in reverse. All memory (parameters, gradients, running statistics, activations,
+ * scratch) is carved once at build time for (architecture, maximum batch); forward and backward
+ * allocate nothing.
+ *
+ * Slots: a network built with n_slots > 1 keeps that many independent activation caches. BYOL
+ * forwards the online network on view 1 into slot 0 and on view 2 into slot 1 (batch-norm
+ * statistics are per call, as in PyTorch), then calls backward on both; parameter gradients
+ * accumulate. A network built with with_grad = 0 (a BYOL target) keeps no caches: its activation
+ * buffers are reused along the forward, it has no gradients (nc_param.g is NULL), and backward
+ * fails.
+ *
+ * Inputs and outputs are what PyTorch sees: an image batch is NCHW [n, c, h, w], features and head
+ * inputs/outputs are row-major [n, d]. Inside, ResNets keep activations channel-major (CNHW).
+ *
+ * Parameter names (nc_net_params, in PyTorch state_dict order; `prefix` from the builder, if not
+ * NULL, is prepended with a dot):
+ * - ResNet: torchvision's, fc removed: conv1.weight, bn1.{weight,bias,running_mean,running_var},
+ *   layer1.0.conv1.weight, layer1.0.bn1.*, ..., layer2.0.downsample.0.weight,
+ *   layer2.0.downsample.1.*, ... (num_batches_tracked is not kept).
+ * - MLP head, as nn.Sequential(Linear, BatchNorm1d, ReLU, Linear) in a member `net`:
+ *   net.0.weight, net.0.bias, net.1.weight, net.1.bias (only with bn_affine),
+ *   net.1.running_mean, net.1.running_var, net.3.weight, net.3.bias.
+ * - Single linear head, as nn.Linear: weight, bias (only with bias).
+ * The trainable parameters are laid out contiguously in list order (nc_net_flat), so optimizers
+ * and EMA may treat them as one vector; buffers (BN running statistics) are separate. */
+#ifndef NCSSL_NET_H
+#define NCSSL_NET_H
+#include <stddef.h>
+
+#include "ncssl/param.h"
+#include "ncssl/rng.h"
+
+typedef struct nc_net nc_net;
+
+typedef enum {
+  NC_STEM_CIFAR = 0,   /* 3×3 stride-1 conv, no max-pool (SimCLR's CIFAR ResNet) */
+  NC_STEM_IMAGENET = 1 /* 7×7 stride-2 conv + 3×3/2 max-pool (torchvision) */
+} nc_stem;
+
+typedef struct {
+  int depth;       /* 18 or 34 (basic blocks), 50 (bottleneck) */
+  nc_stem stem;    /* NC_STEM_CIFAR or NC_STEM_IMAGENET */
+  int in_channels; /* 1 or 3 */
+  int width;       /* base channels: 64 is the standard network (output 8·width, or 32·width for
+                      ResNet-50) */
+} nc_resnet_cfg;
+
+/* Builds a ResNet backbone without fc for inputs [n ≤ batch, in_channels, h, w]; output
+ * [n, features]. Returns NC_OK, NC_EINVAL (bad configuration) or NC_ENOMEM. */
+int nc_resnet_build(nc_net **out, const nc_resnet_cfg *cfg, int h, int w, int batch, int n_slots,
+                    int with_grad, const char *prefix);
+/* Builds Linear(d_in, hidden) → BatchNorm1d(hidden, affine = bn_affine) → ReLU →
+ * Linear(hidden, d_out), both Linears with bias (projector and 2-layer predictor). */
+int nc_mlp_build(nc_net **out, int d_in, int hidden, int d_out, int bn_affine, int batch,
+                 int n_slots, int with_grad, const char *prefix);
+/* Builds a single Linear(d_in, d_out) with or without bias (the linear predictor). */
+int nc_linear_net_build(nc_net **out, int d_in, int d_out, int bias, int batch, int n_slots,
+                        int with_grad, const char *prefix);
+/* Frees the network and all its memory (NULL is fine). */
+void nc_net_free(nc_net *net);
+
+/* PyTorch's default initialisation drawn from rng: ResNet convs kaiming_normal_(fan_out, relu) as
+ * torchvision, BN weight 1, bias 0, running mean 0, var 1; Linear weight and bias
+ * U(−1/√fan_in, 1/√fan_in) (kaiming_uniform_ with a = √5). Same rng state, same bytes. */
+void nc_net_init(nc_net *net, nc_rng *rng);
+/* Training mode (1: BN uses batch statistics and updates running ones) or eval mode (0). Networks
+ * start in training mode. */
+void nc_net_set_train(nc_net *net, int train);
+/* 1 in training mode. */
+int nc_net_is_train(const nc_net *net);
+
+/* The named parameters and buffers (owned by the network). */
+nc_param_list *nc_net_params(nc_net *net);
+/* The trainable parameters as one vector of *n floats and their gradients (*g is NULL without
+ * gradients). */
+void nc_net_flat(nc_net *net, float **w, float **g, size_t *n);
+/* Copies parameters and buffers from src to dst (same architecture, e.g. online → target).
+ * Returns NC_EINVAL when the parameter lists differ in shape. */
+int nc_net_copy_params(nc_net *dst, const nc_net *src);
+
+/* Floats per input sample (c·h·w for a ResNet, d_in for a head). */
+size_t nc_net_in_size(const nc_net *net);
+/* Output features per sample. */
+int nc_net_out_dim(const nc_net *net);
+/* The maximum batch the network was built for. */
+int nc_net_batch(const nc_net *net);
+/* Number of activation slots (1 for a network without gradients). */
+int nc_net_slots(const nc_net *net);
+/* Bytes held by the network (parameters, gradients, activations, scratch). */
+size_t nc_net_bytes(const nc_net *net);
+/* Forward FLOPs (2 per multiply-add of convolutions and linears) for n samples. */
+double nc_net_flops(const nc_net *net, int n);
+
+/* Forward of n ≤ batch samples x into activation slot `slot`; y receives [n, out_dim] (may be
+ * NULL: read it later with nc_net_output). Returns NC_OK or NC_EINVAL. */
+int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y);
+/* The output [n, out_dim] of the last forward into slot (valid until the next forward there). */
+const float *nc_net_output(const nc_net *net, int slot);
+/* Backward of the last forward into slot, given dy = ∂L/∂y [n, out_dim]: parameter gradients
+ * accumulate (+=); dx, if not NULL, is OVERWRITTEN with ∂L/∂x [n, in_size]. Returns NC_OK or
+ * NC_EINVAL (no gradients, or no forward in that slot). */
+int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx);
+
+#endif
