@@ -1,0 +1,93 @@
+/* Predictors: one interface {observe, forward, backward, after_step} over several strategies.
+ *
+ *   mlp        Linear(d, h) → BatchNorm1d(h) → ReLU → Linear(h, d), trained by SGD (BYOL's head).
+ *   linear     Linear(d, d), bias optional, trained by SGD; `symmetric` sets
+ *              W_p ← (W_p + W_pᵀ)/2 after every step (the paper's "sym W_p", Tables 3 and 5).
+ *   directpred W_p set from the correlation F̂ of the predictor input (paper §6, official code):
+ *              F̂ ← ρF̂ + (1−ρ)·E_B[f fᵀ] over both views (not centred; first call F̂ = E_B[f fᵀ]);
+ *              when niter % freq == 0 (niter from 0): F̂ = U diag(s) Uᵀ (ssyevd) and
+ *              W_p = U diag(p) Uᵀ, p_j = max(sqrt(max(s_j, 0)/s_max) + ε, 1e-4);
+ *              with `use_offset`, p_j = sqrt(max(s_j/s_max − c, 0)) (Table 7);
+ *              between sets W_p takes ordinary SGD steps.
+ *   directset  as directpred with p_j = max((max(s_j, 0)/s_max)^α + ε, 1e-4) (Wang, Chen, Du & Tian
+ *              2021): α = 1/2 is DirectPred; α = 1 is DirectCopy, W_p = F̂/s_max + εI, computed
+ *              without an eigendecomposition (s_max by power iteration).
+ *   identity   no predictor: q = f (the collapse ablation).
+ *
+ * DirectCopy normalisation: the official code sets W_p = F̂ + εI. We divide by s_max first. The
+ * cosine loss ignores the scale of W_p but not the balance between F̂ and εI: without the division
+ * ε's weight relative to F̂ drifts with the feature norm during training (and with d), so a given ε
+ * means nothing fixed; with it ε is relative to a unit top eigenvalue, the same convention as
+ * DirectPred's ε (digest §6.2) and the formula p_j = (s_j/s_max)^α + ε of the directset family.
+ *
+ * The official order of operations in a step (digest §6.2): observe(f1, f2) BEFORE the predictor
+ * forward (F̂ includes this batch), forward with the W_p set at the end of the previous step,
+ * backward, optimizer step, then after_step (which may overwrite the SGD step). */
+#ifndef NCSSL_PREDICTOR_H
+#define NCSSL_PREDICTOR_H
+#include "ncssl/param.h"
+#include "ncssl/rng.h"
+
+typedef enum {
+  NC_PREDICTOR_MLP = 0,
+  NC_PREDICTOR_LINEAR = 1,
+  NC_PREDICTOR_DIRECTPRED = 2,
+  NC_PREDICTOR_DIRECTSET = 3,
+  NC_PREDICTOR_IDENTITY = 4
+} nc_predictor_type;
+
+typedef struct {
+  nc_predictor_type type;
+  int dim;        /* d: input and output width (128) */
+  int hidden;     /* mlp hidden width (512) */
+  int bn_affine;  /* mlp: BatchNorm1d with γ, β (the paper's predictor has affine = False) */
+  int bias;       /* linear / directpred / directset: a trained bias (paper default: none) */
+  int symmetric;  /* linear: W_p ← (W_p + W_pᵀ)/2 after each step */
+  double rho;     /* F̂ moving-average weight ρ (0.3) */
+  double eps;     /* ε added to p_j (0.1) */
+  int freq;       /* set W_p when niter % freq == 0 (1) */
+  int use_offset; /* directpred: p_j = sqrt(max(s_j/s_max − offset, 0)), no ε */
+  double offset;  /* c of Table 7 (in units of s_max) */
+  double alpha;   /* directset exponent α (1/2 = DirectPred, 1 = DirectCopy) */
+} nc_predictor_config;
+
+typedef struct nc_predictor nc_predictor;
+
+/* Parses "mlp|linear|directpred|directset|directcopy|identity" (directcopy = directset, α = 1)
+ * into cfg->type (and alpha). Returns NC_OK or NC_EUSAGE. */
+int nc_predictor_parse(const char *name, nc_predictor_config *cfg);
+/* The defaults for a type: d = 128, hidden 512, no bias, ρ 0.3, ε 0.1, freq 1, α 1/2. */
+nc_predictor_config nc_predictor_default(nc_predictor_type type);
+/* Builds a predictor for batches of up to `batch` rows, two activation slots (one per view).
+ * All memory is allocated here. Returns NC_OK, NC_EINVAL or NC_ENOMEM. */
+int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int batch);
+/* Frees it (NULL is fine). */
+void nc_predictor_free(nc_predictor *p);
+/* PyTorch's default initialisation of the trained weights from rng. */
+void nc_predictor_init(nc_predictor *p, nc_rng *rng);
+/* The named trainable parameters (an empty list for identity). */
+nc_param_list *nc_predictor_params(nc_predictor *p);
+/* Accumulates F̂ from this step's (detached) online outputs of both views, n rows each; a no-op
+ * for the predictors that do not use F̂. */
+void nc_predictor_observe(nc_predictor *p, int n, const float *f1, const float *f2);
+/* q = predictor(f) for n rows into activation slot `slot` (0 or 1). */
+int nc_predictor_forward(nc_predictor *p, int slot, int n, const float *f, float *q);
+/* Backward of the last forward in slot: parameter gradients accumulate, df is overwritten. */
+int nc_predictor_backward(nc_predictor *p, int slot, const float *dq, float *df);
+/* After the optimizer step: symmetric projection, or DirectPred's set when niter % freq == 0;
+ * then niter++. Returns NC_OK or NC_ENUMERIC (the eigensolver failed). */
+int nc_predictor_after_step(nc_predictor *p);
+/* F̂ (d×d, row-major) or NULL when the predictor keeps none or has seen no batch yet. */
+const float *nc_predictor_corr(const nc_predictor *p);
+/* The d×d linear weight W_p (NULL for mlp and identity). */
+float *nc_predictor_weight(nc_predictor *p);
+/* Steps seen by after_step so far. */
+long nc_predictor_niter(const nc_predictor *p);
+/* Seconds spent setting W_p from F̂ (eigendecomposition or DirectCopy) so far. */
+double nc_predictor_set_seconds(const nc_predictor *p);
+/* The largest eigenvalue of a symmetric positive semi-definite d×d matrix by power iteration
+ * (double precision; v holds d doubles, a starting vector that is updated in place, so a slowly
+ * changing matrix converges in a few iterations). */
+double nc_psd_top_eigenvalue(int d, const float *F, double *v, double *tmp);
+
+#endif

@@ -1,0 +1,271 @@
+/* The predictor strategies behind one interface (see predictor.h). */
+#include "ncssl/predictor.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ncssl/linalg.h"
+#include "ncssl/net.h"
+#include "ncssl/status.h"
+
+#define P_FLOOR 1e-4 /* the official code clamps p_j at 1e-4 */
+
+struct nc_predictor {
+  nc_predictor_config cfg;
+  nc_net *net;         /* NULL for identity */
+  nc_param_list empty; /* the parameters of identity */
+  float *W;            /* the d×d weight inside net (linear kinds) */
+  /* F̂ and the workspace for setting W_p from it (directpred / directset). */
+  float *F, *U, *s;
+  double *pv, *ptmp; /* power-iteration vector and scratch */
+  int seen;          /* batches folded into F̂ */
+  int last_n[2];     /* rows of the last forward per slot (identity's backward needs it) */
+  long niter;
+  double set_seconds;
+};
+
+static int uses_corr(const nc_predictor_config *c) {
+  return c->type == NC_PREDICTOR_DIRECTPRED || c->type == NC_PREDICTOR_DIRECTSET;
+}
+
+int nc_predictor_parse(const char *name, nc_predictor_config *cfg) {
+  static const struct {
+    const char *name;
+    nc_predictor_type type;
+  } names[] = {{"mlp", NC_PREDICTOR_MLP},
+               {"linear", NC_PREDICTOR_LINEAR},
+               {"directpred", NC_PREDICTOR_DIRECTPRED},
+               {"directset", NC_PREDICTOR_DIRECTSET},
+               {"directcopy", NC_PREDICTOR_DIRECTSET},
+               {"identity", NC_PREDICTOR_IDENTITY}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(name, names[i].name) == 0) {
+      cfg->type = names[i].type;
+      if (strcmp(name, "directcopy") == 0) cfg->alpha = 1.0;
+      return NC_OK;
+    }
+  return nc_fail(NC_EUSAGE,
+                 "unknown predictor '%s' (mlp, linear, directpred, directset, "
+                 "directcopy, identity)",
+                 name);
+}
+
+nc_predictor_config nc_predictor_default(nc_predictor_type type) {
+  nc_predictor_config c;
+  memset(&c, 0, sizeof c);
+  c.type = type;
+  c.dim = 128;
+  c.hidden = 512;
+  c.rho = 0.3;
+  c.eps = 0.1;
+  c.freq = 1;
+  c.alpha = 0.5;
+  return c;
+}
+
+int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int batch) {
+  *out = NULL;
+  const int d = cfg->dim;
+  if (d <= 0 || batch <= 0) return nc_fail(NC_EINVAL, "predictor: dim %d, batch %d", d, batch);
+  if (cfg->freq < 1) return nc_fail(NC_EINVAL, "predictor: freq must be >= 1, got %d", cfg->freq);
+  if (uses_corr(cfg) && !(cfg->rho >= 0 && cfg->rho < 1))
+    return nc_fail(NC_EINVAL, "predictor: rho must be in [0, 1), got %g", cfg->rho);
+  if (cfg->type == NC_PREDICTOR_DIRECTSET && !(cfg->alpha > 0))
+    return nc_fail(NC_EINVAL, "predictor: alpha must be > 0, got %g", cfg->alpha);
+  nc_predictor *p = calloc(1, sizeof *p);
+  if (!p) return nc_fail(NC_ENOMEM, "predictor: out of memory");
+  p->cfg = *cfg;
+  int rc = NC_OK;
+  switch (cfg->type) {
+    case NC_PREDICTOR_MLP:
+      rc = nc_mlp_build(&p->net, d, cfg->hidden, d, cfg->bn_affine, batch, 2, 1, NULL);
+      break;
+    case NC_PREDICTOR_LINEAR:
+    case NC_PREDICTOR_DIRECTPRED:
+    case NC_PREDICTOR_DIRECTSET:
+      rc = nc_linear_net_build(&p->net, d, d, cfg->bias, batch, 2, 1, NULL);
+      if (rc == NC_OK) p->W = nc_params_find(nc_net_params(p->net), "weight")->w;
+      break;
+    case NC_PREDICTOR_IDENTITY:
+      break;
+    default:
+      rc = nc_fail(NC_EINVAL, "predictor: unknown type %d", (int)cfg->type);
+  }
+  if (rc == NC_OK && uses_corr(cfg)) {
+    size_t dd = (size_t)d * d;
+    p->F = malloc(dd * sizeof(float));
+    p->U = malloc(dd * sizeof(float));
+    p->s = malloc((size_t)d * sizeof(float));
+    p->pv = malloc((size_t)d * sizeof(double));
+    p->ptmp = malloc((size_t)d * sizeof(double));
+    if (!p->F || !p->U || !p->s || !p->pv || !p->ptmp)
+      rc = nc_fail(NC_ENOMEM, "predictor: out of memory");
+    else /* a start with a component along every direction */
+      for (int i = 0; i < d; i++) p->pv[i] = 1.0 + 0.01 * i;
+  }
+  if (rc != NC_OK) {
+    nc_predictor_free(p);
+    return rc;
+  }
+  *out = p;
+  return NC_OK;
+}
+
+void nc_predictor_free(nc_predictor *p) {
+  if (!p) return;
+  nc_net_free(p->net);
+  free(p->F);
+  free(p->U);
+  free(p->s);
+  free(p->pv);
+  free(p->ptmp);
+  free(p);
+}
+
+void nc_predictor_init(nc_predictor *p, nc_rng *rng) {
+  if (p->net) nc_net_init(p->net, rng);
+}
+
+nc_param_list *nc_predictor_params(nc_predictor *p) {
+  return p->net ? nc_net_params(p->net) : &p->empty;
+}
+
+void nc_predictor_observe(nc_predictor *p, int n, const float *f1, const float *f2) {
+  if (!uses_corr(&p->cfg)) return;
+  const int d = p->cfg.dim;
+  /* F̂ ← ρF̂ + (1−ρ)/(2n)·(f1ᵀf1 + f2ᵀf2); the first batch replaces F̂. */
+  const float keep = p->seen ? (float)p->cfg.rho : 0.0f;
+  const float add = (float)((p->seen ? 1.0 - p->cfg.rho : 1.0) / (2.0 * n));
+  nc_mm_f(1, 0, d, d, n, add, f1, f1, keep, p->F);
+  nc_mm_f(1, 0, d, d, n, add, f2, f2, 1.0f, p->F);
+  p->seen++;
+}
+
+int nc_predictor_forward(nc_predictor *p, int slot, int n, const float *f, float *q) {
+  if (slot < 0 || slot > 1) return nc_fail(NC_EINVAL, "predictor: slot %d not 0 or 1", slot);
+  p->last_n[slot] = n;
+  if (!p->net) {
+    memcpy(q, f, (size_t)n * p->cfg.dim * sizeof(float));
+    return NC_OK;
+  }
+  return nc_net_forward(p->net, slot, n, f, q);
+}
+
+int nc_predictor_backward(nc_predictor *p, int slot, const float *dq, float *df) {
+  if (slot < 0 || slot > 1) return nc_fail(NC_EINVAL, "predictor: slot %d not 0 or 1", slot);
+  if (!p->net) {
+    memcpy(df, dq, (size_t)p->last_n[slot] * p->cfg.dim * sizeof(float));
+    return NC_OK;
+  }
+  return nc_net_backward(p->net, slot, dq, df);
+}
+
+double nc_psd_top_eigenvalue(int d, const float *F, double *v, double *tmp) {
+  double lambda = 0, norm = 0;
+  for (int i = 0; i < d; i++) norm += v[i] * v[i];
+  norm = sqrt(norm);
+  if (!(norm > 0)) {
+    for (int i = 0; i < d; i++) v[i] = 1.0;
+    norm = sqrt((double)d);
+  }
+  for (int i = 0; i < d; i++) v[i] /= norm;
+  for (int it = 0; it < 2000; it++) {
+    /* tmp = F v; the Rayleigh quotient vᵀFv converges as (s_2/s_1)^(2k). */
+    double rq = 0, nn = 0;
+    for (int i = 0; i < d; i++) {
+      double acc = 0;
+      const float *row = F + (size_t)i * d;
+      for (int j = 0; j < d; j++) acc += row[j] * v[j];
+      tmp[i] = acc;
+      rq += acc * v[i];
+      nn += acc * acc;
+    }
+    nn = sqrt(nn);
+    if (!(nn > 0)) return 0.0; /* F v = 0: F is zero on the start vector's span */
+    for (int i = 0; i < d; i++) v[i] = tmp[i] / nn;
+    int done = it > 0 && fabs(rq - lambda) <= 1e-13 * fabs(rq);
+    lambda = rq;
+    if (done) break;
+  }
+  return lambda;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* p_j from a normalised eigenvalue x = max(s_j, 0)/s_max. */
+static double eigen_map(const nc_predictor_config *c, double x) {
+  if (c->type == NC_PREDICTOR_DIRECTPRED && c->use_offset) {
+    /* Table 7. The official code's equivalent (dyn_eps_inside) floors s_j/s_max − c at 1e-4
+     * inside the square root; the paper's formula, followed here, floors it at 0. */
+    double v = x - c->offset;
+    return sqrt(v > 0 ? v : 0.0);
+  }
+  double a = c->type == NC_PREDICTOR_DIRECTSET ? c->alpha : 0.5;
+  double base = a == 0.5 ? sqrt(x) : pow(x, a); /* sqrt: bit-identical to directpred at α=1/2 */
+  return fmax(base + c->eps, P_FLOOR);
+}
+
+/* W_p from F̂: DirectCopy without eigendecomposition, everything else through ssyevd. */
+static int set_from_corr(nc_predictor *p) {
+  const int d = p->cfg.dim;
+  const nc_predictor_config *c = &p->cfg;
+  if (c->type == NC_PREDICTOR_DIRECTSET && c->alpha == 1.0) {
+    double smax = nc_psd_top_eigenvalue(d, p->F, p->pv, p->ptmp);
+    if (!(smax > 0)) return nc_fail(NC_ENUMERIC, "directcopy: F has no positive eigenvalue");
+    /* p_j = s_j/s_max + ε ≥ 1e-4 holds for PSD F̂ and ε ≥ 1e-4, so no clamp is needed. */
+    const float inv = (float)(1.0 / smax), eps = (float)c->eps;
+    for (int i = 0; i < d; i++)
+      for (int j = 0; j < d; j++)
+        p->W[(size_t)i * d + j] = p->F[(size_t)i * d + j] * inv + (i == j ? eps : 0.0f);
+    return NC_OK;
+  }
+  memcpy(p->U, p->F, (size_t)d * d * sizeof(float));
+  int rc = nc_eigh_f(d, p->U, p->s);
+  if (rc != NC_OK) return rc;
+  double smax = p->s[d - 1]; /* ascending order */
+  if (!(smax > 0)) return nc_fail(NC_ENUMERIC, "directpred: F has no positive eigenvalue");
+  float *pj = p->s; /* p_j overwrites s_j in place */
+  for (int j = 0; j < d; j++) pj[j] = (float)eigen_map(c, fmax(p->s[j], 0.0) / smax);
+  /* W_ij = Σ_k U_ik p_k U_jk, accumulated in double and mirrored so W_p is exactly symmetric. */
+  for (int i = 0; i < d; i++)
+    for (int j = 0; j <= i; j++) {
+      double acc = 0;
+      const float *ui = p->U + (size_t)i * d, *uj = p->U + (size_t)j * d;
+      for (int k = 0; k < d; k++) acc += (double)ui[k] * pj[k] * uj[k];
+      p->W[(size_t)i * d + j] = p->W[(size_t)j * d + i] = (float)acc;
+    }
+  return NC_OK;
+}
+
+int nc_predictor_after_step(nc_predictor *p) {
+  const int d = p->cfg.dim;
+  int rc = NC_OK;
+  if (p->cfg.type == NC_PREDICTOR_LINEAR && p->cfg.symmetric) {
+    for (int i = 0; i < d; i++)
+      for (int j = 0; j < i; j++) {
+        float *a = &p->W[(size_t)i * d + j], *b = &p->W[(size_t)j * d + i];
+        float m = (*a + *b) * 0.5f;
+        *a = *b = m;
+      }
+  } else if (uses_corr(&p->cfg) && p->seen > 0 && p->niter % p->cfg.freq == 0) {
+    double t0 = now_seconds();
+    rc = set_from_corr(p);
+    p->set_seconds += now_seconds() - t0;
+  }
+  p->niter++;
+  return rc;
+}
+
+const float *nc_predictor_corr(const nc_predictor *p) { return p->seen ? p->F : NULL; }
+
+float *nc_predictor_weight(nc_predictor *p) { return p->W; }
+
+long nc_predictor_niter(const nc_predictor *p) { return p->niter; }
+
+double nc_predictor_set_seconds(const nc_predictor *p) { return p->set_seconds; }
