@@ -1,0 +1,201 @@
+/* 2-D convolution as im2col + OpenBLAS SGEMM, and max pooling.
+ *
+ * Images are processed in chunks: the chunk's im2col matrix col[K, nb·OHW] (K = cin·kh·kw) times
+ * W[cout, K] gives the output of nb images at once. When the layouts keep a channel's images
+ * contiguous (CNHW) that product lands directly in y (leading dimension ys.sc), so a whole chunk is
+ * one large GEMM; otherwise (NCHW) chunks are single images. The backward reuses the same scratch:
+ * first dW += dy·colᵀ, then col ← Wᵀ·dy and col2im adds it into dx. 1×1 stride-1 convolutions
+ * skip im2col and read x in place. */
+#include <cblas.h>
+#include <float.h>
+
+#include "ncssl/layers.h"
+
+/* A chunk's im2col matrix is kept under this many floats (16 MB) unless one image needs more. */
+#define NC_CONV_CHUNK_FLOATS ((size_t)1 << 22)
+
+void nc_conv2d_out_hw(const nc_conv_cfg *cfg, int h, int w, int *oh, int *ow) {
+  *oh = (h + 2 * cfg->pad - cfg->kh) / cfg->stride + 1;
+  *ow = (w + 2 * cfg->pad - cfg->kw) / cfg->stride + 1;
+}
+
+static int is_pointwise(const nc_conv_cfg *cfg) {
+  return cfg->kh == 1 && cfg->kw == 1 && cfg->stride == 1 && cfg->pad == 0;
+}
+
+/* Images per chunk for n images of h×w. */
+static int chunk_images(const nc_conv_cfg *cfg, int n, int h, int w) {
+  int oh, ow;
+  nc_conv2d_out_hw(cfg, h, w, &oh, &ow);
+  size_t per_image = (size_t)cfg->cin * cfg->kh * cfg->kw * oh * ow;
+  size_t nb = NC_CONV_CHUNK_FLOATS / per_image;
+  if (nb < 1) nb = 1;
+  if (nb > (size_t)n) nb = (size_t)n;
+  return (int)nb;
+}
+
+size_t nc_conv2d_scratch_floats(const nc_conv_cfg *cfg, int n, int h, int w) {
+  if (is_pointwise(cfg)) return 0;
+  int oh, ow;
+  nc_conv2d_out_hw(cfg, h, w, &oh, &ow);
+  return (size_t)chunk_images(cfg, n, h, w) * cfg->cin * cfg->kh * cfg->kw * oh * ow;
+}
+
+double nc_conv2d_flops(const nc_conv_cfg *cfg, int n, int h, int w) {
+  int oh, ow;
+  nc_conv2d_out_hw(cfg, h, w, &oh, &ow);
+  return 2.0 * n * oh * ow * cfg->cout * (double)cfg->cin * cfg->kh * cfg->kw;
+}
+
+/* col[row, j·OHW + p] for images i0..i0+nb−1, row = (ci·kh + a)·kw + b. */
+static void im2col(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, int i0, int nb, int oh, int ow,
+                   float *col) {
+  const int K = cfg->cin * cfg->kh * cfg->kw, s = cfg->stride, p = cfg->pad;
+  const size_t cols = (size_t)nb * oh * ow;
+#pragma omp parallel for schedule(static)
+  for (int row = 0; row < K; row++) {
+    int b = row % cfg->kw, a = (row / cfg->kw) % cfg->kh, ci = row / (cfg->kw * cfg->kh);
+    float *dst = col + row * cols;
+    for (int j = 0; j < nb; j++) {
+      const float *src = x + (i0 + j) * xs.sn + ci * xs.sc;
+      for (int oy = 0; oy < oh; oy++) {
+        int iy = oy * s - p + a;
+        float *d = dst + ((size_t)j * oh + oy) * ow;
+        if (iy < 0 || iy >= xs.h) {
+          for (int ox = 0; ox < ow; ox++) d[ox] = 0.0f;
+          continue;
+        }
+        const float *srow = src + iy * xs.w;
+        for (int ox = 0; ox < ow; ox++) {
+          int ix = ox * s - p + b;
+          d[ox] = (ix >= 0 && ix < xs.w) ? srow[ix] : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+/* dx += col2im(col); parallel over input channels so no two threads touch the same plane. */
+static void col2im_add(const nc_conv_cfg *cfg, nc_t4 xs, float *dx, int i0, int nb, int oh, int ow,
+                       const float *col) {
+  const int s = cfg->stride, p = cfg->pad, kk = cfg->kh * cfg->kw;
+  const size_t cols = (size_t)nb * oh * ow;
+#pragma omp parallel for schedule(static)
+  for (int ci = 0; ci < cfg->cin; ci++)
+    for (int r = 0; r < kk; r++) {
+      int a = r / cfg->kw, b = r % cfg->kw;
+      const float *srcrow = col + (size_t)(ci * kk + r) * cols;
+      for (int j = 0; j < nb; j++) {
+        float *dst = dx + (i0 + j) * xs.sn + ci * xs.sc;
+        for (int oy = 0; oy < oh; oy++) {
+          int iy = oy * s - p + a;
+          if (iy < 0 || iy >= xs.h) continue;
+          const float *sp = srcrow + ((size_t)j * oh + oy) * ow;
+          float *drow = dst + iy * xs.w;
+          for (int ox = 0; ox < ow; ox++) {
+            int ix = ox * s - p + b;
+            if (ix >= 0 && ix < xs.w) drow[ix] += sp[ox];
+          }
+        }
+      }
+    }
+}
+
+/* Images per GEMM: a chunk when both layouts keep a channel's images contiguous, else one. */
+static int gemm_images(const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys) {
+  int contiguous = xs.sn == (long)xs.h * xs.w && ys.sn == (long)ys.h * ys.w;
+  return contiguous ? chunk_images(cfg, xs.n, xs.h, xs.w) : 1;
+}
+
+void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const float *W, nc_t4 ys,
+                       float *y, float *scratch) {
+  const int K = cfg->cin * cfg->kh * cfg->kw, ohw = ys.h * ys.w;
+  const int nb_max = gemm_images(cfg, xs, ys);
+  for (int i0 = 0; i0 < xs.n; i0 += nb_max) {
+    int nb = xs.n - i0 < nb_max ? xs.n - i0 : nb_max;
+    const float *B = scratch;
+    int ldb = nb * ohw;
+    if (is_pointwise(cfg)) {
+      B = x + i0 * xs.sn;
+      ldb = (int)xs.sc;
+    } else {
+      im2col(cfg, xs, x, i0, nb, ys.h, ys.w, scratch);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cfg->cout, nb * ohw, K, 1.0f, W, K, B,
+                ldb, 0.0f, y + i0 * ys.sn, (int)ys.sc);
+  }
+}
+
+void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const float *W, nc_t4 ys,
+                        const float *dy, float *dx, float *dW, float *scratch) {
+  const int K = cfg->cin * cfg->kh * cfg->kw, ohw = ys.h * ys.w;
+  const int nb_max = gemm_images(cfg, xs, ys);
+  for (int i0 = 0; i0 < xs.n; i0 += nb_max) {
+    int nb = xs.n - i0 < nb_max ? xs.n - i0 : nb_max, cols = nb * ohw;
+    const float *dyc = dy + i0 * ys.sn;
+    if (is_pointwise(cfg)) {
+      const float *xc = x + i0 * xs.sn;
+      if (dW)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cfg->cout, K, cols, 1.0f, dyc,
+                    (int)ys.sc, xc, (int)xs.sc, 1.0f, dW, K);
+      if (dx)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cols, cfg->cout, 1.0f, W, K, dyc,
+                    (int)ys.sc, 1.0f, dx + i0 * xs.sn, (int)xs.sc);
+      continue;
+    }
+    if (dW) {
+      im2col(cfg, xs, x, i0, nb, ys.h, ys.w, scratch);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cfg->cout, K, cols, 1.0f, dyc,
+                  (int)ys.sc, scratch, cols, 1.0f, dW, K);
+    }
+    if (dx) {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cols, cfg->cout, 1.0f, W, K, dyc,
+                  (int)ys.sc, 0.0f, scratch, cols);
+      col2im_add(cfg, xs, dx, i0, nb, ys.h, ys.w, scratch);
+    }
+  }
+}
+
+void nc_maxpool_out_hw(int k, int stride, int pad, int h, int w, int *oh, int *ow) {
+  *oh = (h + 2 * pad - k) / stride + 1;
+  *ow = (w + 2 * pad - k) / stride + 1;
+}
+
+void nc_maxpool_forward(int k, int stride, int pad, nc_t4 xs, const float *x, nc_t4 ys, float *y,
+                        int32_t *argmax) {
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < xs.c; c++)
+    for (int i = 0; i < xs.n; i++) {
+      const float *src = x + i * xs.sn + c * xs.sc;
+      float *dst = y + i * ys.sn + c * ys.sc;
+      int32_t *arg = argmax + i * ys.sn + c * ys.sc;
+      for (int oy = 0; oy < ys.h; oy++)
+        for (int ox = 0; ox < ys.w; ox++) {
+          float best = -FLT_MAX;
+          int32_t where = -1;
+          for (int a = 0; a < k; a++) {
+            int iy = oy * stride - pad + a;
+            if (iy < 0 || iy >= xs.h) continue;
+            for (int b = 0; b < k; b++) {
+              int ix = ox * stride - pad + b;
+              if (ix < 0 || ix >= xs.w) continue;
+              float v = src[iy * xs.w + ix];
+              if (where < 0 || v > best) best = v, where = iy * xs.w + ix;
+            }
+          }
+          dst[oy * ys.w + ox] = best;
+          arg[oy * ys.w + ox] = where;
+        }
+    }
+}
+
+void nc_maxpool_backward(nc_t4 xs, float *dx, nc_t4 ys, const float *dy, const int32_t *argmax) {
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < xs.c; c++)
+    for (int i = 0; i < xs.n; i++) {
+      float *dst = dx + i * xs.sn + c * xs.sc;
+      const float *g = dy + i * ys.sn + c * ys.sc;
+      const int32_t *arg = argmax + i * ys.sn + c * ys.sc;
+      for (int o = 0; o < ys.h * ys.w; o++) dst[arg[o]] += g[o];
+    }
+}
