@@ -347,7 +347,7 @@ int nc_linear_step(nc_linear *m) {
   }
   if (rc) return rc;
   m->step++;
-  m->t += m->p.dt;
+  m->t = (double)m->step * m->p.dt; /* no drift from summing dt */
   if (uses_fhat(m) && m->step % m->p.freq == 0 && (rc = set_predictor_from_fhat(m))) return rc;
   for (long i = 0; i < m->ny; i++)
     if (!isfinite(m->y[i]))
