@@ -42,7 +42,13 @@ int main(void) {
   printf("%d per-mode rows in %.2f s\n", n, secs);
   /* Observations #1-#10 plus digest items 5, 6, 7, 9. */
   CHECK(n == 14);
+  /* The budget holds for optimized builds; unoptimized sanitizer builds run several times slower.
+   */
+#if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__)
   CHECK(secs < 3.0);
+#else
+  CHECK(secs < 30.0);
+#endif
   /* Observations #1-#10 each have a row. */
   for (int k = 1; k <= 10; k++) {
     char tag[16];
