@@ -142,8 +142,9 @@ int nc_phase_fixed_points(double alpha_p, double sigma2, double eta, double tau,
 typedef struct {
   double tau, sigma2, eta, alpha_p;
   double pmin, pmax, smin, smax;
-  int grid;         /* arrows per axis */
-  int trajectories; /* sample trajectories (RK4) */
+  int grid;                /* arrows per axis */
+  int trajectories;        /* sample trajectories (RK4) */
+  int width_px, height_px; /* image size; 0 means 900 × 650 */
 } nc_phase_spec;
 
 /* Draws the portrait to stem.png / stem.svg: normalized flow arrows, trajectories, the fixed

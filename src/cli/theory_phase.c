@@ -63,7 +63,7 @@ static void print_point_json(const nc_phase_point *pt) {
 int cmd_theory_phase(int argc, char **argv) {
   double tau = 1.0, sigma2 = 0.0, eta = 0.01, alpha_p = 1.0;
   long grid = 21, trajectories = 24;
-  nc_doubles prange = {{0}, 0}, srange = {{0}, 0};
+  nc_doubles prange = {{0}, 0}, srange = {{0}, 0}, size = {{900, 650}, 2};
   const char *out = "phase";
   int json = 0;
   const nc_opt opts[] = {
@@ -78,13 +78,14 @@ int cmd_theory_phase(int argc, char **argv) {
       {"grid", NC_OPT_INT, &grid, "flow arrows per axis", NC_RANGE(2, 200)},
       {"trajectories", NC_OPT_INT, &trajectories, "sample trajectories drawn (RK4)",
        NC_RANGE(0, 1000)},
+      {"size", NC_OPT_DOUBLES, &size, "image size in pixels as W,H"},
       {"out", NC_OPT_STRING, &out, "output stem: writes STEM.png and STEM.svg"},
       {"json", NC_OPT_FLAG, &json, "print the fixed points in the window and the files as JSON"},
   };
   const nc_cmd_spec spec = {
       "theory phase",
       "[--tau T] [--sigma2 S] [--eta E] [--alpha-p A] [--p-range A,B] [--s-range A,B] [--grid N]\n"
-      "       [--trajectories N] [--out STEM] [--json]",
+      "       [--trajectories N] [--size W,H] [--out STEM] [--json]",
       "Draws the (p, s) phase portrait of the per-mode dynamics (Eqns 11-12) at fixed tau, as in\n"
       "the paper's Fig. 3 (tau = 1, alpha_p = 1, eta = 0, 0.01, 1): normalized flow arrows, "
       "sample\n"
@@ -103,6 +104,9 @@ int cmd_theory_phase(int argc, char **argv) {
   if (check_range("p-range", &prange, prange_given) ||
       check_range("s-range", &srange, srange_given))
     return nc_cli_error(NC_EXIT_USAGE, NULL);
+  if (size.n != 2 || size.v[0] != (int)size.v[0] || size.v[1] != (int)size.v[1] ||
+      size.v[0] < 200 || size.v[1] < 150 || size.v[0] > 4000 || size.v[1] > 4000)
+    return nc_cli_error(NC_EXIT_USAGE, "--size: expected W,H in pixels, 200..4000 x 150..4000");
   if (!out[0]) return nc_cli_error(NC_EXIT_USAGE, "--out: must not be empty");
 
   double c = tau / (1.0 + sigma2);
@@ -117,6 +121,8 @@ int cmd_theory_phase(int argc, char **argv) {
       .smax = srange_given ? srange.v[1] : 1.5 * c * c / alpha_p,
       .grid = (int)grid,
       .trajectories = (int)trajectories,
+      .width_px = (int)size.v[0],
+      .height_px = (int)size.v[1],
   };
   nc_phase_point fps[3];
   int nfp = nc_phase_fixed_points(alpha_p, sigma2, eta, tau, fps);

@@ -243,6 +243,8 @@ int nc_phase_portrait_write(const nc_phase_spec *sp, const char *stem) {
       .ymin = sp->smin,
       .ymax = sp->smax,
       .legend = NC_LEGEND_TOP_LEFT,
+      .width_px = sp->width_px,
+      .height_px = sp->height_px,
       .series = P.series,
       .nseries = ns,
       .arrows = &P.arrows,

@@ -2,6 +2,7 @@
  * folder; this file owns the process-wide PLplot lock and the error handlers. */
 #include "ncssl/plot.h"
 
+#define _DEFAULT_SOURCE /* M_PI */
 #include <errno.h>
 #include <math.h>
 #include <plplot.h>
@@ -20,13 +21,14 @@ static jmp_buf plot_escape;
 static char plot_error[256];
 
 static int on_plexit(PLCHAR_VECTOR msg) {
-  snprintf(plot_error, sizeof plot_error, "PLplot: %s", msg ? msg : "fatal error");
+  snprintf(plot_error, sizeof plot_error, "PLplot: %s", msg && msg[0] ? msg : "fatal error");
   longjmp(plot_escape, 1);
 }
 
 /* plabort() prints a warning by default; record it instead (the write then fails). */
 static void on_plabort(PLCHAR_VECTOR msg) {
-  if (!plot_error[0]) snprintf(plot_error, sizeof plot_error, "PLplot: %s", msg ? msg : "error");
+  if (!plot_error[0])
+    snprintf(plot_error, sizeof plot_error, "PLplot: %s", msg && msg[0] ? msg : "error");
 }
 
 /* Colour map 0 layout: fixed entries, then one entry per drawn item (legend needs indices). */
@@ -67,21 +69,6 @@ static const char *marker_glyph(nc_marker m) {
       return "+";
     default:
       return "";
-  }
-}
-
-static const char *marker_outline_glyph(nc_marker m) {
-  switch (m) {
-    case NC_MARK_CIRCLE:
-      return "○";
-    case NC_MARK_SQUARE:
-      return "□";
-    case NC_MARK_TRIANGLE:
-      return "△";
-    case NC_MARK_DIAMOND:
-      return "◇";
-    default:
-      return NULL;
   }
 }
 
@@ -169,21 +156,64 @@ done:
   free(wy);
 }
 
+/* Markers are polygons in millimetres around the point (exactly centred, unlike font glyphs). */
+static void marker_polygon(nc_marker m, double r, double *mx, double *my, int *n) {
+  switch (m) {
+    case NC_MARK_SQUARE:
+      *n = 4;
+      for (int k = 0; k < 4; k++)
+        mx[k] = (k == 1 || k == 2 ? 0.85 : -0.85) * r, my[k] = (k < 2 ? -0.85 : 0.85) * r;
+      return;
+    case NC_MARK_TRIANGLE:
+      *n = 3;
+      for (int k = 0; k < 3; k++)
+        mx[k] = r * 1.15 * sin(2 * M_PI * k / 3), my[k] = r * 1.15 * cos(2 * M_PI * k / 3);
+      return;
+    case NC_MARK_DIAMOND:
+      *n = 4;
+      for (int k = 0; k < 4; k++)
+        mx[k] = r * 1.2 * sin(M_PI * k / 2), my[k] = r * 1.2 * cos(M_PI * k / 2);
+      return;
+    default: /* circle */
+      *n = 32;
+      for (int k = 0; k < 32; k++)
+        mx[k] = r * cos(2 * M_PI * k / 32), my[k] = r * sin(2 * M_PI * k / 32);
+  }
+}
+
 static void draw_markers(const frame *fr, const nc_plot_series *s, int color) {
-  double size = s->marker_size > 0 ? s->marker_size : 1.0;
-  plschr(0, size);
+  PLFLT def_mm, cur_mm;
+  plgchr(&def_mm, &cur_mm);
+  double r = 0.45 * (s->marker_size > 0 ? s->marker_size : 1.0) * def_mm; /* radius, mm */
+  double mx[32], my[32], px[33], py[33];
+  int n = 0;
+  int lines = s->marker == NC_MARK_CROSS || s->marker == NC_MARK_PLUS;
+  if (!lines) marker_polygon(s->marker, r, mx, my, &n);
   for (int k = 0; k < s->n; k++) {
     double x = s->x[k], y = world_y(fr, s->y[k]);
-    if (!isfinite(x) || !isfinite(y)) continue;
+    if (!isfinite(x) || !isfinite(y) || x < fr->xmin || x > fr->xmax || y < fr->ymin ||
+        y > fr->ymax)
+      continue;
     plcol0(color);
-    plstring(1, &x, &y, marker_glyph(s->marker));
-    const char *ring = marker_outline_glyph(s->marker);
-    if (s->marker_outline && ring) {
+    if (lines) {
+      double a = s->marker == NC_MARK_CROSS ? M_PI / 4 : 0;
+      for (int arm = 0; arm < 2; arm++, a += M_PI / 2) {
+        double lx[2] = {x - r * cos(a) / fr->mm_per_x, x + r * cos(a) / fr->mm_per_x};
+        double ly[2] = {y - r * sin(a) / fr->mm_per_y, y + r * sin(a) / fr->mm_per_y};
+        plwidth(2.0);
+        plline(2, lx, ly);
+      }
+      continue;
+    }
+    for (int i = 0; i < n; i++) px[i] = x + mx[i] / fr->mm_per_x, py[i] = y + my[i] / fr->mm_per_y;
+    px[n] = px[0], py[n] = py[0];
+    plfill(n, px, py);
+    if (s->marker_outline) {
       plcol0(COL_FG);
-      plstring(1, &x, &y, ring);
+      plwidth(1.2);
+      plline(n + 1, px, py);
     }
   }
-  plschr(0, 1.0);
 }
 
 static void draw_arrows(const frame *fr, const nc_plot_arrows *a) {
@@ -406,6 +436,69 @@ static int render_to(const nc_figure *fig, const char *dev, FILE *f, const char 
   return rc;
 }
 
+/* Writes text to f as XML character data, without PLplot's escapes (#u, #d; ## is '#'). */
+static void put_xml_text(FILE *f, const char *text) {
+  for (const char *c = text; *c; c++) {
+    if (c[0] == '#' && c[1] == '#') {
+      fputc('#', f);
+      c++;
+    } else if (c[0] == '#' && c[1]) {
+      c++; /* drop the escape and its letter */
+    } else if (*c == '&') {
+      fputs("&amp;", f);
+    } else if (*c == '<') {
+      fputs("&lt;", f);
+    } else if (*c == '>') {
+      fputs("&gt;", f);
+    } else {
+      fputc(*c == '\n' ? ' ' : *c, f);
+    }
+  }
+}
+
+/* Cairo draws text as glyph outlines; give the SVG its title and caption as text (for browsers,
+ * screen readers and search) right after the opening <svg ...> tag. */
+static int svg_add_metadata(const nc_figure *fig, const char *tmp, const char *path) {
+  if (!(fig->title && fig->title[0]) && !(fig->caption && fig->caption[0])) return NC_OK;
+  FILE *f = fopen(tmp, "rb");
+  char *buf = NULL;
+  long size = -1;
+  if (f && fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+      (buf = malloc((size_t)size + 1)) && fread(buf, 1, (size_t)size, f) == (size_t)size) {
+    buf[size] = '\0';
+  } else {
+    size = -1;
+  }
+  if (f) fclose(f);
+  char *svg = size >= 0 ? strstr(buf, "<svg") : NULL;
+  char *end = svg ? strchr(svg, '>') : NULL;
+  if (!end) {
+    free(buf);
+    return nc_fail(NC_EIO, "%s: the SVG device wrote no <svg> element", path);
+  }
+  f = fopen(tmp, "wb");
+  if (!f) {
+    free(buf);
+    return nc_fail(NC_EIO, "cannot write %s: %s", path, strerror(errno));
+  }
+  size_t head = (size_t)(end + 1 - buf);
+  fwrite(buf, 1, head, f);
+  if (fig->title && fig->title[0]) {
+    fputs("\n<title>", f);
+    put_xml_text(f, fig->title);
+    fputs("</title>", f);
+  }
+  if (fig->caption && fig->caption[0]) {
+    fputs("\n<desc>", f);
+    put_xml_text(f, fig->caption);
+    fputs("</desc>", f);
+  }
+  fwrite(buf + head, 1, (size_t)size - head, f);
+  free(buf);
+  if (fclose(f) != 0) return nc_fail(NC_EIO, "cannot write %s: %s", path, strerror(errno));
+  return NC_OK;
+}
+
 static int write_to_temp(const nc_figure *fig, const char *path, const char *format, char *tmp,
                          size_t tmp_size) {
   const char *dev = strcmp(format, "png") == 0   ? "pngcairo"
@@ -417,6 +510,7 @@ static int write_to_temp(const nc_figure *fig, const char *path, const char *for
   FILE *f = fopen(tmp, "wb");
   if (!f) return nc_fail(NC_EIO, "cannot write %s: %s", path, strerror(errno));
   int rc = render_to(fig, dev, f, path);
+  if (!rc && strcmp(format, "svg") == 0) rc = svg_add_metadata(fig, tmp, path);
   if (rc) remove(tmp);
   return rc;
 }
