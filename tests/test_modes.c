@@ -211,6 +211,9 @@ static void test_rhs(void) {
   CHECK_NEAR(dx.s, 2 * 0.4 * 0.3 * gap - 2 * 0.02 * 0.3, 1e-15);
   CHECK_NEAR(dx.tau * x.s, m.beta * (1 - x.tau) * x.s - x.tau * dx.s / 2, 1e-15); /* Eqn 13 */
   CHECK_NEAR(dx.s, 2 * x.s * nc_mode_delta(&m, &x), 1e-15);
+  nc_mode_state on = {0.4, 0.16 / m.alpha_p, 0.6}, don; /* on the parabola ṗ = pΔ */
+  nc_mode_rhs(&m, &on, &don);
+  CHECK_NEAR(don.p, on.p * nc_mode_delta(&m, &on), 1e-15);
   CHECK_NEAR(dx.p, m.alpha_p * x.s * gap - m.eta * x.p, 1e-15);
   m.tau_mode = NC_TAU_FIXED;
   nc_mode_rhs(&m, &x, &dx);

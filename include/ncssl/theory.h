@@ -24,7 +24,8 @@ typedef struct {
 void nc_mode_rhs(const nc_mode_params *m, const nc_mode_state *x, nc_mode_state *dx);
 /* One classical RK4 step of size dt. */
 void nc_mode_rk4_step(const nc_mode_params *m, nc_mode_state *x, double dt);
-/* Δ = p[τ − (1+σ²)p] − η, so that ṗ = ... and ṡ = 2sΔ (digest §4.8). */
+/* Δ = p[τ − (1+σ²)p] − η, so that ṡ = 2sΔ always and ṗ = pΔ on the parabola s = p²/α_p
+ * (digest §4.8). */
 double nc_mode_delta(const nc_mode_params *m, const nc_mode_state *x);
 /* Eigenvalue of Theorem 3's K on an aligned mode: ½[α_p(1+σ²)s + η] − Δ (Eqn 17). */
 double nc_mode_k_eigenvalue(const nc_mode_params *m, const nc_mode_state *x);
