@@ -31,6 +31,18 @@ static void on_plabort(PLCHAR_VECTOR msg) {
     snprintf(plot_error, sizeof plot_error, "PLplot: %s", msg && msg[0] ? msg : "error");
 }
 
+/* PLplot's cairo devices load drivers through libltdl and fonts through fontconfig/pango, which
+ * keep process-lifetime caches that are never freed; tell LeakSanitizer (sanitizer builds) that
+ * those are not the project's leaks. A weak hook: unused in ordinary builds. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+  return "leak:libfontconfig.so\nleak:libltdl.so\nleak:libpango\nleak:libglib-2.0.so\n"
+         "leak:libgobject-2.0.so\n";
+}
+/* ...and keep its report of those suppressions out of stderr (LSAN_OPTIONS still overrides). */
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void) { return "print_suppressions=0"; }
+
 /* Colour map 0 layout: fixed entries, then one entry per drawn item (legend needs indices). */
 enum { COL_BG = 0, COL_FG = 1, COL_GRID = 2, COL_FIRST_ITEM = 3 };
 
