@@ -2,7 +2,6 @@
  * folder; this file owns the process-wide PLplot lock and the error handlers. */
 #include "ncssl/plot.h"
 
-#define _DEFAULT_SOURCE /* M_PI */
 #include <errno.h>
 #include <math.h>
 #include <plplot.h>
@@ -44,6 +43,8 @@ const char *__lsan_default_options(void);
 const char *__lsan_default_options(void) { return "print_suppressions=0"; }
 
 /* Colour map 0 layout: fixed entries, then one entry per drawn item (legend needs indices). */
+static const double PI = 3.14159265358979323846;
+
 enum { COL_BG = 0, COL_FG = 1, COL_GRID = 2, COL_FIRST_ITEM = 3 };
 
 typedef struct {
@@ -179,17 +180,17 @@ static void marker_polygon(nc_marker m, double r, double *mx, double *my, int *n
     case NC_MARK_TRIANGLE:
       *n = 3;
       for (int k = 0; k < 3; k++)
-        mx[k] = r * 1.15 * sin(2 * M_PI * k / 3), my[k] = r * 1.15 * cos(2 * M_PI * k / 3);
+        mx[k] = r * 1.15 * sin(2 * PI * k / 3), my[k] = r * 1.15 * cos(2 * PI * k / 3);
       return;
     case NC_MARK_DIAMOND:
       *n = 4;
       for (int k = 0; k < 4; k++)
-        mx[k] = r * 1.2 * sin(M_PI * k / 2), my[k] = r * 1.2 * cos(M_PI * k / 2);
+        mx[k] = r * 1.2 * sin(PI * k / 2), my[k] = r * 1.2 * cos(PI * k / 2);
       return;
     default: /* circle */
       *n = 32;
       for (int k = 0; k < 32; k++)
-        mx[k] = r * cos(2 * M_PI * k / 32), my[k] = r * sin(2 * M_PI * k / 32);
+        mx[k] = r * cos(2 * PI * k / 32), my[k] = r * sin(2 * PI * k / 32);
   }
 }
 
@@ -208,8 +209,8 @@ static void draw_markers(const frame *fr, const nc_plot_series *s, int color) {
       continue;
     plcol0(color);
     if (lines) {
-      double a = s->marker == NC_MARK_CROSS ? M_PI / 4 : 0;
-      for (int arm = 0; arm < 2; arm++, a += M_PI / 2) {
+      double a = s->marker == NC_MARK_CROSS ? PI / 4 : 0;
+      for (int arm = 0; arm < 2; arm++, a += PI / 2) {
         double lx[2] = {x - r * cos(a) / fr->mm_per_x, x + r * cos(a) / fr->mm_per_x};
         double ly[2] = {y - r * sin(a) / fr->mm_per_y, y + r * sin(a) / fr->mm_per_y};
         plwidth(2.0);
@@ -355,14 +356,19 @@ static void render(const nc_figure *fig) {
     set_color(COL_FIRST_ITEM + fig->nseries + fig->narrows + i, fig->texts[i].color, 1.0);
 
   pladv(0);
-  double right = fig->legend == NC_LEGEND_OUTSIDE_RIGHT ? 0.72 : 0.95;
+  /* Margins in character heights, so that labels fit at any image size. */
   int caption_lines = 0;
   if (fig->caption && fig->caption[0]) {
     caption_lines = 1;
     for (const char *c = fig->caption; *c; c++) caption_lines += *c == '\n';
   }
-  double bottom = 0.12 + 0.05 * caption_lines;
-  plvpor(0.1, right, bottom, 0.91);
+  PLFLT ch_def, ch_mm, px0, px1, py0, py1;
+  plgchr(&ch_def, &ch_mm);
+  plgspa(&px0, &px1, &py0, &py1);
+  double left = 6.6 * ch_mm, top = 3.2 * ch_mm;
+  double bottom = (caption_lines ? 5.4 + 1.8 * caption_lines : 4.4) * ch_mm;
+  double right = fig->legend == NC_LEGEND_OUTSIDE_RIGHT ? 0.28 * (px1 - px0) : 2.5 * ch_mm;
+  plsvpa(left, px1 - px0 - right, bottom, py1 - py0 - top);
   plwind(fr.xmin, fr.xmax, fr.ymin, fr.ymax);
   PLFLT sx0, sx1, sy0, sy1, vx0, vx1, vy0, vy1;
   plgspa(&sx0, &sx1, &sy0, &sy1);
