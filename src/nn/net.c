@@ -1,0 +1,483 @@
+/* The tape: graph construction, memory planning, forward in order, backward in reverse.
+ *
+ * Memory plan (nc_net_finish): with gradients, every tensor root gets its own activation buffer
+ * per slot (backward needs them all) and gradient buffers are shared between tensors whose
+ * gradients are never alive at the same time during a backward (greedy interval assignment);
+ * without gradients, activation buffers are shared the same way along the forward. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ncssl/status.h"
+#include "net_internal.h"
+
+nc_net *nc_net_new(int batch, int n_slots, int with_grad) {
+  nc_net *net = calloc(1, sizeof *net);
+  if (!net) return NULL;
+  net->batch = batch;
+  net->n_slots = with_grad ? n_slots : 1;
+  net->with_grad = with_grad;
+  net->train = 1;
+  net->input = net->output = -1;
+  return net;
+}
+
+void nc_net_free(nc_net *net) {
+  if (!net) return;
+  nc_arena_free(&net->arena);
+  nc_params_free(&net->params);
+  free(net->t);
+  free(net->nodes);
+  free(net->grad_ready);
+  free(net);
+}
+
+int nc_net_add_tensor(nc_net *net, int c, int h, int w, int cnhw) {
+  if (net->nt == net->cap_t) {
+    int cap = net->cap_t ? 2 * net->cap_t : 64;
+    nc_tensor *t = realloc(net->t, (size_t)cap * sizeof *t);
+    if (!t) return -1;
+    net->t = t, net->cap_t = cap;
+  }
+  nc_tensor *t = &net->t[net->nt];
+  memset(t, 0, sizeof *t);
+  t->c = c, t->h = h, t->w = w, t->cnhw = cnhw, t->root = net->nt;
+  return net->nt++;
+}
+
+static nc_node *new_node(nc_net *net, nc_op_kind kind, const char *name, int in) {
+  if (in < 0) return NULL;
+  if (net->nn == net->cap_n) {
+    int cap = net->cap_n ? 2 * net->cap_n : 64;
+    nc_node *n = realloc(net->nodes, (size_t)cap * sizeof *n);
+    if (!n) return NULL;
+    net->nodes = n, net->cap_n = cap;
+  }
+  nc_node *n = &net->nodes[net->nn++];
+  memset(n, 0, sizeof *n);
+  n->kind = kind, n->in = in, n->in2 = -1, n->out = -1;
+  n->w_off = n->b_off = n->rm_off = n->rv_off = -1;
+  snprintf(n->name, sizeof n->name, "%s", name ? name : "");
+  return n;
+}
+
+/* Reserves `count` floats of trainable parameters (or buffers) and returns the offset. */
+static long reserve(size_t *total, size_t count) {
+  long off = (long)*total;
+  *total += count;
+  return off;
+}
+
+int nc_net_conv(nc_net *net, const char *name, int in, int cout, int k, int stride, int pad) {
+  nc_node *n = new_node(net, OP_CONV, name, in);
+  if (!n) return -1;
+  const nc_tensor *x = &net->t[in];
+  n->conv = (nc_conv_cfg){x->c, cout, k, k, stride, pad};
+  int oh, ow;
+  nc_conv2d_out_hw(&n->conv, x->h, x->w, &oh, &ow);
+  n->w_off = reserve(&net->n_w, (size_t)cout * x->c * k * k);
+  return n->out = nc_net_add_tensor(net, cout, oh, ow, 1);
+}
+
+int nc_net_bn(nc_net *net, const char *name, int in, int affine) {
+  nc_node *n = new_node(net, OP_BN, name, in);
+  if (!n) return -1;
+  const nc_tensor x = net->t[in];
+  n->affine = affine;
+  if (affine) n->w_off = reserve(&net->n_w, x.c), n->b_off = reserve(&net->n_w, x.c);
+  n->rm_off = reserve(&net->n_buf, x.c), n->rv_off = reserve(&net->n_buf, x.c);
+  return n->out = nc_net_add_tensor(net, x.c, x.h, x.w, x.cnhw);
+}
+
+int nc_net_relu(nc_net *net, int in) {
+  nc_node *n = new_node(net, OP_RELU, NULL, in);
+  if (!n) return -1;
+  const nc_tensor x = net->t[in];
+  n->out = nc_net_add_tensor(net, x.c, x.h, x.w, x.cnhw);
+  if (n->out >= 0) net->t[n->out].root = net->t[in].root;
+  return n->out;
+}
+
+int nc_net_add(nc_net *net, int in, int other) {
+  nc_node *n = new_node(net, OP_ADD, NULL, in);
+  if (!n || other < 0) return -1;
+  n->in2 = other;
+  const nc_tensor x = net->t[in];
+  n->out = nc_net_add_tensor(net, x.c, x.h, x.w, x.cnhw);
+  if (n->out >= 0) net->t[n->out].root = net->t[in].root;
+  return n->out;
+}
+
+int nc_net_maxpool(nc_net *net, int in, int k, int stride, int pad) {
+  nc_node *n = new_node(net, OP_MAXPOOL, NULL, in);
+  if (!n) return -1;
+  n->pool_k = k, n->pool_s = stride, n->pool_p = pad;
+  const nc_tensor x = net->t[in];
+  int oh, ow;
+  nc_maxpool_out_hw(k, stride, pad, x.h, x.w, &oh, &ow);
+  return n->out = nc_net_add_tensor(net, x.c, oh, ow, x.cnhw);
+}
+
+int nc_net_avgpool(nc_net *net, int in) {
+  nc_node *n = new_node(net, OP_AVGPOOL, NULL, in);
+  if (!n) return -1;
+  return n->out = nc_net_add_tensor(net, net->t[in].c, 1, 1, 0);
+}
+
+int nc_net_linear(nc_net *net, const char *name, int in, int out_dim, int bias) {
+  nc_node *n = new_node(net, OP_LINEAR, name, in);
+  if (!n) return -1;
+  int d = net->t[in].c * net->t[in].h * net->t[in].w;
+  n->conv.cin = d, n->conv.cout = out_dim, n->bias = bias;
+  n->w_off = reserve(&net->n_w, (size_t)out_dim * d);
+  if (bias) n->b_off = reserve(&net->n_w, out_dim);
+  return n->out = nc_net_add_tensor(net, out_dim, 1, 1, 0);
+}
+
+static size_t tensor_floats(const nc_net *net, int id) {
+  const nc_tensor *t = &net->t[id];
+  return (size_t)net->batch * t->c * t->h * t->w;
+}
+
+/* Greedy interval assignment: root r is alive over steps [first[r], last[r]]; roots whose
+ * intervals do not overlap may share a buffer. Writes each root's buffer index into which[] and
+ * the buffers' sizes into size[]; returns the number of buffers. */
+static int share_buffers(const nc_net *net, const int *first, const int *last, int *which,
+                         size_t *size, int *busy_until) {
+  int nbuf = 0;
+  /* roots by start step (stable order keeps the plan deterministic) */
+  for (int step = -1; step <= net->nn; step++)
+    for (int r = 0; r < net->nt; r++) {
+      if (net->t[r].root != r || first[r] != step) continue;
+      int best = -1;
+      for (int b = 0; b < nbuf; b++)
+        if (busy_until[b] < step && (best < 0 || size[b] > size[best])) best = b;
+      if (best < 0) best = nbuf++, size[best] = 0;
+      which[r] = best;
+      busy_until[best] = last[r];
+      if (tensor_floats(net, r) > size[best]) size[best] = tensor_floats(net, r);
+    }
+  return nbuf;
+}
+
+/* Marks the steps at which each root is touched; steps run forward (0..nn-1) or, for gradients,
+ * in backward order (node i at step nn-1-i). */
+static void lifetimes(const nc_net *net, int backward, int *first, int *last) {
+  for (int r = 0; r < net->nt; r++) first[r] = net->nn + 1, last[r] = -2;
+  for (int i = 0; i < net->nn; i++) {
+    const nc_node *n = &net->nodes[i];
+    int step = backward ? net->nn - 1 - i : i, ids[3] = {n->in, n->in2, n->out};
+    for (int k = 0; k < 3; k++) {
+      if (ids[k] < 0) continue;
+      int r = net->t[ids[k]].root;
+      if (step < first[r]) first[r] = step;
+      if (step > last[r]) last[r] = step;
+    }
+  }
+  /* the output is written by the caller's dy before the backward, and read after a forward */
+  int out = net->t[net->output].root, in = net->t[net->input].root;
+  if (backward) {
+    first[out] = -1;
+    last[in] = net->nn;
+  } else {
+    first[in] = -1;
+    last[out] = net->nn;
+  }
+}
+
+/* Carves everything from net->arena (a measuring arena on the first call). */
+static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_grad,
+                  const int *which_grad, const size_t *size_grad) {
+  nc_arena *a = &net->arena;
+  net->w = nc_arena_floats(a, net->n_w);
+  net->g = net->with_grad ? nc_arena_floats(a, net->n_w) : NULL;
+  net->buf = nc_arena_floats(a, net->n_buf);
+  size_t scratch = 0;
+  for (int i = 0; i < net->nn; i++) {
+    const nc_node *n = &net->nodes[i];
+    if (n->kind != OP_CONV) continue;
+    const nc_tensor *x = &net->t[n->in];
+    size_t s = nc_conv2d_scratch_floats(&n->conv, net->batch, x->h, x->w);
+    if (s > scratch) scratch = s;
+  }
+  net->scratch = nc_arena_floats(a, scratch ? scratch : 1);
+  for (int s = 0; s < net->n_slots; s++) {
+    if (net->with_grad) {
+      for (int r = 0; r < net->nt; r++)
+        if (net->t[r].root == r) net->t[r].act[s] = nc_arena_floats(a, tensor_floats(net, r));
+    } else {
+      float *bufs[512];
+      for (int b = 0; b < nbuf_act && b < 512; b++) bufs[b] = nc_arena_floats(a, size[b]);
+      for (int r = 0; r < net->nt; r++)
+        if (net->t[r].root == r) net->t[r].act[s] = bufs[which[r]];
+    }
+    for (int i = 0; i < net->nn; i++) {
+      nc_node *n = &net->nodes[i];
+      if (n->kind == OP_BN)
+        n->save[s] = nc_arena_floats(a, 2 * (size_t)net->t[n->in].c);
+      else if (n->kind == OP_MAXPOOL)
+        n->save[s] = nc_arena_alloc(a, tensor_floats(net, n->out) * sizeof(int32_t));
+    }
+  }
+  if (net->with_grad) {
+    float *bufs[512];
+    for (int b = 0; b < nbuf_grad && b < 512; b++) bufs[b] = nc_arena_floats(a, size_grad[b]);
+    for (int r = 0; r < net->nt; r++)
+      if (net->t[r].root == r) net->t[r].grad = bufs[which_grad[r]];
+  }
+  /* aliases take their root's buffers */
+  for (int i = 0; i < net->nt; i++) {
+    nc_tensor *t = &net->t[i], *r = &net->t[t->root];
+    for (int s = 0; s < net->n_slots; s++) t->act[s] = r->act[s];
+    t->grad = r->grad;
+  }
+}
+
+static int register_params(nc_net *net, const char *prefix) {
+  for (int i = 0; i < net->nn; i++) {
+    const nc_node *n = &net->nodes[i];
+    char full[96];
+    const char *dot = n->name[0] ? "." : "";
+#define ADD(field, pname, base, grad, ndim, buffer, ...)                                        \
+  do {                                                                                          \
+    if (n->field < 0) break;                                                                    \
+    snprintf(full, sizeof full, "%s%s%s", n->name, dot, pname);                                 \
+    int shape_[4] = {__VA_ARGS__};                                                              \
+    float *g_ = (grad) ? (grad) + n->field : NULL;                                              \
+    if (nc_params_add(&net->params, prefix, full, (base) + n->field, g_, ndim, shape_, buffer)) \
+      return NC_ENOMEM;                                                                         \
+  } while (0)
+    switch (n->kind) {
+      case OP_CONV:
+        ADD(w_off, "weight", net->w, net->g, 4, 0, n->conv.cout, n->conv.cin, n->conv.kh,
+            n->conv.kw);
+        break;
+      case OP_LINEAR:
+        ADD(w_off, "weight", net->w, net->g, 2, 0, n->conv.cout, n->conv.cin);
+        ADD(b_off, "bias", net->w, net->g, 1, 0, n->conv.cout);
+        break;
+      case OP_BN: {
+        int c = net->t[n->in].c;
+        ADD(w_off, "weight", net->w, net->g, 1, 0, c);
+        ADD(b_off, "bias", net->w, net->g, 1, 0, c);
+        ADD(rm_off, "running_mean", net->buf, (float *)NULL, 1, 1, c);
+        ADD(rv_off, "running_var", net->buf, (float *)NULL, 1, 1, c);
+        break;
+      }
+      default:
+        break;
+    }
+#undef ADD
+  }
+  return NC_OK;
+}
+
+int nc_net_finish(nc_net *net, const char *prefix) {
+  int nt = net->nt;
+  int *first = malloc(nt * sizeof(int)), *last = malloc(nt * sizeof(int));
+  int *which = calloc(nt, sizeof(int)), *which_g = calloc(nt, sizeof(int));
+  int *busy = malloc((nt + 1) * sizeof(int));
+  size_t *size = calloc(nt + 1, sizeof(size_t)), *size_g = calloc(nt + 1, sizeof(size_t));
+  net->grad_ready = calloc(nt, 1);
+  int rc = NC_OK, nb_act = 0, nb_grad = 0;
+  if (!first || !last || !which || !which_g || !busy || !size || !size_g || !net->grad_ready) {
+    rc = nc_fail(NC_ENOMEM, "net: out of memory while planning");
+    goto done;
+  }
+  if (!net->with_grad) {
+    lifetimes(net, 0, first, last);
+    nb_act = share_buffers(net, first, last, which, size, busy);
+  } else {
+    lifetimes(net, 1, first, last);
+    nb_grad = share_buffers(net, first, last, which_g, size_g, busy);
+  }
+  if (nb_act > 512 || nb_grad > 512) {
+    rc = nc_fail(NC_EINVAL, "net: too many shared buffers");
+    goto done;
+  }
+  nc_arena_init(&net->arena, 0);
+  carve(net, which, size, nb_act, nb_grad, which_g, size_g);
+  size_t bytes = net->arena.used;
+  if ((rc = nc_arena_init(&net->arena, bytes)) != NC_OK) goto done;
+  carve(net, which, size, nb_act, nb_grad, which_g, size_g);
+  if (nc_arena_full(&net->arena)) {
+    rc = nc_fail(NC_ENOMEM, "net: arena plan mismatch");
+    goto done;
+  }
+  rc = register_params(net, prefix);
+  if (rc) nc_fail(rc, "net: out of memory for the parameter list");
+done:
+  free(first), free(last), free(which), free(which_g), free(busy), free(size), free(size_g);
+  return rc;
+}
+
+/* ---- running ---- */
+
+static nc_t4 view(const nc_net *net, int id, int n) {
+  const nc_tensor *t = &net->t[id];
+  return t->cnhw ? nc_t4_cnhw(n, t->c, t->h, t->w) : nc_t4_nchw(n, t->c, t->h, t->w);
+}
+
+static float *param(const nc_net *net, long off) { return off < 0 ? NULL : net->w + off; }
+
+int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
+  if (slot < 0 || slot >= net->n_slots)
+    return nc_fail(NC_EINVAL, "net forward: slot %d not in 0..%d", slot, net->n_slots - 1);
+  if (n < 1 || n > net->batch)
+    return nc_fail(NC_EINVAL, "net forward: %d samples, built for 1..%d", n, net->batch);
+  if (net->train && n < 2) {
+    int has_bn = 0;
+    for (int i = 0; i < net->nn; i++) has_bn |= net->nodes[i].kind == OP_BN;
+    if (has_bn) return nc_fail(NC_EINVAL, "net forward: batch norm in training needs n >= 2");
+  }
+  const int s = slot;
+  memcpy(net->t[net->input].act[s], x, nc_net_in_size(net) * n * sizeof(float));
+  for (int i = 0; i < net->nn; i++) {
+    nc_node *nd = &net->nodes[i];
+    nc_t4 xs = view(net, nd->in, n), ys = view(net, nd->out, n);
+    const float *in = net->t[nd->in].act[s];
+    float *out = net->t[nd->out].act[s];
+    switch (nd->kind) {
+      case OP_CONV:
+        nc_conv2d_forward(&nd->conv, xs, in, param(net, nd->w_off), ys, out, net->scratch);
+        break;
+      case OP_BN: {
+        float *save = nd->save[s];
+        float *rm = net->buf + nd->rm_off, *rv = net->buf + nd->rv_off;
+        nc_batchnorm_forward(xs, in, out, param(net, nd->w_off), param(net, nd->b_off), rm, rv,
+                             net->train, save, save + xs.c);
+        break;
+      }
+      case OP_RELU:
+        nc_relu_forward(nc_t4_numel(xs), in, out);
+        break;
+      case OP_ADD:
+        nc_add_forward(nc_t4_numel(xs), in, net->t[nd->in2].act[s], out);
+        break;
+      case OP_MAXPOOL:
+        nc_maxpool_forward(nd->pool_k, nd->pool_s, nd->pool_p, xs, in, ys, out, nd->save[s]);
+        break;
+      case OP_AVGPOOL:
+        nc_avgpool_forward(xs, in, out);
+        break;
+      case OP_LINEAR:
+        nc_linear_forward(n, nd->conv.cin, nd->conv.cout, in, param(net, nd->w_off),
+                          param(net, nd->b_off), out);
+        break;
+    }
+  }
+  net->slot_n[s] = n;
+  net->slot_train[s] = net->train;
+  if (y) memcpy(y, nc_net_output(net, s), (size_t)n * nc_net_out_dim(net) * sizeof(float));
+  return NC_OK;
+}
+
+const float *nc_net_output(const nc_net *net, int slot) { return net->t[net->output].act[slot]; }
+
+/* The gradient buffer of tensor id, zeroed on its first use in this backward. */
+static float *grad_of(nc_net *net, int id, int n) {
+  int r = net->t[id].root;
+  if (!net->grad_ready[r]) {
+    memset(net->t[r].grad, 0, (size_t)n * net->t[r].c * net->t[r].h * net->t[r].w * sizeof(float));
+    net->grad_ready[r] = 1;
+  }
+  return net->t[r].grad;
+}
+
+int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
+  if (!net->with_grad) return nc_fail(NC_EINVAL, "net backward: built without gradients");
+  if (slot < 0 || slot >= net->n_slots || net->slot_n[slot] == 0)
+    return nc_fail(NC_EINVAL, "net backward: no forward in slot %d", slot);
+  const int s = slot, n = net->slot_n[slot], train = net->slot_train[slot];
+  memset(net->grad_ready, 0, net->nt);
+  float *gout = grad_of(net, net->output, n);
+  memcpy(gout, dy, (size_t)n * nc_net_out_dim(net) * sizeof(float));
+  for (int i = net->nn - 1; i >= 0; i--) {
+    nc_node *nd = &net->nodes[i];
+    nc_t4 xs = view(net, nd->in, n), ys = view(net, nd->out, n);
+    const float *in = net->t[nd->in].act[s], *out = net->t[nd->out].act[s];
+    const float *g = net->t[nd->out].grad;
+    /* the input's gradient is only computed when the caller asked for dx */
+    int want_dx = nd->in != net->input || dx != NULL;
+    float *gin = want_dx ? grad_of(net, nd->in, n) : NULL;
+    float *gw = nd->w_off >= 0 ? net->g + nd->w_off : NULL;
+    float *gb = nd->b_off >= 0 ? net->g + nd->b_off : NULL;
+    switch (nd->kind) {
+      case OP_CONV:
+        nc_conv2d_backward(&nd->conv, xs, in, param(net, nd->w_off), ys, g, gin, gw, net->scratch);
+        break;
+      case OP_BN: {
+        const float *save = nd->save[s];
+        nc_batchnorm_backward(xs, in, g, param(net, nd->w_off), save, save + xs.c, train, gin, gw,
+                              gb);
+        break;
+      }
+      case OP_RELU: /* in place: gin == g */
+        nc_relu_backward(nc_t4_numel(xs), out, g, gin);
+        break;
+      case OP_ADD: /* in place of in: its gradient is g itself */
+        nc_add_backward(nc_t4_numel(xs), g, NULL, grad_of(net, nd->in2, n));
+        break;
+      case OP_MAXPOOL:
+        nc_maxpool_backward(xs, gin, ys, g, nd->save[s]);
+        break;
+      case OP_AVGPOOL:
+        nc_avgpool_backward(xs, g, gin);
+        break;
+      case OP_LINEAR:
+        nc_linear_backward(n, nd->conv.cin, nd->conv.cout, in, param(net, nd->w_off), g, gin, gw,
+                           gb);
+        break;
+    }
+  }
+  if (dx) memcpy(dx, grad_of(net, net->input, n), nc_net_in_size(net) * n * sizeof(float));
+  return NC_OK;
+}
+
+/* ---- accessors ---- */
+
+void nc_net_set_train(nc_net *net, int train) { net->train = train != 0; }
+int nc_net_is_train(const nc_net *net) { return net->train; }
+nc_param_list *nc_net_params(nc_net *net) { return &net->params; }
+int nc_net_batch(const nc_net *net) { return net->batch; }
+int nc_net_slots(const nc_net *net) { return net->n_slots; }
+size_t nc_net_bytes(const nc_net *net) { return net->arena.cap; }
+
+void nc_net_flat(nc_net *net, float **w, float **g, size_t *n) {
+  *w = net->w;
+  *g = net->g;
+  *n = net->n_w;
+}
+
+size_t nc_net_in_size(const nc_net *net) {
+  const nc_tensor *t = &net->t[net->input];
+  return (size_t)t->c * t->h * t->w;
+}
+
+int nc_net_out_dim(const nc_net *net) {
+  const nc_tensor *t = &net->t[net->output];
+  return t->c * t->h * t->w;
+}
+
+double nc_net_flops(const nc_net *net, int n) {
+  double f = 0;
+  for (int i = 0; i < net->nn; i++) {
+    const nc_node *nd = &net->nodes[i];
+    if (nd->kind == OP_CONV)
+      f += nc_conv2d_flops(&nd->conv, n, net->t[nd->in].h, net->t[nd->in].w);
+    else if (nd->kind == OP_LINEAR)
+      f += 2.0 * n * nd->conv.cin * nd->conv.cout;
+  }
+  return f;
+}
+
+int nc_net_copy_params(nc_net *dst, const nc_net *src) {
+  if (dst->n_w != src->n_w || dst->n_buf != src->n_buf || dst->params.n != src->params.n)
+    return nc_fail(NC_EINVAL, "net copy: the networks have different parameters");
+  for (int i = 0; i < src->params.n; i++)
+    if (src->params.items[i].n != dst->params.items[i].n)
+      return nc_fail(NC_EINVAL, "net copy: %s differs in size", src->params.items[i].name);
+  memcpy(dst->w, src->w, src->n_w * sizeof(float));
+  memcpy(dst->buf, src->buf, src->n_buf * sizeof(float));
+  return NC_OK;
+}
