@@ -1,6 +1,7 @@
 // ctest-labels: unit
 /* The plot module: PNG/SVG files from one figure, silent success, clean failures; the phase
  * portrait's fixed points and their 2-D (Jacobian) stability. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +294,48 @@ static void test_portrait(void) {
   CHECK(!exists(png));
 }
 
+/* PLplot's global state is guarded inside the module: figures written from several threads at once
+ * all come out whole. */
+typedef struct {
+  char stem[128];
+  int rc;
+} thread_job;
+
+static void *thread_write(void *arg) {
+  thread_job *job = arg;
+  double x[3] = {0, 1, 2}, y[3] = {1, 3, 2};
+  nc_plot_series s = {x, y, 3, "series", NC_COLOR_ORANGE, NC_LINE_SOLID, 0, NC_MARK_SQUARE};
+  nc_figure fig = {
+      .title = job->stem, .series = &s, .nseries = 1, .width_px = 300, .height_px = 200};
+  job->rc = nc_plot_write(&fig, job->stem);
+  return NULL;
+}
+
+static void test_threads(void) {
+  enum { N = 4 };
+  pthread_t th[N];
+  thread_job jobs[N];
+  for (int i = 0; i < N; i++) {
+    snprintf(jobs[i].stem, sizeof jobs[i].stem, "%s/thread%d", tmpdir, i);
+    jobs[i].rc = -1;
+    CHECK(pthread_create(&th[i], NULL, thread_write, &jobs[i]) == 0);
+  }
+  for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < N; i++) {
+    char path[sizeof jobs[i].stem + 8];
+    CHECK(jobs[i].rc == NC_OK);
+    snprintf(path, sizeof path, "%.127s.png", jobs[i].stem);
+    check_png(path, 300, 200);
+    remove(path);
+    snprintf(path, sizeof path, "%.127s.svg", jobs[i].stem);
+    long n = 0;
+    char *text = read_all(path, &n);
+    CHECK(text && strstr(text, jobs[i].stem) != NULL);
+    free(text);
+    remove(path);
+  }
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/nc_test_plot.XXXXXX");
   if (!mkdtemp(tmpdir)) {
@@ -305,6 +348,7 @@ int main(void) {
   test_classify();
   test_phase_fixed_points();
   test_portrait();
+  test_threads();
   rmdir(tmpdir);
   return nc_test_done();
 }

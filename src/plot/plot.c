@@ -424,9 +424,28 @@ static void render(const nc_figure *fig) {
   draw_legend(fig);
 }
 
+/* Whether PLplot has device `dev` (plinit would otherwise ask on stdin for another). Caller holds
+ * the lock. */
+static int device_available(const char *dev) {
+  enum { MAX_DEVICES = 128 };
+  PLCHAR_VECTOR menu[MAX_DEVICES], names[MAX_DEVICES];
+  PLCHAR_VECTOR *pm = menu, *pn = names;
+  int n = MAX_DEVICES;
+  plgDevs(&pm, &pn, &n);
+  for (int i = 0; i < n && i < MAX_DEVICES; i++)
+    if (names[i] && strcmp(names[i], dev) == 0) return 1;
+  return 0;
+}
+
 /* Renders fig on device `dev` into the open file f (PLplot closes it). Holds the lock. */
 static int render_to(const nc_figure *fig, const char *dev, FILE *f, const char *path) {
   pthread_mutex_lock(&plot_lock);
+  if (!device_available(dev)) {
+    fclose(f);
+    pthread_mutex_unlock(&plot_lock);
+    return nc_fail(NC_EIO, "%s: PLplot has no '%s' device (install plplot-driver-cairo)", path,
+                   dev);
+  }
   plot_error[0] = '\0';
   plsexit(on_plexit);
   plsabort(on_plabort);
