@@ -91,7 +91,7 @@ typedef struct {
   double xmin, xmax, ymin, ymax; /* axis ranges; xmin == xmax (or ymin == ymax) fits the data */
   int log_y;                     /* nonzero: logarithmic y axis (ymin, ymax are then > 0) */
   int width_px, height_px;       /* 0 means 900 × 650 */
-  nc_legend_pos legend;
+  nc_legend_pos legend;          /* entries: labelled series, then labelled arrow fields (<= 32) */
   const nc_plot_series *series;
   int nseries;
   const nc_plot_arrows *arrows;
