@@ -104,7 +104,8 @@ void nc_linear_defaults(nc_linear_params *p);
 int nc_linear_init(nc_linear *m, const nc_linear_params *p);
 /* Frees everything (safe on a zeroed model). */
 void nc_linear_free(nc_linear *m);
-/* Replaces the state (Wa may be NULL: W_a follows the target rule, a copy for EMA); resets t = 0,
+/* Replaces the state (Wa is used by the EMA target only; NULL there means a copy of W, or 0 with
+ * target_zero_init; other targets are set to τW); resets t = 0,
  * the Theorem 1 constant C, and DirectPred's F̂. */
 int nc_linear_set_state(nc_linear *m, const double *W, const double *Wp, const double *Wa);
 /* Advances one RK4 step (flow) or one minibatch step (sgd). NC_ENUMERIC when the state blows up. */
