@@ -80,13 +80,13 @@ int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int 
   int rc = NC_OK;
   switch (cfg->type) {
     case NC_PREDICTOR_MLP:
-      rc = nc_mlp_build(&p->net, d, cfg->hidden, d, cfg->bn_affine, batch, 2, 1, NULL);
+      rc = nc_mlp_build(&p->net, d, cfg->hidden, d, cfg->bn_affine, batch, 2, 1, "predictor");
       break;
     case NC_PREDICTOR_LINEAR:
     case NC_PREDICTOR_DIRECTPRED:
     case NC_PREDICTOR_DIRECTSET:
-      rc = nc_linear_net_build(&p->net, d, d, cfg->bias, batch, 2, 1, NULL);
-      if (rc == NC_OK) p->W = nc_params_find(nc_net_params(p->net), "weight")->w;
+      rc = nc_linear_net_build(&p->net, d, d, cfg->bias, batch, 2, 1, "predictor");
+      if (rc == NC_OK) p->W = nc_params_find(nc_net_params(p->net), "predictor.weight")->w;
       break;
     case NC_PREDICTOR_IDENTITY:
       break;

@@ -1,0 +1,282 @@
+/* BYOL / SimSiam wiring and the training step (see ssl.h for the order of operations). */
+#include "ncssl/ssl.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ncssl/status.h"
+
+struct nc_ssl {
+  nc_ssl_config cfg;
+  nc_net *backbone, *projector;   /* online, two slots, with gradients */
+  nc_net *tbackbone, *tprojector; /* BYOL's target: one slot, no gradients */
+  nc_predictor *pred;
+  nc_optim opt;
+  int group_online, group_pred;
+  int d, feat;
+  /* [batch, d] buffers, carved from one block; dfeat is [batch, feat]. */
+  float *block, *q[2], *z[2], *dq[2], *df[2], *dz[2], *dfeat;
+  const float *f[2];
+  long step;
+  nc_ssl_timing timing;
+};
+
+nc_ssl_config nc_ssl_default(void) {
+  nc_ssl_config c;
+  memset(&c, 0, sizeof c);
+  c.method = NC_SSL_BYOL;
+  c.backbone.depth = 18;
+  c.backbone.stem = NC_STEM_CIFAR;
+  c.backbone.in_channels = 3;
+  c.backbone.width = 64;
+  c.image_h = c.image_w = 32;
+  c.batch = 128;
+  c.proj_hidden = 512;
+  c.proj_out = 128;
+  c.predictor = nc_predictor_default(NC_PREDICTOR_MLP);
+  c.loss = NC_LOSS_BYOL;
+  c.stopgrad = 1;
+  c.ema = 0.996;
+  c.target_init = NC_TARGET_COPY;
+  c.optim = nc_optim_default();
+  c.lr.kind = NC_SCHED_CONSTANT;
+  c.lr.base = 0.03;
+  c.weight_decay = 4e-4;
+  c.pred_lr_mult = 1.0;
+  c.pred_weight_decay = 4e-4;
+  return c;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+void nc_ssl_free(nc_ssl *s) {
+  if (!s) return;
+  nc_net_free(s->backbone);
+  nc_net_free(s->projector);
+  nc_net_free(s->tbackbone);
+  nc_net_free(s->tprojector);
+  nc_predictor_free(s->pred);
+  nc_optim_free(&s->opt);
+  free(s->block);
+  free(s);
+}
+
+static int check_config(const nc_ssl_config *c) {
+  if (c->batch <= 0) return nc_fail(NC_EINVAL, "ssl: batch must be positive, got %d", c->batch);
+  if (c->predictor.dim != c->proj_out)
+    return nc_fail(NC_EINVAL, "ssl: predictor width %d differs from the projector output %d",
+                   c->predictor.dim, c->proj_out);
+  if (!c->stopgrad && c->method != NC_SSL_SIMSIAM)
+    return nc_fail(NC_EINVAL,
+                   "ssl: the no-stop-gradient ablation needs simsiam (BYOL's target "
+                   "is not trained by gradient)");
+  if (!(c->ema >= 0 && c->ema <= 1)) return nc_fail(NC_EINVAL, "ssl: ema %g not in [0, 1]", c->ema);
+  return NC_OK;
+}
+
+static int build(nc_ssl *s) {
+  const nc_ssl_config *c = &s->cfg;
+  int rc = nc_resnet_build(&s->backbone, &c->backbone, c->image_h, c->image_w, c->batch, 2, 1,
+                           "backbone");
+  if (rc) return rc;
+  s->feat = nc_net_out_dim(s->backbone);
+  s->d = c->proj_out;
+  if ((rc = nc_mlp_build(&s->projector, s->feat, c->proj_hidden, s->d, c->proj_bn_affine, c->batch,
+                         2, 1, "projector")))
+    return rc;
+  if (c->method == NC_SSL_BYOL) {
+    if ((rc = nc_resnet_build(&s->tbackbone, &c->backbone, c->image_h, c->image_w, c->batch, 1, 0,
+                              "backbone")))
+      return rc;
+    if ((rc = nc_mlp_build(&s->tprojector, s->feat, c->proj_hidden, s->d, c->proj_bn_affine,
+                           c->batch, 1, 0, "projector")))
+      return rc;
+  }
+  if ((rc = nc_predictor_create(&s->pred, &c->predictor, c->batch))) return rc;
+  size_t bd = (size_t)c->batch * s->d, total = 10 * bd + (size_t)c->batch * s->feat;
+  s->block = calloc(total, sizeof(float));
+  if (!s->block) return nc_fail(NC_ENOMEM, "ssl: out of memory");
+  float *b = s->block;
+  for (int v = 0; v < 2; v++) {
+    s->q[v] = b, b += bd;
+    s->z[v] = b, b += bd;
+    s->dq[v] = b, b += bd;
+    s->df[v] = b, b += bd;
+    s->dz[v] = b, b += bd;
+  }
+  s->dfeat = b;
+  return NC_OK;
+}
+
+int nc_ssl_create(nc_ssl **out, const nc_ssl_config *cfg) {
+  *out = NULL;
+  int rc = check_config(cfg);
+  if (rc) return rc;
+  nc_ssl *s = calloc(1, sizeof *s);
+  if (!s) return nc_fail(NC_ENOMEM, "ssl: out of memory");
+  s->cfg = *cfg;
+  nc_optim_init(&s->opt, cfg->optim);
+  if ((rc = build(s))) {
+    nc_ssl_free(s);
+    return rc;
+  }
+  /* Initialisation: one seed, independent streams per part. */
+  nc_rng root, r;
+  nc_rng_seed(&root, cfg->seed);
+  r = nc_rng_split(&root, 1);
+  nc_net_init(s->backbone, &r);
+  nc_net_init(s->projector, &r);
+  r = nc_rng_split(&root, 2);
+  nc_predictor_init(s->pred, &r);
+  if (s->tbackbone) {
+    if (cfg->target_init == NC_TARGET_INDEPENDENT) {
+      r = nc_rng_split(&root, 3);
+      nc_net_init(s->tbackbone, &r);
+      nc_net_init(s->tprojector, &r);
+    } else if ((rc = nc_net_copy_params(s->tbackbone, s->backbone)) ||
+               (rc = nc_net_copy_params(s->tprojector, s->projector))) {
+      nc_ssl_free(s);
+      return rc;
+    }
+  }
+  /* Groups: the online network (backbone + projector) and the predictor (α_p, its own decay). */
+  s->group_online = nc_optim_add_group(&s->opt, nc_net_params(s->backbone), 1.0, cfg->weight_decay);
+  int gp = nc_optim_add_group(&s->opt, nc_net_params(s->projector), 1.0, cfg->weight_decay);
+  s->group_pred = nc_optim_add_group(&s->opt, nc_predictor_params(s->pred), cfg->pred_lr_mult,
+                                     cfg->pred_weight_decay);
+  if (s->group_online < 0 || gp < 0 || s->group_pred < 0) {
+    nc_ssl_free(s);
+    return NC_ENOMEM;
+  }
+  *out = s;
+  return NC_OK;
+}
+
+/* target ← τ·target + (1 − τ)·online over the trainable parameters, in PyTorch's float ops
+ * (pt.mul_(τ).add_(po, alpha=1−τ)). */
+static void ema_update(nc_net *target, nc_net *online, double tau) {
+  float *tw, *ow, *tg, *og;
+  size_t tn, on;
+  nc_net_flat(target, &tw, &tg, &tn);
+  nc_net_flat(online, &ow, &og, &on);
+  const float keep = (float)tau, mix = (float)(1.0 - tau);
+#pragma omp parallel for if (tn > 65536)
+  for (size_t i = 0; i < tn; i++) tw[i] = tw[i] * keep + mix * ow[i];
+}
+
+static void zero_grads(nc_ssl *s) {
+  nc_params_zero_grad(nc_net_params(s->backbone));
+  nc_params_zero_grad(nc_net_params(s->projector));
+  nc_params_zero_grad(nc_predictor_params(s->pred));
+}
+
+int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss) {
+  const nc_ssl_config *c = &s->cfg;
+  if (n <= 0 || n > c->batch)
+    return nc_fail(NC_EINVAL, "ssl step: n = %d not in 1..%d", n, c->batch);
+  const float *x[2] = {x1, x2};
+  int rc;
+  double t0 = now_seconds(), t1;
+  zero_grads(s);
+  /* Online forward, one slot per view. */
+  for (int v = 0; v < 2; v++) {
+    if ((rc = nc_net_forward(s->backbone, v, n, x[v], NULL))) return rc;
+    if ((rc = nc_net_forward(s->projector, v, n, nc_net_output(s->backbone, v), NULL))) return rc;
+    s->f[v] = nc_net_output(s->projector, v);
+  }
+  /* DirectPred accumulates F̂ from this batch before the predictor forward (digest §6.2, 1–2). */
+  nc_predictor_observe(s->pred, n, s->f[0], s->f[1]);
+  for (int v = 0; v < 2; v++)
+    if ((rc = nc_predictor_forward(s->pred, v, n, s->f[v], s->q[v]))) return rc;
+  t1 = now_seconds();
+  s->timing.online_forward += t1 - t0;
+  t0 = t1;
+  /* Targets, no gradient: BYOL's EMA network, or SimSiam's own outputs. */
+  const float *z[2];
+  size_t bytes = (size_t)n * s->d * sizeof(float);
+  for (int v = 0; v < 2; v++) {
+    if (c->method == NC_SSL_BYOL) {
+      if ((rc = nc_net_forward(s->tbackbone, 0, n, x[v], NULL))) return rc;
+      if ((rc = nc_net_forward(s->tprojector, 0, n, nc_net_output(s->tbackbone, 0), s->z[v])))
+        return rc;
+    } else {
+      memcpy(s->z[v], s->f[v], bytes);
+    }
+    z[v] = s->z[v];
+  }
+  t1 = now_seconds();
+  s->timing.target_forward += t1 - t0;
+  t0 = t1;
+  const int through_z = !c->stopgrad;
+  *loss = nc_loss_symmetric(c->loss, n, s->d, s->q[0], s->q[1], z[0], z[1], s->dq[0], s->dq[1],
+                            through_z ? s->dz[0] : NULL, through_z ? s->dz[1] : NULL);
+  t1 = now_seconds();
+  s->timing.loss += t1 - t0;
+  t0 = t1;
+  /* Backward, view by view (parameter gradients accumulate over the two slots). */
+  for (int v = 0; v < 2; v++) {
+    if ((rc = nc_predictor_backward(s->pred, v, s->dq[v], s->df[v]))) return rc;
+    if (through_z) /* SimSiam without stop-gradient: z_v = f_v also carries a gradient */
+      for (size_t i = 0; i < (size_t)n * s->d; i++) s->df[v][i] += s->dz[v][i];
+    if ((rc = nc_net_backward(s->projector, v, s->df[v], s->dfeat))) return rc;
+    if ((rc = nc_net_backward(s->backbone, v, s->dfeat, NULL))) return rc;
+  }
+  t1 = now_seconds();
+  s->timing.backward += t1 - t0;
+  t0 = t1;
+  /* Optimizer: the online network, then the predictor (the official code's two optimizers). */
+  double lr = nc_schedule_at(&c->lr, s->step);
+  nc_optim_step(&s->opt, lr);
+  t1 = now_seconds();
+  s->timing.optimizer += t1 - t0;
+  t0 = t1;
+  if ((rc = nc_predictor_after_step(s->pred))) return rc;
+  t1 = now_seconds();
+  s->timing.predictor_set += t1 - t0;
+  t0 = t1;
+  if (c->method == NC_SSL_BYOL) {
+    double tau = c->ema_cosine ? nc_ema_cosine(c->ema, s->step, c->total_steps) : c->ema;
+    ema_update(s->tbackbone, s->backbone, tau);
+    ema_update(s->tprojector, s->projector, tau);
+  }
+  s->timing.ema += now_seconds() - t0;
+  s->timing.steps++;
+  s->step++;
+  return NC_OK;
+}
+
+nc_net *nc_ssl_backbone(nc_ssl *s) { return s->backbone; }
+nc_net *nc_ssl_projector(nc_ssl *s) { return s->projector; }
+nc_net *nc_ssl_target_backbone(nc_ssl *s) { return s->tbackbone; }
+nc_net *nc_ssl_target_projector(nc_ssl *s) { return s->tprojector; }
+nc_predictor *nc_ssl_predictor(nc_ssl *s) { return s->pred; }
+const float *nc_ssl_f(const nc_ssl *s, int view) { return s->f[view ? 1 : 0]; }
+const float *nc_ssl_q(const nc_ssl *s, int view) { return s->q[view ? 1 : 0]; }
+const float *nc_ssl_z(const nc_ssl *s, int view) { return s->z[view ? 1 : 0]; }
+nc_ssl_timing nc_ssl_timings(const nc_ssl *s) { return s->timing; }
+void nc_ssl_reset_timings(nc_ssl *s) { memset(&s->timing, 0, sizeof s->timing); }
+
+double nc_ssl_step_flops(const nc_ssl *s, int n) {
+  double online = nc_net_flops(s->backbone, n) + nc_net_flops(s->projector, n);
+  /* The predictor is a d×h + h×d MLP or a d×d linear: 2 FLOPs per multiply-add. */
+  const nc_predictor_config *p = &s->cfg.predictor;
+  double pred = p->type == NC_PREDICTOR_MLP        ? 4.0 * n * p->dim * p->hidden
+                : p->type == NC_PREDICTOR_IDENTITY ? 0.0
+                                                   : 2.0 * n * p->dim * p->dim;
+  double per_view = 3.0 * (online + pred); /* forward + backward (≈ 2× forward) */
+  double target = s->cfg.method == NC_SSL_BYOL ? online : 0.0;
+  return 2.0 * (per_view + target);
+}
+
+size_t nc_ssl_bytes(const nc_ssl *s) {
+  size_t b = nc_net_bytes(s->backbone) + nc_net_bytes(s->projector);
+  if (s->tbackbone) b += nc_net_bytes(s->tbackbone) + nc_net_bytes(s->tprojector);
+  for (int i = 0; i < s->opt.nslots; i++) b += s->opt.slots[i].n * sizeof(float);
+  b += (10 * (size_t)s->cfg.batch * s->d + (size_t)s->cfg.batch * s->feat) * sizeof(float);
+  return b;
+}
