@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #define NC_MAX_LIST 64
+#define NC_MAX_OPTS 96
 
 typedef enum {
   NC_OPT_FLAG,    /* int*: set to 1 when present (no value) */
@@ -50,11 +51,15 @@ typedef struct {
   const char *positional[NC_MAX_LIST];
   int npositional;
   int help; /* --help was given: help was printed, the caller should return 0 */
+  unsigned char given[NC_MAX_OPTS]; /* given[k]: spec->opts[k] appeared on the command line */
 } nc_args;
 
 /* Parses argv[0..argc) (argv[0] is the first option, not the program). Returns NC_OK or
  * NC_EUSAGE with a message such as "--sigma2: expected a number, got 'abc'". */
 int nc_args_parse(const nc_cmd_spec *spec, int argc, char **argv, nc_args *out);
+/* 1 when the option `name` appeared on the command line (for options whose default is a real
+ * value, so "not given" cannot be told from the value). */
+int nc_args_given(const nc_args *args, const nc_cmd_spec *spec, const char *name);
 /* Prints usage, summary and every option with its default to f. */
 void nc_args_help(const nc_cmd_spec *spec, FILE *f);
 /* Parses a double in full (no trailing junk, finite). Returns NC_OK or NC_EUSAGE. */

@@ -9,6 +9,11 @@ int nc_cli_error(int code, const char *msg) {
   return code;
 }
 
+int nc_cli_error_flag(int code, const char *flag) {
+  fprintf(stderr, "ncssl: %s: %s\n", flag, nc_last_error());
+  return code;
+}
+
 int nc_cli_exit_code(int status) {
   if (status == NC_OK) return NC_EXIT_OK;
   return (status == NC_EUSAGE || status == NC_EINVAL) ? NC_EXIT_USAGE : NC_EXIT_FAIL;

@@ -11,6 +11,9 @@ enum { NC_EXIT_OK = 0, NC_EXIT_FAIL = 1, NC_EXIT_USAGE = 2 };
 int nc_cli_parse(const nc_cmd_spec *spec, int argc, char **argv, nc_args *args);
 /* Prints "ncssl: <message>" (the library's last error when msg is NULL) and returns code. */
 int nc_cli_error(int code, const char *msg);
+/* Prints "ncssl: <flag>: <the library's last error>" and returns code (for errors caused by a
+ * flag's value, e.g. an unwritable --csv path). */
+int nc_cli_error_flag(int code, const char *flag);
 /* Maps a library status to an exit code (NC_EUSAGE/NC_EINVAL -> 2, others -> 1). */
 int nc_cli_exit_code(int status);
 
@@ -21,5 +24,6 @@ int cmd_theory_modes(int argc, char **argv);
 int cmd_theory_phase(int argc, char **argv);
 int cmd_theory_linear(int argc, char **argv);
 int cmd_theory_phenomena(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

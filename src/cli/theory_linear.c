@@ -9,89 +9,33 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ncssl/afile.h"
 #include "ncssl/json.h"
 #include "ncssl/linear.h"
 #include "ncssl/monitor.h"
 #include "ncssl/status.h"
 
-/* Whether --name (or --name=...) was given: for options whose defaults are real values. */
-static int given(int argc, char **argv, const char *name) {
-  size_t n = strlen(name);
-  for (int i = 0; i < argc; i++)
-    if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, n) == 0 &&
-        (argv[i][2 + n] == '\0' || argv[i][2 + n] == '='))
-      return 1;
-  return 0;
+/* The CSV header: one column per logged quantity, per mode where it has one. */
+static void csv_header(FILE *f, int n2) {
+  fprintf(f, "step,t");
+  for (int j = 1; j <= n2; j++) fprintf(f, ",f_eig_%d", j);
+  for (int j = 1; j <= n2; j++) fprintf(f, ",wp_eig_%d", j);
+  fprintf(f, ",commutator");
+  for (int j = 1; j <= n2; j++) fprintf(f, ",align_%d", j);
+  fprintf(f, ",asymmetry,invariant_residual,corr_wa_w,w_norm,effective_rank\n");
 }
 
-/* The CSV goes to a temporary file beside the target and is renamed into place when complete. */
-typedef struct {
-  const char *path;
-  char tmp[4096];
-  FILE *f;
-} csv_file;
-
-static int csv_error(csv_file *c) {
-  int err = errno ? errno : EIO;
-  if (c->f) fclose(c->f);
-  c->f = NULL;
-  if (c->tmp[0]) unlink(c->tmp);
-  c->tmp[0] = '\0';
-  return nc_fail(NC_EIO, "--csv: cannot write '%s': %s", c->path, strerror(err));
-}
-
-static int csv_begin(csv_file *c, int n2) {
-  if (snprintf(c->tmp, sizeof c->tmp, "%s.XXXXXX", c->path) >= (int)sizeof c->tmp) {
-    c->tmp[0] = '\0';
-    return nc_fail(NC_EIO, "--csv: path too long");
-  }
-  int fd = mkstemp(c->tmp);
-  if (fd < 0) {
-    int err = errno;
-    c->tmp[0] = '\0';
-    errno = err;
-    return csv_error(c);
-  }
-  mode_t mask = umask(0);
-  umask(mask);
-  if (fchmod(fd, 0666 & ~mask) != 0 || !(c->f = fdopen(fd, "w"))) {
-    int err = errno;
-    close(fd);
-    errno = err;
-    return csv_error(c);
-  }
-  fprintf(c->f, "step,t");
-  for (int j = 1; j <= n2; j++) fprintf(c->f, ",f_eig_%d", j);
-  for (int j = 1; j <= n2; j++) fprintf(c->f, ",wp_eig_%d", j);
-  fprintf(c->f, ",commutator");
-  for (int j = 1; j <= n2; j++) fprintf(c->f, ",align_%d", j);
-  if (fprintf(c->f, ",asymmetry,invariant_residual,corr_wa_w,w_norm,effective_rank\n") < 0)
-    return csv_error(c);
-  return NC_OK;
-}
-
-static int csv_row(csv_file *c, const nc_linear *m, const nc_monitor *mon,
-                   const nc_linear_scalars *sc) {
+/* One CSV row; write errors surface at nc_afile_commit (ferror). */
+static void csv_row(FILE *f, const nc_linear *m, const nc_monitor *mon,
+                    const nc_linear_scalars *sc) {
   int n = mon->d;
-  fprintf(c->f, "%ld,%.10g", m->step, m->t);
-  for (int j = 0; j < n; j++) fprintf(c->f, ",%.10g", mon->f_eigvals[j]);
-  for (int j = 0; j < n; j++) fprintf(c->f, ",%.10g", mon->wp_eig_re[j]);
-  fprintf(c->f, ",%.10g", mon->commutator);
-  for (int j = 0; j < n; j++) fprintf(c->f, ",%.10g", mon->alignment[j]);
-  if (fprintf(c->f, ",%.10g,%.10g,%.10g,%.10g,%.10g\n", mon->asymmetry, sc->invariant_residual,
-              sc->corr_wa_w, sc->w_norm, mon->effective_rank) < 0)
-    return csv_error(c);
-  return NC_OK;
-}
-
-static int csv_end(csv_file *c) {
-  errno = 0;
-  if (fflush(c->f) != 0 || ferror(c->f)) return csv_error(c);
-  int rc = fclose(c->f);
-  c->f = NULL;
-  if (rc != 0 || rename(c->tmp, c->path) != 0) return csv_error(c);
-  c->tmp[0] = '\0';
-  return NC_OK;
+  fprintf(f, "%ld,%.10g", m->step, m->t);
+  for (int j = 0; j < n; j++) fprintf(f, ",%.10g", mon->f_eigvals[j]);
+  for (int j = 0; j < n; j++) fprintf(f, ",%.10g", mon->wp_eig_re[j]);
+  fprintf(f, ",%.10g", mon->commutator);
+  for (int j = 0; j < n; j++) fprintf(f, ",%.10g", mon->alignment[j]);
+  fprintf(f, ",%.10g,%.10g,%.10g,%.10g,%.10g\n", mon->asymmetry, sc->invariant_residual,
+          sc->corr_wa_w, sc->w_norm, mon->effective_rank);
 }
 
 static void json_field(const char *key, double v) {
@@ -221,13 +165,14 @@ int cmd_theory_linear(int argc, char **argv) {
 
   /* Combinations the option table cannot express. */
   int sgd = strcmp(mode, "sgd") == 0;
-  if (sgd && given(argc, argv, "dt"))
+  if (sgd && nc_args_given(&args, &spec, "dt"))
     return nc_cli_error(NC_EXIT_USAGE, "--dt: only with --mode flow (use --lr for sgd)");
-  if (!sgd && given(argc, argv, "lr"))
+  if (!sgd && nc_args_given(&args, &spec, "lr"))
     return nc_cli_error(NC_EXIT_USAGE, "--lr: only with --mode sgd (use --dt for flow)");
-  if (!sgd && given(argc, argv, "batch"))
+  if (!sgd && nc_args_given(&args, &spec, "batch"))
     return nc_cli_error(NC_EXIT_USAGE, "--batch: only with --mode sgd");
-  int tau_given = given(argc, argv, "tau"), ema_given = given(argc, argv, "ema");
+  int tau_given = nc_args_given(&args, &spec, "tau"),
+      ema_given = nc_args_given(&args, &spec, "ema");
   if (no_ema && (tau_given || ema_given))
     return nc_cli_error(NC_EXIT_USAGE,
                         tau_given ? "--tau: cannot be combined with --no-ema (W_a = W is tau = 1)"
@@ -237,7 +182,7 @@ int cmd_theory_linear(int argc, char **argv) {
   if (no_stopgrad && (tau_given || ema_given))
     return nc_cli_error(NC_EXIT_USAGE, "--no-stopgrad: uses W_a = W; drop --tau/--ema");
   if (preserve > n1) return nc_cli_error(NC_EXIT_USAGE, "--preserve: must be <= n1");
-  if (given(argc, argv, "preserve") && strcmp(data, "multiplicative") != 0)
+  if (nc_args_given(&args, &spec, "preserve") && strcmp(data, "multiplicative") != 0)
     return nc_cli_error(NC_EXIT_USAGE, "--preserve: only with --data multiplicative");
 
   static const char *const data_names[] = {"isotropic", "additive", "multiplicative"};
@@ -258,7 +203,7 @@ int cmd_theory_linear(int argc, char **argv) {
                                      : NC_TARGET_EMA;
   p.stopgrad = !no_stopgrad;
   p.symmetric_loss = symmetric_loss;
-  if (!given(argc, argv, "wd-predictor")) p.eta_p = p.eta;
+  if (!nc_args_given(&args, &spec, "wd-predictor")) p.eta_p = p.eta;
   p.freq = freq;
   p.freeze_online = freeze;
   p.target_zero_init = zero_target;
@@ -274,22 +219,25 @@ int cmd_theory_linear(int argc, char **argv) {
     nc_linear_free(&m);
     return nc_cli_error(NC_EXIT_FAIL, NULL);
   }
-  csv_file out = {.path = csv};
-  if (csv) rc = csv_begin(&out, p.n2);
+  nc_afile out = {0};
+  const char *culprit = NULL; /* the flag to name when the failure is about a file */
+  if (csv && (rc = nc_afile_open(&out, csv)) == NC_OK) csv_header(out.f, p.n2);
+  if (rc) culprit = "--csv";
   if (!rc) rc = nc_linear_observe(&m, &mon, &sc);
-  if (!rc && csv) rc = csv_row(&out, &m, &mon, &sc);
+  if (!rc && csv) csv_row(out.f, &m, &mon, &sc);
   for (long s = 1; s <= steps && !rc; s++) {
     rc = nc_linear_step(&m);
     if (!rc && csv && (s % every == 0 || s == steps)) {
       rc = nc_linear_observe(&m, &mon, &sc);
-      if (!rc) rc = csv_row(&out, &m, &mon, &sc);
+      if (!rc) csv_row(out.f, &m, &mon, &sc);
     }
   }
   if (!rc) rc = nc_linear_observe(&m, &mon, &sc);
-  if (!rc && csv) rc = csv_end(&out);
+  if (!rc && csv && (rc = nc_afile_commit(&out))) culprit = "--csv";
   if (rc) {
-    if (out.f) csv_error(&out);
-    int code = nc_cli_error(NC_EXIT_FAIL, NULL);
+    nc_afile_abort(&out);
+    int code =
+        culprit ? nc_cli_error_flag(NC_EXIT_FAIL, culprit) : nc_cli_error(NC_EXIT_FAIL, NULL);
     nc_monitor_free(&mon);
     nc_linear_free(&m);
     return code;

@@ -9,23 +9,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ncssl/afile.h"
 #include "ncssl/json.h"
 #include "ncssl/status.h"
 #include "ncssl/theory.h"
 
 /* Most RK4 steps one run may take, so a typo in --t-end cannot hang the machine. */
 #define MAX_STEPS 1000000000L
-
-/* Whether --name (or --name=...) appears among the arguments: for flags whose defaults are real
- * values, so that giving two exclusive ones can be told apart from the defaults. */
-static int flag_given(int argc, char **argv, const char *name) {
-  size_t n = strlen(name);
-  for (int i = 0; i < argc; i++)
-    if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, n) == 0 &&
-        (argv[i][2 + n] == '\0' || argv[i][2 + n] == '='))
-      return 1;
-  return 0;
-}
 
 /* A per-mode list must hold one value (broadcast) or one per mode. */
 static int check_len(const char *flag, const nc_doubles *d, int n) {
@@ -38,66 +28,13 @@ static double pick(const nc_doubles *d, int j, double fallback) {
   return d->n == 0 ? fallback : d->v[d->n == 1 ? 0 : j];
 }
 
-/* The CSV is written to a temporary file beside the target and renamed into place at the end. */
-typedef struct {
-  const char *path;
-  char tmp[4096];
-  FILE *f;
-} csv_out;
-
-static int csv_fail(csv_out *c) {
-  int err = errno;
-  if (c->f) fclose(c->f);
-  c->f = NULL;
-  if (c->tmp[0]) unlink(c->tmp);
-  c->tmp[0] = '\0';
-  return nc_fail(NC_EIO, "cannot write '%s': %s", c->path, strerror(err ? err : EIO));
-}
-
-static int csv_open(csv_out *c, int n) {
-  c->f = NULL;
-  if (snprintf(c->tmp, sizeof c->tmp, "%s.XXXXXX", c->path) >= (int)sizeof c->tmp) {
-    c->tmp[0] = '\0';
-    return nc_fail(NC_EIO, "cannot write '%s': path too long", c->path);
-  }
-  int fd = mkstemp(c->tmp);
-  if (fd < 0) {
-    int err = errno;
-    c->tmp[0] = '\0';
-    errno = err;
-    return csv_fail(c);
-  }
-  /* mkstemp makes the file private (0600); give it the permissions an ordinary file would get. */
-  mode_t mask = umask(0);
-  umask(mask);
-  if (fchmod(fd, 0666 & ~mask) != 0 || !(c->f = fdopen(fd, "w"))) {
-    int err = errno;
-    close(fd);
-    errno = err;
-    return csv_fail(c);
-  }
-  fprintf(c->f, "t");
-  for (int j = 1; j <= n; j++) fprintf(c->f, ",p_%d,s_%d,tau_%d", j, j, j);
-  if (fprintf(c->f, "\n") < 0) return csv_fail(c);
-  return NC_OK;
-}
-
+/* The trajectory row callback; write errors surface at nc_afile_commit (ferror). */
 static int csv_row(long step, double t, const nc_mode_state *x, int n, void *ctx) {
   (void)step;
-  csv_out *c = ctx;
-  fprintf(c->f, "%.12g", t);
-  for (int j = 0; j < n; j++) fprintf(c->f, ",%.12g,%.12g,%.12g", x[j].p, x[j].s, x[j].tau);
-  if (fprintf(c->f, "\n") < 0) return csv_fail(c);
-  return NC_OK;
-}
-
-static int csv_close(csv_out *c) {
-  errno = 0;
-  if (fflush(c->f) != 0 || ferror(c->f)) return csv_fail(c);
-  int rc = fclose(c->f);
-  c->f = NULL;
-  if (rc != 0 || rename(c->tmp, c->path) != 0) return csv_fail(c);
-  c->tmp[0] = '\0';
+  FILE *f = ctx;
+  fprintf(f, "%.12g", t);
+  for (int j = 0; j < n; j++) fprintf(f, ",%.12g,%.12g,%.12g", x[j].p, x[j].s, x[j].tau);
+  fprintf(f, "\n");
   return NC_OK;
 }
 
@@ -212,7 +149,7 @@ int cmd_theory_modes(int argc, char **argv) {
     return nc_cli_error(NC_EXIT_USAGE, "--tau: cannot be combined with --simsiam (tau = 1)");
   if ((simsiam || tau_fixed.n) && tau0.n)
     return nc_cli_error(NC_EXIT_USAGE, "--tau0: only applies when tau evolves by EMA");
-  if (steps > 0 && flag_given(argc, argv, "t-end"))
+  if (steps > 0 && nc_args_given(&args, &spec, "t-end"))
     return nc_cli_error(NC_EXIT_USAGE, "--steps: give either --steps or --t-end, not both");
   int n = p0.n > s0.n ? p0.n : s0.n;
   if (tau0.n > n) n = tau0.n;
@@ -240,17 +177,19 @@ int cmd_theory_modes(int argc, char **argv) {
     x0[j] = x[j] = (nc_mode_state){pick(&p0, j, 0.5), pick(&s0, j, 0.25), tau};
   }
 
-  csv_out csv = {csv_path, "", NULL};
-  if (csv_path && csv_open(&csv, n)) return nc_cli_error(NC_EXIT_FAIL, NULL);
-  rc = nc_modes_integrate(&m, x, n, dt, steps, every, csv_path ? csv_row : NULL, &csv);
+  nc_afile csv = {0};
+  if (csv_path) {
+    if (nc_afile_open(&csv, csv_path)) return nc_cli_error_flag(NC_EXIT_FAIL, "--csv");
+    fprintf(csv.f, "t");
+    for (int j = 1; j <= n; j++) fprintf(csv.f, ",p_%d,s_%d,tau_%d", j, j, j);
+    fprintf(csv.f, "\n");
+  }
+  rc = nc_modes_integrate(&m, x, n, dt, steps, every, csv_path ? csv_row : NULL, csv.f);
+  if (!rc && csv_path && nc_afile_commit(&csv)) return nc_cli_error_flag(NC_EXIT_FAIL, "--csv");
   if (rc) {
-    if (csv.f) {
-      fclose(csv.f);
-      unlink(csv.tmp);
-    }
+    nc_afile_abort(&csv);
     return nc_cli_error(nc_cli_exit_code(rc), NULL);
   }
-  if (csv_path && csv_close(&csv)) return nc_cli_error(NC_EXIT_FAIL, NULL);
 
   if (json)
     print_json(&m, tau_kind, dt, steps, x0, x, n, tol);

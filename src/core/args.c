@@ -102,8 +102,16 @@ static int set_value(const nc_opt *o, const char *flag, const char *val) {
   return nc_fail(NC_EINVAL, "%s: unknown option type", flag);
 }
 
+int nc_args_given(const nc_args *args, const nc_cmd_spec *spec, const char *name) {
+  for (int k = 0; k < spec->nopts && k < NC_MAX_OPTS; k++)
+    if (strcmp(spec->opts[k].name, name) == 0) return args->given[k];
+  return 0;
+}
+
 int nc_args_parse(const nc_cmd_spec *spec, int argc, char **argv, nc_args *out) {
   memset(out, 0, sizeof *out);
+  if (spec->nopts > NC_MAX_OPTS)
+    return nc_fail(NC_EINVAL, "%s: more than %d options", spec->command, NC_MAX_OPTS);
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -131,6 +139,7 @@ int nc_args_parse(const nc_cmd_spec *spec, int argc, char **argv, nc_args *out) 
     snprintf(flag, sizeof flag, "--%.*s", (int)(nlen < 80 ? nlen : 80), name);
     if (!o)
       return nc_fail(NC_EUSAGE, "%s: unknown option (see 'ncssl %s --help')", flag, spec->command);
+    out->given[o - spec->opts] = 1;
     if (o->type == NC_OPT_FLAG) {
       if (eq) return nc_fail(NC_EUSAGE, "%s: takes no value", flag);
       *(int *)o->dst = 1;
