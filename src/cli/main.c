@@ -13,6 +13,7 @@ typedef struct {
 static const command commands[] = {
     {"theory", cmd_theory,
      "the paper's linear dynamics: fixed points, modes, phase, linear, phenomena"},
+    {"bench", cmd_bench, "benchmarks: the SSL training step"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,207 @@
+/* `ncssl bench <sub>`: benchmarks. `bench step` times the full SSL training step (two views
+ * through the online network forward and backward, plus the target forward) on random images. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "cli.h"
+#include "ncssl/json.h"
+#include "ncssl/linalg.h"
+#include "ncssl/rng.h"
+#include "ncssl/ssl.h"
+#include "ncssl/status.h"
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* This machine's SGEMM rate (GFLOP/s) with the current thread count: best of a few square
+ * 2048-products, large enough to reach OpenBLAS's peak. */
+static double sgemm_peak_gflops(void) {
+  const int n = 2048;
+  float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
+        *c = malloc(sizeof(float) * n * n);
+  if (!a || !b || !c) {
+    free(a), free(b), free(c);
+    return 0;
+  }
+  for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
+  double best = 1e30;
+  for (int r = 0; r < 4; r++) {
+    double t = now_seconds();
+    nc_mm_f(0, 0, n, n, n, 1.0f, a, b, 0.0f, c);
+    t = now_seconds() - t;
+    if (r > 0 && t < best) best = t; /* the first run warms the threads up */
+  }
+  free(a), free(b), free(c);
+  return 2.0 * n * n * (double)n / best / 1e9;
+}
+
+static double peak_rss_mb(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0; /* kilobytes on Linux */
+}
+
+static int bench_step(int argc, char **argv) {
+  const char *arch = "resnet18", *stem = "cifar", *predictor = "mlp", *method = "byol";
+  long batch = 128, steps = 3, warmup = 1, threads = 0, width = 64, image = 0, seed = 0;
+  int json = 0;
+  const nc_opt opts[] = {
+      {"arch", NC_OPT_CHOICE, &arch, "backbone", .choices = "resnet18|resnet34|resnet50"},
+      {"stem", NC_OPT_CHOICE, &stem, "ResNet stem", .choices = "cifar|imagenet"},
+      {"width", NC_OPT_INT, &width, "base channels (64 = the standard network)", NC_RANGE(1, 512)},
+      {"image", NC_OPT_INT, &image, "image side in pixels (0: 32 for cifar, 96 for imagenet)",
+       NC_RANGE(0, 1024)},
+      {"batch", NC_OPT_INT, &batch, "images per view", NC_RANGE(2, 65536)},
+      {"method", NC_OPT_CHOICE, &method, "SSL method", .choices = "byol|simsiam"},
+      {"predictor", NC_OPT_CHOICE, &predictor, "predictor",
+       .choices = "mlp|linear|directpred|directset|directcopy|identity"},
+      {"steps", NC_OPT_INT, &steps, "timed steps", NC_RANGE(1, 100000)},
+      {"warmup", NC_OPT_INT, &warmup, "untimed steps first", NC_RANGE(0, 100000)},
+      {"threads", NC_OPT_INT, &threads, "OpenMP/OpenBLAS threads (0: the default)",
+       NC_RANGE(0, 1024)},
+      {"seed", NC_OPT_INT, &seed, "seed for weights and images", NC_NONNEG},
+      {"json", NC_OPT_FLAG, &json, "print JSON"},
+  };
+  const nc_cmd_spec spec = {
+      "bench step",
+      "[--arch A] [--stem S] [--batch B] [--predictor P] [--steps N] [--threads T] [--json]",
+      "Times the SSL training step on random images: images/s (an image = two views through the\n"
+      "online network forward and backward plus the target forward), effective GFLOP/s, their\n"
+      "share of this machine's SGEMM peak (measured in the same run), peak RSS, and for\n"
+      "directpred/directset the share of the step spent setting W_p (eigendecomposition).",
+      opts,
+      sizeof opts / sizeof opts[0],
+      0};
+  nc_args args;
+  int rc = nc_cli_parse(&spec, argc, argv, &args);
+  if (rc >= 0) return rc;
+  if (threads > 0) {
+    omp_set_num_threads((int)threads);
+    openblas_set_num_threads((int)threads);
+  }
+  int nthreads = omp_get_max_threads();
+
+  nc_ssl_config c = nc_ssl_default();
+  c.method = strcmp(method, "simsiam") == 0 ? NC_SSL_SIMSIAM : NC_SSL_BYOL;
+  c.loss = c.method == NC_SSL_SIMSIAM ? NC_LOSS_SIMSIAM : NC_LOSS_BYOL;
+  c.backbone.depth = atoi(arch + strlen("resnet"));
+  c.backbone.stem = strcmp(stem, "imagenet") == 0 ? NC_STEM_IMAGENET : NC_STEM_CIFAR;
+  c.backbone.width = (int)width;
+  c.image_h = c.image_w = image ? (int)image : (c.backbone.stem == NC_STEM_CIFAR ? 32 : 96);
+  c.batch = (int)batch;
+  c.seed = (uint64_t)seed;
+  if ((rc = nc_predictor_parse(predictor, &c.predictor))) return nc_cli_error(NC_EXIT_USAGE, NULL);
+  nc_ssl *s = NULL;
+  if ((rc = nc_ssl_create(&s, &c))) return nc_cli_error(nc_cli_exit_code(rc), NULL);
+  size_t per_view = (size_t)batch * 3 * c.image_h * c.image_w;
+  float *x = malloc(2 * per_view * sizeof(float));
+  if (!x) {
+    nc_ssl_free(s);
+    return nc_cli_error(NC_EXIT_FAIL, "bench step: out of memory");
+  }
+  nc_rng r;
+  nc_rng_seed(&r, (uint64_t)seed + 1000);
+  for (size_t i = 0; i < 2 * per_view; i++) x[i] = (float)nc_rng_normal(&r);
+
+  double loss = 0, t0 = 0;
+  for (long i = 0; i < warmup + steps; i++) {
+    if (i == warmup) {
+      nc_ssl_reset_timings(s);
+      t0 = now_seconds();
+    }
+    if ((rc = nc_ssl_step(s, (int)batch, x, x + per_view, &loss))) {
+      free(x);
+      nc_ssl_free(s);
+      return nc_cli_error(nc_cli_exit_code(rc), NULL);
+    }
+  }
+  double step_s = (now_seconds() - t0) / steps;
+  nc_ssl_timing tm = nc_ssl_timings(s);
+  double flops = nc_ssl_step_flops(s, (int)batch);
+  double rss = peak_rss_mb(); /* before the SGEMM probe allocates its matrices */
+  double peak = sgemm_peak_gflops();
+  double ips = batch / step_s, gflops = flops / step_s / 1e9;
+  double set_share = tm.predictor_set / steps / step_s;
+  int sets_w =
+      c.predictor.type == NC_PREDICTOR_DIRECTPRED || c.predictor.type == NC_PREDICTOR_DIRECTSET;
+  if (json) {
+    printf(
+        "{\"arch\": \"%s\", \"stem\": \"%s\", \"width\": %ld, \"image\": %d, \"batch\": %ld, "
+        "\"method\": \"%s\", \"predictor\": \"%s\", \"threads\": %d, \"steps\": %ld, "
+        "\"ms_per_step\": ",
+        arch, stem, width, c.image_h, batch, method, predictor, nthreads, steps);
+    nc_json_num(stdout, step_s * 1e3);
+    printf(", \"images_per_s\": ");
+    nc_json_num(stdout, ips);
+    printf(", \"gflops\": ");
+    nc_json_num(stdout, gflops);
+    printf(", \"sgemm_peak_gflops\": ");
+    nc_json_num(stdout, peak);
+    printf(", \"sgemm_peak_share\": ");
+    nc_json_num(stdout, peak > 0 ? gflops / peak : 0);
+    printf(", \"peak_rss_mb\": ");
+    nc_json_num(stdout, rss);
+    printf(", \"loss\": ");
+    nc_json_num(stdout, loss);
+    if (sets_w) {
+      printf(", \"predictor_set_share\": ");
+      nc_json_num(stdout, set_share);
+    }
+    printf("}\n");
+  } else {
+    printf("%s (%s stem, width %ld, %dx%d), %s, predictor %s, batch %ld, %d threads\n", arch, stem,
+           width, c.image_h, c.image_w, method, predictor, batch, nthreads);
+    printf("  %.1f ms/step, %.2f images/s, %.1f GFLOP/s effective (%.1f GFLOP/step)\n",
+           step_s * 1e3, ips, gflops, flops / 1e9);
+    printf("  SGEMM peak %.1f GFLOP/s here: share %.1f%%; peak RSS %.0f MB\n", peak,
+           peak > 0 ? 100 * gflops / peak : 0, rss);
+    double tot = tm.online_forward + tm.target_forward + tm.loss + tm.backward + tm.optimizer +
+                 tm.predictor_set + tm.ema;
+    printf(
+        "  phases: online forward %.0f%%, target forward %.0f%%, backward %.0f%%, optimizer "
+        "%.0f%%, W_p set %.2f%%, EMA %.0f%%\n",
+        100 * tm.online_forward / tot, 100 * tm.target_forward / tot, 100 * tm.backward / tot,
+        100 * tm.optimizer / tot, 100 * tm.predictor_set / tot, 100 * tm.ema / tot);
+    printf("  last loss %.6f\n", loss);
+  }
+  free(x);
+  nc_ssl_free(s);
+  return NC_EXIT_OK;
+}
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} subcommand;
+
+static const subcommand subs[] = {
+    {"step", bench_step, "time the SSL training step (images/s, GFLOP/s, peak RSS)"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: ncssl bench <subcommand> [options]\n\nsubcommands:\n");
+  for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+    fprintf(f, "  %-8s %s\n", subs[i].name, subs[i].summary);
+}
+
+int cmd_bench(int argc, char **argv) {
+  if (argc < 1)
+    return nc_cli_error(NC_EXIT_USAGE, "bench: missing subcommand (see 'ncssl bench --help')");
+  if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+    usage(stdout);
+    return NC_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+    if (strcmp(argv[0], subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "ncssl: bench: '%s' is not a subcommand (see 'ncssl bench --help')\n", argv[0]);
+  return NC_EXIT_USAGE;
+}
