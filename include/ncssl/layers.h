@@ -74,7 +74,10 @@ void nc_add_forward(size_t n, const float *a, const float *b, float *y);
 void nc_add_backward(size_t n, const float *dy, float *da, float *db);
 
 /* ---- 2-D convolution without bias: W is [cout, cin, kh, kw] as PyTorch; any kernel, stride,
- * padding (zero). Computed as im2col + OpenBLAS SGEMM over chunks of images. ---- */
+ * padding (zero). Computed as im2col + OpenBLAS SGEMM over chunks of images, the chunks shared
+ * by OpenMP threads. These functions set OpenBLAS to one thread (openblas_set_num_threads(1)) and
+ * leave it so: OpenBLAS's own thread pool competing with OpenMP's for the cores was 3-4× slower.
+ * Results are deterministic for a given OpenMP thread count. ---- */
 
 typedef struct {
   int cin, cout, kh, kw, stride, pad;
@@ -82,15 +85,17 @@ typedef struct {
 
 /* Output height/width for an input of h×w. */
 void nc_conv2d_out_hw(const nc_conv_cfg *cfg, int h, int w, int *oh, int *ow);
-/* Floats of scratch the forward or backward needs for n images of h×w (same for both). */
+/* Floats of scratch the forward or backward needs for n images of h×w with as many threads as
+ * omp_get_max_threads() gives now (a smaller scratch runs on fewer threads). */
 size_t nc_conv2d_scratch_floats(const nc_conv_cfg *cfg, int n, int h, int w);
-/* y = conv(x, W); xs and ys give the layouts (ys must have the output shape). y must not alias x.
- */
+/* y = conv(x, W); xs and ys give the layouts (ys must have the output shape); y must not alias x.
+ * scratch holds scratch_floats floats (64-byte aligned is fastest), at least one thread's share. */
 void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const float *W, nc_t4 ys,
-                       float *y, float *scratch);
+                       float *y, float *scratch, size_t scratch_floats);
 /* dx += ∂/∂x, dW += ∂/∂W (dx or dW may be NULL). */
 void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const float *W, nc_t4 ys,
-                        const float *dy, float *dx, float *dW, float *scratch);
+                        const float *dy, float *dx, float *dW, float *scratch,
+                        size_t scratch_floats);
 /* Forward FLOPs (2 per multiply-add) for n images of h×w. */
 double nc_conv2d_flops(const nc_conv_cfg *cfg, int n, int h, int w);
 

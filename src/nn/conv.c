@@ -4,10 +4,18 @@
  * W[cout, K] gives the output of nb images at once. When the layouts keep a channel's images
  * contiguous (CNHW) that product lands directly in y (leading dimension ys.sc), so a whole chunk is
  * one large GEMM; otherwise (NCHW) chunks are single images. The backward reuses the same scratch:
- * first dW += dy·colᵀ, then col ← Wᵀ·dy and col2im adds it into dx. 1×1 stride-1 convolutions
- * skip im2col and read x in place. */
+ * first dW_t += dy·colᵀ, then col ← Wᵀ·dy and col2im adds it into dx. 1×1 stride-1 convolutions
+ * skip im2col and read x in place.
+ *
+ * Threads: OpenMP threads take whole chunks (im2col, GEMM, col2im) with OpenBLAS running
+ * single-threaded inside; each thread sums its weight gradient privately and the partial sums are
+ * added in thread order, so results are deterministic for a given thread count. Measured on the
+ * 2-core machine: OpenBLAS's own pthreads spinning against OpenMP's made the same work 3-4× slower
+ * than one pool. */
 #include <cblas.h>
 #include <float.h>
+#include <omp.h>
+#include <string.h>
 
 #include "ncssl/layers.h"
 
@@ -23,7 +31,7 @@ static int is_pointwise(const nc_conv_cfg *cfg) {
   return cfg->kh == 1 && cfg->kw == 1 && cfg->stride == 1 && cfg->pad == 0;
 }
 
-/* Images per chunk for n images of h×w. */
+/* Images per chunk, at most NC_CONV_CHUNK_FLOATS of im2col each, for n images of h×w. */
 static int chunk_images(const nc_conv_cfg *cfg, int n, int h, int w) {
   int oh, ow;
   nc_conv2d_out_hw(cfg, h, w, &oh, &ow);
@@ -34,11 +42,47 @@ static int chunk_images(const nc_conv_cfg *cfg, int n, int h, int w) {
   return (int)nb;
 }
 
-size_t nc_conv2d_scratch_floats(const nc_conv_cfg *cfg, int n, int h, int w) {
-  if (is_pointwise(cfg)) return 0;
+/* Floats each thread needs: its im2col matrix, then its private weight gradient. */
+static size_t per_thread_floats(const nc_conv_cfg *cfg, int nb, int h, int w, size_t *col) {
   int oh, ow;
   nc_conv2d_out_hw(cfg, h, w, &oh, &ow);
-  return (size_t)chunk_images(cfg, n, h, w) * cfg->cin * cfg->kh * cfg->kw * oh * ow;
+  *col = is_pointwise(cfg) ? 0 : (size_t)nb * cfg->cin * cfg->kh * cfg->kw * oh * ow;
+  *col = (*col + 15) / 16 * 16; /* keep each thread's pieces 64-byte aligned */
+  size_t dw = ((size_t)cfg->cout * cfg->cin * cfg->kh * cfg->kw + 15) / 16 * 16;
+  return *col + dw;
+}
+
+size_t nc_conv2d_scratch_floats(const nc_conv_cfg *cfg, int n, int h, int w) {
+  size_t col;
+  return (size_t)omp_get_max_threads() *
+         per_thread_floats(cfg, chunk_images(cfg, n, h, w), h, w, &col);
+}
+
+typedef struct {
+  int nb, nchunks, threads;
+  size_t col, stride; /* per-thread im2col floats and per-thread scratch floats */
+} conv_plan;
+
+/* Splits n images into chunks that the threads share evenly and that fit the scratch. */
+static conv_plan make_plan(const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, size_t scratch_floats) {
+  conv_plan p;
+  int contiguous = xs.sn == (long)xs.h * xs.w && ys.sn == (long)ys.h * ys.w;
+  int nb = contiguous ? chunk_images(cfg, xs.n, xs.h, xs.w) : 1;
+  p.stride = per_thread_floats(cfg, nb, xs.h, xs.w, &p.col);
+  int fit = (int)(scratch_floats / p.stride), t = omp_get_max_threads();
+  p.threads = fit < t ? fit : t;
+  if (p.threads < 1) p.threads = 1; /* the caller's scratch is too small: a contract violation */
+  int chunks = (xs.n + nb - 1) / nb;
+  chunks = (chunks + p.threads - 1) / p.threads * p.threads;
+  p.nb = (xs.n + chunks - 1) / chunks;
+  p.nchunks = (xs.n + p.nb - 1) / p.nb;
+  if (p.threads > p.nchunks) p.threads = p.nchunks;
+  return p;
+}
+
+/* OpenBLAS must not start its own threads inside ours. */
+static void blas_single_thread(void) {
+  if (openblas_get_num_threads() > 1) openblas_set_num_threads(1);
 }
 
 double nc_conv2d_flops(const nc_conv_cfg *cfg, int n, int h, int w) {
@@ -52,7 +96,6 @@ static void im2col(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, int i0, int
                    float *col) {
   const int K = cfg->cin * cfg->kh * cfg->kw, s = cfg->stride, p = cfg->pad;
   const size_t cols = (size_t)nb * oh * ow;
-#pragma omp parallel for schedule(static)
   for (int row = 0; row < K; row++) {
     int b = row % cfg->kw, a = (row / cfg->kw) % cfg->kh, ci = row / (cfg->kw * cfg->kh);
     float *dst = col + row * cols;
@@ -75,12 +118,11 @@ static void im2col(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, int i0, int
   }
 }
 
-/* dx += col2im(col); parallel over input channels so no two threads touch the same plane. */
+/* dx += col2im(col) for images i0..i0+nb−1. */
 static void col2im_add(const nc_conv_cfg *cfg, nc_t4 xs, float *dx, int i0, int nb, int oh, int ow,
                        const float *col) {
   const int s = cfg->stride, p = cfg->pad, kk = cfg->kh * cfg->kw;
   const size_t cols = (size_t)nb * oh * ow;
-#pragma omp parallel for schedule(static)
   for (int ci = 0; ci < cfg->cin; ci++)
     for (int r = 0; r < kk; r++) {
       int a = r / cfg->kw, b = r % cfg->kw;
@@ -101,25 +143,22 @@ static void col2im_add(const nc_conv_cfg *cfg, nc_t4 xs, float *dx, int i0, int 
     }
 }
 
-/* Images per GEMM: a chunk when both layouts keep a channel's images contiguous, else one. */
-static int gemm_images(const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys) {
-  int contiguous = xs.sn == (long)xs.h * xs.w && ys.sn == (long)ys.h * ys.w;
-  return contiguous ? chunk_images(cfg, xs.n, xs.h, xs.w) : 1;
-}
-
 void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const float *W, nc_t4 ys,
-                       float *y, float *scratch) {
+                       float *y, float *scratch, size_t scratch_floats) {
   const int K = cfg->cin * cfg->kh * cfg->kw, ohw = ys.h * ys.w;
-  const int nb_max = gemm_images(cfg, xs, ys);
-  for (int i0 = 0; i0 < xs.n; i0 += nb_max) {
-    int nb = xs.n - i0 < nb_max ? xs.n - i0 : nb_max;
-    const float *B = scratch;
+  const conv_plan p = make_plan(cfg, xs, ys, scratch_floats);
+  blas_single_thread();
+#pragma omp parallel for num_threads(p.threads) schedule(static)
+  for (int c = 0; c < p.nchunks; c++) {
+    int i0 = c * p.nb, nb = xs.n - i0 < p.nb ? xs.n - i0 : p.nb;
+    float *col = scratch + (size_t)omp_get_thread_num() * p.stride;
+    const float *B = col;
     int ldb = nb * ohw;
     if (is_pointwise(cfg)) {
       B = x + i0 * xs.sn;
       ldb = (int)xs.sc;
     } else {
-      im2col(cfg, xs, x, i0, nb, ys.h, ys.w, scratch);
+      im2col(cfg, xs, x, i0, nb, ys.h, ys.w, col);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cfg->cout, nb * ohw, K, 1.0f, W, K, B,
                 ldb, 0.0f, y + i0 * ys.sn, (int)ys.sc);
@@ -127,32 +166,49 @@ void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const f
 }
 
 void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const float *W, nc_t4 ys,
-                        const float *dy, float *dx, float *dW, float *scratch) {
+                        const float *dy, float *dx, float *dW, float *scratch,
+                        size_t scratch_floats) {
   const int K = cfg->cin * cfg->kh * cfg->kw, ohw = ys.h * ys.w;
-  const int nb_max = gemm_images(cfg, xs, ys);
-  for (int i0 = 0; i0 < xs.n; i0 += nb_max) {
-    int nb = xs.n - i0 < nb_max ? xs.n - i0 : nb_max, cols = nb * ohw;
-    const float *dyc = dy + i0 * ys.sn;
-    if (is_pointwise(cfg)) {
-      const float *xc = x + i0 * xs.sn;
-      if (dW)
+  const conv_plan p = make_plan(cfg, xs, ys, scratch_floats);
+  const size_t nw = (size_t)cfg->cout * K;
+  blas_single_thread();
+#pragma omp parallel num_threads(p.threads)
+  {
+    float *col = scratch + (size_t)omp_get_thread_num() * p.stride, *dWt = col + p.col;
+    if (dW) memset(dWt, 0, nw * sizeof(float));
+#pragma omp for schedule(static)
+    for (int c = 0; c < p.nchunks; c++) {
+      int i0 = c * p.nb, nb = xs.n - i0 < p.nb ? xs.n - i0 : p.nb, cols = nb * ohw;
+      const float *dyc = dy + i0 * ys.sn;
+      if (is_pointwise(cfg)) {
+        const float *xc = x + i0 * xs.sn;
+        if (dW)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cfg->cout, K, cols, 1.0f, dyc,
+                      (int)ys.sc, xc, (int)xs.sc, 1.0f, dWt, K);
+        if (dx)
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cols, cfg->cout, 1.0f, W, K, dyc,
+                      (int)ys.sc, 1.0f, dx + i0 * xs.sn, (int)xs.sc);
+        continue;
+      }
+      if (dW) {
+        im2col(cfg, xs, x, i0, nb, ys.h, ys.w, col);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cfg->cout, K, cols, 1.0f, dyc,
-                    (int)ys.sc, xc, (int)xs.sc, 1.0f, dW, K);
-      if (dx)
+                    (int)ys.sc, col, cols, 1.0f, dWt, K);
+      }
+      if (dx) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cols, cfg->cout, 1.0f, W, K, dyc,
-                    (int)ys.sc, 1.0f, dx + i0 * xs.sn, (int)xs.sc);
-      continue;
+                    (int)ys.sc, 0.0f, col, cols);
+        col2im_add(cfg, xs, dx, i0, nb, ys.h, ys.w, col);
+      }
     }
-    if (dW) {
-      im2col(cfg, xs, x, i0, nb, ys.h, ys.w, scratch);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cfg->cout, K, cols, 1.0f, dyc,
-                  (int)ys.sc, scratch, cols, 1.0f, dW, K);
-    }
-    if (dx) {
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cols, cfg->cout, 1.0f, W, K, dyc,
-                  (int)ys.sc, 0.0f, scratch, cols);
-      col2im_add(cfg, xs, dx, i0, nb, ys.h, ys.w, scratch);
-    }
+  }
+  if (!dW) return;
+    /* partial sums added in thread order: deterministic for a given thread count */
+#pragma omp parallel for schedule(static) num_threads(p.threads)
+  for (size_t k = 0; k < nw; k++) {
+    float s = 0.0f;
+    for (int t = 0; t < p.threads; t++) s += scratch[(size_t)t * p.stride + p.col + k];
+    dW[k] += s;
   }
 }
 

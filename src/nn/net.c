@@ -200,7 +200,8 @@ static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_
     size_t s = nc_conv2d_scratch_floats(&n->conv, net->batch, x->h, x->w);
     if (s > scratch) scratch = s;
   }
-  net->scratch = nc_arena_floats(a, scratch ? scratch : 1);
+  net->n_scratch = scratch ? scratch : 1;
+  net->scratch = nc_arena_floats(a, net->n_scratch);
   for (int s = 0; s < net->n_slots; s++) {
     if (net->with_grad) {
       for (int r = 0; r < net->nt; r++)
@@ -339,7 +340,8 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
     float *out = net->t[nd->out].act[s];
     switch (nd->kind) {
       case OP_CONV:
-        nc_conv2d_forward(&nd->conv, xs, in, param(net, nd->w_off), ys, out, net->scratch);
+        nc_conv2d_forward(&nd->conv, xs, in, param(net, nd->w_off), ys, out, net->scratch,
+                          net->n_scratch);
         break;
       case OP_BN: {
         float *save = nd->save[s];
@@ -404,7 +406,8 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
     float *gb = nd->b_off >= 0 ? net->g + nd->b_off : NULL;
     switch (nd->kind) {
       case OP_CONV:
-        nc_conv2d_backward(&nd->conv, xs, in, param(net, nd->w_off), ys, g, gin, gw, net->scratch);
+        nc_conv2d_backward(&nd->conv, xs, in, param(net, nd->w_off), ys, g, gin, gw, net->scratch,
+                           net->n_scratch);
         break;
       case OP_BN: {
         const float *save = nd->save[s];

@@ -42,6 +42,7 @@ struct nc_net {
   int slot_train[NC_NET_MAX_SLOTS]; /* mode of that forward */
   size_t n_w, n_buf;                /* floats of trainable parameters and of buffers */
   float *w, *g, *buf, *scratch;
+  size_t n_scratch;
   unsigned char *grad_ready; /* per tensor root, during a backward */
   nc_param_list params;
   nc_arena arena;
