@@ -101,16 +101,20 @@ static int decode_png(const uint8_t *buf, size_t len, const char *what, int chan
     return nc_fail(NC_EFORMAT, "%s: unreadable PNG: %ux%u is too large", what, img.width,
                    img.height);
   }
-  img.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+  /* Colour PNGs become gray with PIL's integer ITU-R 601-2 weights (libpng's own conversion
+   * works in linear light and would disagree with JPEG's luma and with PIL). */
+  int colour = (img.format & PNG_FORMAT_FLAG_COLOR) != 0;
+  int read_c = channels == 1 && colour ? 3 : channels;
+  img.format = read_c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
   size_t W = img.width, H = img.height, C = (size_t)channels;
-  uint8_t *interleaved = malloc(W * H * C), *planar = malloc(W * H * C);
+  uint8_t *interleaved = malloc(W * H * read_c), *planar = malloc(W * H * C);
   if (!interleaved || !planar) {
     png_image_free(&img);
     free(interleaved);
     free(planar);
     return nc_fail(NC_ENOMEM, "%s: out of memory for a %zux%zu image", what, W, H);
   }
-  /* Composite any alpha onto black: a defined answer, and what PIL's convert("RGB") gives. */
+  /* Composite any alpha onto black: a defined answer for transparent pixels. */
   png_color black = {0, 0, 0};
   if (!png_image_finish_read(&img, &black, interleaved, 0, NULL)) {
     free(interleaved);
@@ -118,8 +122,15 @@ static int decode_png(const uint8_t *buf, size_t len, const char *what, int chan
     png_image_free(&img);
     return nc_fail(NC_EFORMAT, "%s: unreadable PNG: %s", what, img.message);
   }
-  for (size_t c = 0; c < C; c++)
-    for (size_t p = 0; p < W * H; p++) planar[c * W * H + p] = interleaved[p * C + c];
+  if (read_c != (int)C) {
+    for (size_t p = 0; p < W * H; p++) {
+      const uint8_t *q = interleaved + 3 * p;
+      planar[p] = (uint8_t)((q[0] * 19595u + q[1] * 38470u + q[2] * 7471u + 0x8000u) >> 16);
+    }
+  } else {
+    for (size_t c = 0; c < C; c++)
+      for (size_t p = 0; p < W * H; p++) planar[c * W * H + p] = interleaved[p * C + c];
+  }
   free(interleaved);
   *pixels = planar;
   *h = (int)H;
