@@ -1,5 +1,6 @@
-/* `ncssl bench <sub>`: benchmarks. `bench step` times the full SSL training step (two views
- * through the online network forward and backward, plus the target forward) on random images. */
+/* `ncssl bench <sub>`: benchmarks. `bench loader` lives in bench_loader.c. `bench step` times the
+ * full SSL training step (two views through the online network forward and backward, plus the
+ * target forward) on random images. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_loader.h"
 #include "cli.h"
 #include "ncssl/json.h"
 #include "ncssl/linalg.h"
@@ -185,6 +187,7 @@ typedef struct {
 
 static const subcommand subs[] = {
     {"step", bench_step, "time the SSL training step (images/s, GFLOP/s, peak RSS)"},
+    {"loader", cmd_bench_loader, "throughput of the threaded two-view data loader"},
 };
 
 static void usage(FILE *f) {
