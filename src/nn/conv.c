@@ -16,8 +16,24 @@
 #include <float.h>
 #include <omp.h>
 #include <string.h>
+#ifdef NCSSL_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include "ncssl/layers.h"
+
+/* Row-major C = alpha·op(A)·op(B) + beta·C with leading dimensions, on one thread. oneDNN's SGEMM
+ * when available: its AVX-512 kernels ran ~2× OpenBLAS 0.3.21's (which picks its Haswell kernel
+ * on this AMD EPYC) on the convolution shapes; from inside our OpenMP threads it runs serially. */
+static void sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc) {
+#ifdef NCSSL_HAVE_DNNL
+  dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
 
 /* A chunk's im2col matrix is kept under this many floats (16 MB) unless one image needs more. */
 #define NC_CONV_CHUNK_FLOATS ((size_t)1 << 22)
@@ -160,8 +176,7 @@ void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const f
     } else {
       im2col(cfg, xs, x, i0, nb, ys.h, ys.w, col);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cfg->cout, nb * ohw, K, 1.0f, W, K, B,
-                ldb, 0.0f, y + i0 * ys.sn, (int)ys.sc);
+    sgemm(0, 0, cfg->cout, nb * ohw, K, 1.0f, W, K, B, ldb, 0.0f, y + i0 * ys.sn, (int)ys.sc);
   }
 }
 
@@ -183,21 +198,18 @@ void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const 
       if (is_pointwise(cfg)) {
         const float *xc = x + i0 * xs.sn;
         if (dW)
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cfg->cout, K, cols, 1.0f, dyc,
-                      (int)ys.sc, xc, (int)xs.sc, 1.0f, dWt, K);
+          sgemm(0, 1, cfg->cout, K, cols, 1.0f, dyc, (int)ys.sc, xc, (int)xs.sc, 1.0f, dWt, K);
         if (dx)
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cols, cfg->cout, 1.0f, W, K, dyc,
-                      (int)ys.sc, 1.0f, dx + i0 * xs.sn, (int)xs.sc);
+          sgemm(1, 0, K, cols, cfg->cout, 1.0f, W, K, dyc, (int)ys.sc, 1.0f, dx + i0 * xs.sn,
+                (int)xs.sc);
         continue;
       }
       if (dW) {
         im2col(cfg, xs, x, i0, nb, ys.h, ys.w, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cfg->cout, K, cols, 1.0f, dyc,
-                    (int)ys.sc, col, cols, 1.0f, dWt, K);
+        sgemm(0, 1, cfg->cout, K, cols, 1.0f, dyc, (int)ys.sc, col, cols, 1.0f, dWt, K);
       }
       if (dx) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cols, cfg->cout, 1.0f, W, K, dyc,
-                    (int)ys.sc, 0.0f, col, cols);
+        sgemm(1, 0, K, cols, cfg->cout, 1.0f, W, K, dyc, (int)ys.sc, 0.0f, col, cols);
         col2im_add(cfg, xs, dx, i0, nb, ys.h, ys.w, col);
       }
     }
@@ -219,7 +231,7 @@ void nc_maxpool_out_hw(int k, int stride, int pad, int h, int w, int *oh, int *o
 
 void nc_maxpool_forward(int k, int stride, int pad, nc_t4 xs, const float *x, nc_t4 ys, float *y,
                         int32_t *argmax) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nc_t4_numel(xs) > 32768)
   for (int c = 0; c < xs.c; c++)
     for (int i = 0; i < xs.n; i++) {
       const float *src = x + i * xs.sn + c * xs.sc;
@@ -246,7 +258,7 @@ void nc_maxpool_forward(int k, int stride, int pad, nc_t4 xs, const float *x, nc
 }
 
 void nc_maxpool_backward(nc_t4 xs, float *dx, nc_t4 ys, const float *dy, const int32_t *argmax) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nc_t4_numel(xs) > 32768)
   for (int c = 0; c < xs.c; c++)
     for (int i = 0; i < xs.n; i++) {
       float *dst = dx + i * xs.sn + c * xs.sc;

@@ -44,7 +44,7 @@ void nc_batchnorm_forward(nc_t4 s, const float *x, float *y, const float *gamma,
                           float *save_invstd) {
   const int hw = s.h * s.w;
   const double m = (double)s.n * hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * s.c > 32768)
   for (int c = 0; c < s.c; c++) {
     double mean, var;
     if (train) {
@@ -91,7 +91,7 @@ void nc_batchnorm_backward(nc_t4 s, const float *x, const float *dy, const float
                            float *dgamma, float *dbeta) {
   const int hw = s.h * s.w;
   const double m = (double)s.n * hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * s.c > 32768)
   for (int c = 0; c < s.c; c++) {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
@@ -146,7 +146,7 @@ void nc_add_backward(size_t n, const float *dy, float *da, float *db) {
 
 void nc_avgpool_forward(nc_t4 xs, const float *x, float *y) {
   const int hw = xs.h * xs.w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nc_t4_numel(xs) > 32768)
   for (int c = 0; c < xs.c; c++)
     for (int i = 0; i < xs.n; i++) {
       const float *p = x + i * xs.sn + c * xs.sc;
@@ -158,7 +158,7 @@ void nc_avgpool_forward(nc_t4 xs, const float *x, float *y) {
 
 void nc_avgpool_backward(nc_t4 xs, const float *dy, float *dx) {
   const int hw = xs.h * xs.w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nc_t4_numel(xs) > 32768)
   for (int c = 0; c < xs.c; c++)
     for (int i = 0; i < xs.n; i++) {
       float *q = dx + i * xs.sn + c * xs.sc;
