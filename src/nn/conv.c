@@ -28,11 +28,14 @@
 static void sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
 #ifdef NCSSL_HAVE_DNNL
-  dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-#else
+  /* small products stay in OpenBLAS: outside a thread team oneDNN would start its own */
+  if ((double)m * n * k >= 4e6) {
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#endif
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
               k, alpha, A, lda, B, ldb, beta, C, ldc);
-#endif
 }
 
 /* A chunk's im2col matrix is kept under this many floats (16 MB) unless one image needs more. */
@@ -86,6 +89,8 @@ static conv_plan make_plan(const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, size_t sc
   int nb = contiguous ? chunk_images(cfg, xs.n, xs.h, xs.w) : 1;
   p.stride = per_thread_floats(cfg, nb, xs.h, xs.w, &p.col);
   int fit = (int)(scratch_floats / p.stride), t = omp_get_max_threads();
+  /* below a few MFLOP a thread team costs more than it saves (worse on a loaded machine) */
+  if (nc_conv2d_flops(cfg, xs.n, xs.h, xs.w) < 2e7) t = 1;
   p.threads = fit < t ? fit : t;
   if (p.threads < 1) p.threads = 1; /* the caller's scratch is too small: a contract violation */
   int chunks = (xs.n + nb - 1) / nb;
