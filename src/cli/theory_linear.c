@@ -13,6 +13,7 @@
 #include "ncssl/json.h"
 #include "ncssl/linear.h"
 #include "ncssl/monitor.h"
+#include "ncssl/report.h"
 #include "ncssl/status.h"
 
 /* The CSV header: one column per logged quantity, per mode where it has one. */
@@ -36,6 +37,40 @@ static void csv_row(FILE *f, const nc_linear *m, const nc_monitor *mon,
   for (int j = 0; j < n; j++) fprintf(f, ",%.10g", mon->alignment[j]);
   fprintf(f, ",%.10g,%.10g,%.10g,%.10g,%.10g\n", mon->asymmetry, sc->invariant_residual,
           sc->corr_wa_w, sc->w_norm, mon->effective_rank);
+}
+
+/* The monitors kept for --plot, one row per logged step. */
+typedef struct {
+  int d;
+  long rows, cap;
+  double *step, *f, *wp, *align, *asym, *rank;
+} plot_trace;
+
+static int trace_push(plot_trace *tr, const nc_linear *m, const nc_monitor *mon) {
+  int d = tr->d;
+  if (tr->rows == tr->cap) {
+    long cap = tr->cap ? 2 * tr->cap : 128;
+    double **arrays[6] = {&tr->step, &tr->f, &tr->wp, &tr->align, &tr->asym, &tr->rank};
+    for (int i = 0; i < 6; i++) {
+      double *grown =
+          realloc(*arrays[i], sizeof(double) * (size_t)cap * (i >= 1 && i <= 3 ? d : 1));
+      if (!grown) return nc_fail(NC_ENOMEM, "out of memory keeping the trace");
+      *arrays[i] = grown;
+    }
+    tr->cap = cap;
+  }
+  size_t r = (size_t)tr->rows++;
+  tr->step[r] = (double)m->step;
+  memcpy(tr->f + r * d, mon->f_eigvals, sizeof(double) * d);
+  memcpy(tr->wp + r * d, mon->wp_eig_re, sizeof(double) * d);
+  memcpy(tr->align + r * d, mon->alignment, sizeof(double) * d);
+  tr->asym[r] = mon->asymmetry;
+  tr->rank[r] = mon->effective_rank;
+  return NC_OK;
+}
+
+static void trace_free(plot_trace *tr) {
+  free(tr->step), free(tr->f), free(tr->wp), free(tr->align), free(tr->asym), free(tr->rank);
 }
 
 static void json_field(const char *key, double v) {
@@ -88,7 +123,8 @@ static int parse_choice(const char *s, const char *const *names, int n) {
 int cmd_theory_linear(int argc, char **argv) {
   nc_linear_params p;
   nc_linear_defaults(&p);
-  const char *mode = "flow", *data = "isotropic", *predictor = "trained", *csv = NULL;
+  const char *mode = "flow", *data = "isotropic", *predictor = "trained", *csv = NULL,
+             *plot_dir = NULL;
   long n1 = p.n1, n2 = p.n2, preserve = 0, freq = p.freq, seed = (long)p.seed, batch = p.batch;
   long steps = 2000, every = 100;
   double dt = p.dt, lr = 0.01;
@@ -145,12 +181,15 @@ int cmd_theory_linear(int argc, char **argv) {
       {"steps", NC_OPT_INT, &steps, "number of steps", NC_RANGE(0, 1e9)},
       {"every", NC_OPT_INT, &every, "log to the CSV every K steps", NC_RANGE(1, 1e9)},
       {"csv", NC_OPT_STRING, &csv, "write the log to this CSV file (atomically)"},
+      {"plot", NC_OPT_STRING, &plot_dir,
+       "draw the spectra of F and W_p, alignment, asymmetry and effective rank (every K steps) "
+       "into DIR: PNG, SVG, index.html"},
       {"json", NC_OPT_FLAG, &json, "print the final summary as JSON"},
   };
   const nc_cmd_spec spec = {
       "theory linear",
       "[--mode flow|sgd] [--predictor P] [--data D] [--no-stopgrad] [--no-ema|--ema B|--tau T] "
-      "[--csv FILE] [--json] ...",
+      "[--csv FILE] [--plot DIR] [--json] ...",
       "The full-matrix linear BYOL/SimSiam model: W (n2 x n1), W_p (n2 x n2), W_a (n2 x n1).\n"
       "flow integrates Eqns 2-4 (or the symmetrized Eqn 7 with --predictor symmetric) by RK4;\n"
       "sgd runs minibatch SGD on Gaussian views with predictor lr alpha*alpha_p, EMA alpha*beta,\n"
@@ -223,16 +262,28 @@ int cmd_theory_linear(int argc, char **argv) {
   const char *culprit = NULL; /* the flag to name when the failure is about a file */
   if (csv && (rc = nc_afile_open(&out, csv)) == NC_OK) csv_header(out.f, p.n2);
   if (rc) culprit = "--csv";
+  plot_trace trace = {.d = p.n2};
   if (!rc) rc = nc_linear_observe(&m, &mon, &sc);
   if (!rc && csv) csv_row(out.f, &m, &mon, &sc);
+  if (!rc && plot_dir) rc = trace_push(&trace, &m, &mon);
   for (long s = 1; s <= steps && !rc; s++) {
     rc = nc_linear_step(&m);
-    if (!rc && csv && (s % every == 0 || s == steps)) {
+    if (!rc && (csv || plot_dir) && (s % every == 0 || s == steps)) {
       rc = nc_linear_observe(&m, &mon, &sc);
-      if (!rc) csv_row(out.f, &m, &mon, &sc);
+      if (!rc && csv) csv_row(out.f, &m, &mon, &sc);
+      if (!rc && plot_dir) rc = trace_push(&trace, &m, &mon);
     }
   }
   if (!rc) rc = nc_linear_observe(&m, &mon, &sc);
+  if (!rc && plot_dir) {
+    char what[256];
+    snprintf(what, sizeof what, "%s, predictor %s, %s data, n2 = %ld, %ld steps", mode, predictor,
+             data, n2, steps);
+    nc_report_linear_trace tr = {(int)trace.rows, p.n2,       trace.step, trace.f, trace.wp,
+                                 trace.align,     trace.asym, trace.rank, what};
+    if ((rc = nc_report_linear_plot(plot_dir, &tr))) culprit = "--plot";
+  }
+  trace_free(&trace);
   if (!rc && csv && (rc = nc_afile_commit(&out))) culprit = "--csv";
   if (rc) {
     nc_afile_abort(&out);

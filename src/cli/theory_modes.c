@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "ncssl/afile.h"
 #include "ncssl/json.h"
+#include "ncssl/report.h"
 #include "ncssl/status.h"
 #include "ncssl/theory.h"
 
@@ -28,13 +29,37 @@ static double pick(const nc_doubles *d, int j, double fallback) {
   return d->n == 0 ? fallback : d->v[d->n == 1 ? 0 : j];
 }
 
+/* Where trajectory rows go: the CSV and/or the kept rows for --plot. */
+typedef struct {
+  FILE *csv;
+  int keep;
+  double *t;
+  nc_mode_state *x;
+  long rows, cap;
+} trajectory;
+
 /* The trajectory row callback; write errors surface at nc_afile_commit (ferror). */
 static int csv_row(long step, double t, const nc_mode_state *x, int n, void *ctx) {
   (void)step;
-  FILE *f = ctx;
-  fprintf(f, "%.12g", t);
-  for (int j = 0; j < n; j++) fprintf(f, ",%.12g,%.12g,%.12g", x[j].p, x[j].s, x[j].tau);
-  fprintf(f, "\n");
+  trajectory *tr = ctx;
+  if (tr->csv) {
+    fprintf(tr->csv, "%.12g", t);
+    for (int j = 0; j < n; j++) fprintf(tr->csv, ",%.12g,%.12g,%.12g", x[j].p, x[j].s, x[j].tau);
+    fprintf(tr->csv, "\n");
+  }
+  if (!tr->keep) return NC_OK;
+  if (tr->rows == tr->cap) {
+    long cap = tr->cap ? 2 * tr->cap : 256;
+    double *nt = realloc(tr->t, sizeof(double) * (size_t)cap);
+    if (nt) tr->t = nt;
+    nc_mode_state *nx = realloc(tr->x, sizeof(nc_mode_state) * (size_t)cap * (size_t)n);
+    if (nx) tr->x = nx;
+    if (!nt || !nx) return nc_fail(NC_ENOMEM, "--plot: out of memory keeping the trajectory");
+    tr->cap = cap;
+  }
+  tr->t[tr->rows] = t;
+  memcpy(tr->x + (size_t)tr->rows * n, x, sizeof(nc_mode_state) * (size_t)n);
+  tr->rows++;
   return NC_OK;
 }
 
@@ -100,7 +125,7 @@ int cmd_theory_modes(int argc, char **argv) {
   double beta = 0.4, eta = 0.04, sigma2 = 0.0, alpha_p = 1.0, dt = 0.01, t_end = 200.0;
   double tol = 1e-6;
   long steps = 0, every = 100;
-  const char *csv_path = NULL;
+  const char *csv_path = NULL, *plot_dir = NULL;
   const nc_opt opts[] = {
       {"p0", NC_OPT_DOUBLES, &p0, "initial p_j (one value, or one per mode)"},
       {"s0", NC_OPT_DOUBLES, &s0, "initial s_j >= 0 (one value, or one per mode)", NC_NONNEG},
@@ -123,6 +148,8 @@ int cmd_theory_modes(int argc, char **argv) {
       {"every", NC_OPT_INT, &every, "write a CSV row every K steps (and at the last step)",
        NC_RANGE(1, MAX_STEPS)},
       {"csv", NC_OPT_STRING, &csv_path, "write the trajectory (t, then p_j, s_j, tau_j) to FILE"},
+      {"plot", NC_OPT_STRING, &plot_dir,
+       "draw p_j, s_j, tau_j against t (rows every K steps) into DIR: PNG, SVG, index.html"},
       {"tol", NC_OPT_DOUBLE, &tol, "tolerance of the collapsed/converged verdicts", NC_POSITIVE},
       {"json", NC_OPT_FLAG, &json, "print the final state as JSON"},
   };
@@ -130,7 +157,7 @@ int cmd_theory_modes(int argc, char **argv) {
       "theory modes",
       "[--p0 LIST] [--s0 LIST] [--tau0 LIST | --tau LIST | --simsiam] [--beta B] [--eta E]\n"
       "       [--sigma2 S] [--alpha-p A] [--dt H] [--t-end T | --steps N] [--every K]\n"
-      "       [--csv FILE] [--json]",
+      "       [--csv FILE] [--plot DIR] [--json]",
       "Integrates the decoupled per-mode dynamics of the linear model (Eqns 11-13) with RK4:\n"
       "  p' = alpha_p s [tau - (1+sigma^2) p] - eta p,  s' = 2 p s [tau - (1+sigma^2) p] - 2 eta "
       "s,\n"
@@ -184,7 +211,16 @@ int cmd_theory_modes(int argc, char **argv) {
     for (int j = 1; j <= n; j++) fprintf(csv.f, ",p_%d,s_%d,tau_%d", j, j, j);
     fprintf(csv.f, "\n");
   }
-  rc = nc_modes_integrate(&m, x, n, dt, steps, every, csv_path ? csv_row : NULL, csv.f);
+  trajectory tr = {csv.f, plot_dir != NULL};
+  rc = nc_modes_integrate(&m, x, n, dt, steps, every, csv_path || plot_dir ? csv_row : NULL, &tr);
+  if (!rc && plot_dir && nc_report_modes_plot(plot_dir, tr.t, tr.x, (int)tr.rows, n)) {
+    free(tr.t);
+    free(tr.x);
+    nc_afile_abort(&csv);
+    return nc_cli_error_flag(NC_EXIT_FAIL, "--plot");
+  }
+  free(tr.t);
+  free(tr.x);
   if (!rc && csv_path && nc_afile_commit(&csv)) return nc_cli_error_flag(NC_EXIT_FAIL, "--csv");
   if (rc) {
     nc_afile_abort(&csv);

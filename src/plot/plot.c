@@ -315,7 +315,8 @@ static void draw_legend(const nc_figure *fig) {
       pos |= PL_POSITION_BOTTOM | PL_POSITION_LEFT;
       break;
     case NC_LEGEND_OUTSIDE_RIGHT:
-      pos = PL_POSITION_OUTSIDE | PL_POSITION_RIGHT | PL_POSITION_TOP;
+      /* Centred beside the axes: with TOP added, PLplot puts it above the axes' corner. */
+      pos = PL_POSITION_OUTSIDE | PL_POSITION_RIGHT;
       break;
     default:
       pos |= PL_POSITION_TOP | PL_POSITION_RIGHT;
@@ -323,7 +324,8 @@ static void draw_legend(const nc_figure *fig) {
   }
   double off_x = fig->legend == NC_LEGEND_OUTSIDE_RIGHT ? 0.02 : 0.015;
   PLFLT width, height;
-  pllegend(&width, &height, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, pos, off_x, 0.015, 0.06,
+  double off_y = fig->legend == NC_LEGEND_OUTSIDE_RIGHT ? 0.0 : 0.015;
+  pllegend(&width, &height, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, pos, off_x, off_y, 0.06,
            COL_BG, COL_FG, 1, 0, 0, n, opt, 0.8, 0.85, 1.9, 0.0, text_col, text, box_col, box_pat,
            box_scale, box_w, line_col, line_sty, line_w, sym_col, sym_scale, sym_num, sym);
 }
