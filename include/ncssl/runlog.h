@@ -15,6 +15,9 @@
 #define NCSSL_RUNLOG_H
 #include <stddef.h>
 
+#include "ncssl/monitor.h"
+#include "ncssl/probe.h"
+
 /* ---- Files ---- */
 
 /* Creates a directory and its missing parents (like mkdir -p). Returns NC_OK or NC_EIO. */
@@ -78,6 +81,17 @@ int nc_metrics_end(nc_metrics *m);
 /* A whole per-step record: {"type": "step", step, epoch, loss, lr, images_per_s}. */
 int nc_metrics_step(nc_metrics *m, long step, int epoch, double loss, double lr,
                     double images_per_s);
+
+/* A per-epoch monitor record {"type": "monitor", step, epoch, f_eigvals [d] (descending),
+ * effective_rank, alignment [d], wp_eig_re [d], wp_eig_im [d], asymmetry, commutator, feature_std,
+ * collapse} from a measured nc_monitor (has_wp = 0 leaves out the W_p fields). */
+int nc_metrics_monitor(nc_metrics *m, long step, int epoch, const nc_monitor *mon, int has_wp,
+                       double feature_std, int collapse);
+/* An evaluation record {"type": "eval", step, epoch, probe_top1, probe_best_top1,
+ * probe_best_epoch, probe_test_top1 [epochs], probe_train_loss [epochs], knn_top1}; probe may be
+ * NULL and knn_top1 NaN for "not run" (those fields are then left out). */
+int nc_metrics_eval(nc_metrics *m, long step, int epoch, const nc_probe_result *probe,
+                    double knn_top1);
 
 /* ---- metrics.jsonl, reading ---- */
 
