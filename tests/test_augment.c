@@ -73,6 +73,28 @@ static void test_colour(void) {
   CHECK_NEAR(r[0], 0, 1e-6);
   CHECK_NEAR(r[1], 1, 1e-6);
   CHECK_NEAR(r[2], 1, 1e-6);
+  /* Random colours: a hue shift keeps max and min (value and saturation) and is undone by the
+   * opposite shift. */
+  nc_rng rng;
+  nc_rng_seed(&rng, 3);
+  enum { P = 500 };
+  float rgb[3 * P], back[3 * P];
+  for (int i = 0; i < 3 * P; i++) rgb[i] = (float)nc_rng_uniform(&rng);
+  memcpy(back, rgb, sizeof rgb);
+  nc_aug_hue(back, 3, 1, P, 0.37f);
+  int kept = 1;
+  for (int p = 0; p < P; p++) {
+    float a0 = fmaxf(rgb[p], fmaxf(rgb[P + p], rgb[2 * P + p]));
+    float a1 = fmaxf(back[p], fmaxf(back[P + p], back[2 * P + p]));
+    float b0 = fminf(rgb[p], fminf(rgb[P + p], rgb[2 * P + p]));
+    float b1 = fminf(back[p], fminf(back[P + p], back[2 * P + p]));
+    kept &= fabsf(a0 - a1) < 1e-6f && fabsf(b0 - b1) < 1e-5f;
+  }
+  CHECK(kept);
+  nc_aug_hue(back, 3, 1, P, -0.37f);
+  double worst = 0;
+  for (int i = 0; i < 3 * P; i++) worst = fmax(worst, fabs(back[i] - rgb[i]));
+  CHECK(worst < 1e-5);
   /* 1-channel images: saturation and hue do nothing. */
   float one[2] = {0.25f, 0.75f};
   nc_aug_saturation(one, 1, 1, 2, 0.0f);

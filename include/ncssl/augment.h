@@ -83,7 +83,8 @@ void nc_aug_color_jitter(float *x, int c, int h, int w, double b, double ct, dou
                          nc_rng *rng);
 /* Replaces every channel of a 3-channel image by 0.299 R + 0.587 G + 0.114 B (ITU-R 601-2). */
 void nc_aug_grayscale(float *x, int c, int h, int w);
-/* Separable Gaussian blur with reflection padding; scratch: c*h*w floats. */
+/* Separable Gaussian blur with reflection padding (kernel <= 257, sides <= 4096, as the presets
+ * guarantee); scratch: c*h*w floats. */
 void nc_aug_gaussian_blur(float *x, int c, int h, int w, int kernel, double sigma, float *scratch);
 /* x >= threshold becomes 1 - x. */
 void nc_aug_solarize(float *x, size_t n, float threshold);

@@ -92,53 +92,39 @@ void nc_aug_saturation(float *x, int c, int h, int w, float f) {
   }
 }
 
+/* One channel of HSV -> RGB without branches: v - v s clamp(min(k, 4 - k), 0, 1) with
+ * k = (n + 6h) mod 6, n = 5, 3, 1 for R, G, B; equal to torchvision's six-sector table. */
+static float hsv_channel(float n, float h6, float s, float v) {
+  float k = n + h6;
+  k = k >= 6.0f ? k - 6.0f : k;
+  float m = k < 4.0f - k ? k : 4.0f - k;
+  m = m < 0.0f ? 0.0f : m > 1.0f ? 1.0f : m;
+  return v - v * s * m;
+}
+
 void nc_aug_hue(float *x, int c, int h, int w, float f) {
   if (c != 3) return;
   size_t plane = (size_t)h * w;
   float *R = x, *G = x + plane, *B = x + 2 * plane;
   for (size_t p = 0; p < plane; p++) {
     float r = R[p], g = G[p], b = B[p];
-    float maxc = fmaxf(r, fmaxf(g, b)), minc = fminf(r, fminf(g, b));
+    float maxc = r > g ? r : g, minc = r < g ? r : g;
+    maxc = b > maxc ? b : maxc;
+    minc = b < minc ? b : minc;
     float cr = maxc - minc;
-    int eq = maxc == minc;
-    float s = cr / (eq ? 1.0f : maxc), div = eq ? 1.0f : cr;
-    float rc = (maxc - r) / div, gc = (maxc - g) / div, bc = (maxc - b) / div;
-    float hh;
-    if (maxc == r)
-      hh = bc - gc;
-    else if (maxc == g)
-      hh = 2.0f + rc - bc;
-    else
-      hh = 4.0f + gc - rc;
-    if (eq) hh = 0;
-    hh = fmodf(hh / 6.0f + 1.0f, 1.0f);
-    hh = hh + f;
-    hh -= floorf(hh); /* Python's % 1.0: into [0, 1) */
-    float v = maxc, i6 = floorf(hh * 6.0f), fr = hh * 6.0f - i6;
-    int i = ((int)i6) % 6;
-    float pp = clamp01(v * (1.0f - s)), q = clamp01(v * (1.0f - s * fr)),
-          t = clamp01(v * (1.0f - s * (1.0f - fr)));
-    switch (i) {
-      case 0:
-        r = v, g = t, b = pp;
-        break;
-      case 1:
-        r = q, g = v, b = pp;
-        break;
-      case 2:
-        r = pp, g = v, b = t;
-        break;
-      case 3:
-        r = pp, g = q, b = v;
-        break;
-      case 4:
-        r = t, g = pp, b = v;
-        break;
-      default:
-        r = v, g = pp, b = q;
-        break;
-    }
-    R[p] = r, G[p] = g, B[p] = b;
+    /* Gray pixels (cr = 0) divide by 1, as torchvision's where(eqc, ones, ...). */
+    float s = cr / (maxc > 0.0f ? maxc : 1.0f), inv = 1.0f / (cr > 0.0f ? cr : 1.0f);
+    float rc = (maxc - r) * inv, gc = (maxc - g) * inv, bc = (maxc - b) * inv;
+    float hh = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
+    hh = hh * (1.0f / 6.0f) + 1.0f; /* in [5/6, 2): fmod(., 1) is one subtraction */
+    hh = hh >= 1.0f ? hh - 1.0f : hh;
+    hh += f; /* |f| <= 0.5: Python's % 1.0 is at most one step either way */
+    hh = hh < 0.0f ? hh + 1.0f : hh;
+    hh = hh >= 1.0f ? hh - 1.0f : hh;
+    float h6 = hh * 6.0f;
+    R[p] = hsv_channel(5.0f, h6, s, maxc);
+    G[p] = hsv_channel(3.0f, h6, s, maxc);
+    B[p] = hsv_channel(1.0f, h6, s, maxc);
   }
 }
 
@@ -187,26 +173,40 @@ static int reflect(int i, int n) {
 }
 
 void nc_aug_gaussian_blur(float *x, int c, int h, int w, int kernel, double sigma, float *scratch) {
+  enum { MAX_R = 128, MAX_SIDE = 4096 };
   int r = kernel / 2;
-  float k[257];
-  if (r > 128) r = 128;
+  if (r > MAX_R) r = MAX_R;
+  float k[2 * MAX_R + 1];
   double sum = 0;
   for (int t = -r; t <= r; t++) sum += exp(-(double)t * t / (2 * sigma * sigma));
   for (int t = -r; t <= r; t++) k[t + r] = (float)(exp(-(double)t * t / (2 * sigma * sigma)) / sum);
+  /* Reflected source index of every padded position, computed once per axis. */
+  int xs[MAX_SIDE + 2 * MAX_R], ys[MAX_SIDE + 2 * MAX_R];
+  if (w > MAX_SIDE || h > MAX_SIDE) return; /* presets never come near this */
+  for (int i = -r; i < w + r; i++) xs[i + r] = reflect(i, w);
+  for (int i = -r; i < h + r; i++) ys[i + r] = reflect(i, h);
+  float pad[MAX_SIDE + 2 * MAX_R];
   for (int ch = 0; ch < c; ch++) {
     float *img = x + (size_t)ch * h * w, *tmp = scratch + (size_t)ch * h * w;
-    for (int y = 0; y < h; y++)
+    for (int y = 0; y < h; y++) { /* horizontal pass through a reflected copy of the row */
+      const float *row = img + (size_t)y * w;
+      for (int i = 0; i < w + 2 * r; i++) pad[i] = row[xs[i]];
+      float *dst = tmp + (size_t)y * w;
       for (int xx = 0; xx < w; xx++) {
         float acc = 0;
-        for (int t = -r; t <= r; t++) acc += k[t + r] * img[(size_t)y * w + reflect(xx + t, w)];
-        tmp[(size_t)y * w + xx] = acc;
+        for (int t = 0; t <= 2 * r; t++) acc += k[t] * pad[xx + t];
+        dst[xx] = acc;
       }
-    for (int y = 0; y < h; y++)
-      for (int xx = 0; xx < w; xx++) {
-        float acc = 0;
-        for (int t = -r; t <= r; t++) acc += k[t + r] * tmp[(size_t)reflect(y + t, h) * w + xx];
-        img[(size_t)y * w + xx] = acc;
+    }
+    for (int y = 0; y < h; y++) { /* vertical pass: whole rows at a time */
+      float *dst = img + (size_t)y * w;
+      for (int xx = 0; xx < w; xx++) dst[xx] = 0;
+      for (int t = 0; t <= 2 * r; t++) {
+        const float *src = tmp + (size_t)ys[y + t] * w;
+        float kt = k[t];
+        for (int xx = 0; xx < w; xx++) dst[xx] += kt * src[xx];
       }
+    }
   }
 }
 
