@@ -112,13 +112,25 @@ double nc_conv2d_flops(const nc_conv_cfg *cfg, int n, int h, int w) {
   return 2.0 * n * oh * ow * cfg->cout * (double)cfg->cin * cfg->kh * cfg->kw;
 }
 
-/* col[row, j·OHW + p] for images i0..i0+nb−1, row = (ci·kh + a)·kw + b. */
+/* The output columns [lo, hi) whose input column ox·s − p + b lies inside 0..w−1. */
+static void valid_cols(int s, int p, int b, int w, int ow, int *lo, int *hi) {
+  int l = p - b > 0 ? (p - b + s - 1) / s : 0;
+  int h = (w - 1 + p - b) / s + 1; /* first ox with ox·s − p + b ≥ w */
+  if (w - 1 + p - b < 0) h = 0;
+  *lo = l < ow ? l : ow;
+  *hi = h < ow ? h : ow;
+  if (*hi < *lo) *hi = *lo;
+}
+
+/* col[row, j·OHW + p] for images i0..i0+nb−1, row = (ci·kh + a)·kw + b. Rows are copied as
+ * contiguous runs (stride 1) with zeroed borders, so the loop has no per-pixel branch. */
 static void im2col(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, int i0, int nb, int oh, int ow,
                    float *col) {
   const int K = cfg->cin * cfg->kh * cfg->kw, s = cfg->stride, p = cfg->pad;
   const size_t cols = (size_t)nb * oh * ow;
   for (int row = 0; row < K; row++) {
-    int b = row % cfg->kw, a = (row / cfg->kw) % cfg->kh, ci = row / (cfg->kw * cfg->kh);
+    int b = row % cfg->kw, a = (row / cfg->kw) % cfg->kh, ci = row / (cfg->kw * cfg->kh), lo, hi;
+    valid_cols(s, p, b, xs.w, ow, &lo, &hi);
     float *dst = col + row * cols;
     for (int j = 0; j < nb; j++) {
       const float *src = x + (i0 + j) * xs.sn + ci * xs.sc;
@@ -126,14 +138,17 @@ static void im2col(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, int i0, int
         int iy = oy * s - p + a;
         float *d = dst + ((size_t)j * oh + oy) * ow;
         if (iy < 0 || iy >= xs.h) {
-          for (int ox = 0; ox < ow; ox++) d[ox] = 0.0f;
+          memset(d, 0, ow * sizeof(float));
           continue;
         }
         const float *srow = src + iy * xs.w;
-        for (int ox = 0; ox < ow; ox++) {
-          int ix = ox * s - p + b;
-          d[ox] = (ix >= 0 && ix < xs.w) ? srow[ix] : 0.0f;
-        }
+        const int off = b - p; /* output column ox reads input column ox·s + off */
+        for (int ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+        if (s == 1)
+          memcpy(d + lo, srow + lo + off, (hi - lo) * sizeof(float));
+        else
+          for (int ox = lo; ox < hi; ox++) d[ox] = srow[ox * s + off];
+        for (int ox = hi; ox < ow; ox++) d[ox] = 0.0f;
       }
     }
   }
@@ -146,7 +161,8 @@ static void col2im_add(const nc_conv_cfg *cfg, nc_t4 xs, float *dx, int i0, int 
   const size_t cols = (size_t)nb * oh * ow;
   for (int ci = 0; ci < cfg->cin; ci++)
     for (int r = 0; r < kk; r++) {
-      int a = r / cfg->kw, b = r % cfg->kw;
+      int a = r / cfg->kw, b = r % cfg->kw, lo, hi;
+      valid_cols(s, p, b, xs.w, ow, &lo, &hi);
       const float *srcrow = col + (size_t)(ci * kk + r) * cols;
       for (int j = 0; j < nb; j++) {
         float *dst = dx + (i0 + j) * xs.sn + ci * xs.sc;
@@ -155,10 +171,11 @@ static void col2im_add(const nc_conv_cfg *cfg, nc_t4 xs, float *dx, int i0, int 
           if (iy < 0 || iy >= xs.h) continue;
           const float *sp = srcrow + ((size_t)j * oh + oy) * ow;
           float *drow = dst + iy * xs.w;
-          for (int ox = 0; ox < ow; ox++) {
-            int ix = ox * s - p + b;
-            if (ix >= 0 && ix < xs.w) drow[ix] += sp[ox];
-          }
+          const int off = b - p;
+          if (s == 1)
+            for (int ox = lo; ox < hi; ox++) drow[ox + off] += sp[ox];
+          else
+            for (int ox = lo; ox < hi; ox++) drow[ox * s + off] += sp[ox];
         }
       }
     }
