@@ -8,6 +8,8 @@
 
 /* jpeglib.h needs size_t and FILE declared first. */
 #include <jpeglib.h>
+/* jerror.h: the warning codes. */
+#include <jerror.h>
 #include <png.h>
 
 #include "ncssl/data.h"
@@ -31,9 +33,11 @@ static void jpeg_on_error(j_common_ptr cinfo) {
 
 static void jpeg_quiet(j_common_ptr cinfo) { (void)cinfo; }
 
-/* Treat libjpeg warnings (corrupt data it would otherwise paper over) as errors. */
+/* A truncated file is an error (libjpeg would pad it with gray and only warn); other warnings,
+ * such as extraneous bytes before a marker, are common in real photos and PIL accepts them. */
 static void jpeg_on_warning(j_common_ptr cinfo, int level) {
-  if (level < 0) jpeg_on_error(cinfo);
+  int code = cinfo->err->msg_code;
+  if (level < 0 && (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER)) jpeg_on_error(cinfo);
 }
 
 static int decode_jpeg(const uint8_t *buf, size_t len, const char *what, int channels,
