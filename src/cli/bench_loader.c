@@ -68,12 +68,17 @@ int cmd_bench_loader(int argc, char **argv) {
     return nc_cli_error(nc_cli_exit_code(rc), NULL);
   }
   const nc_batch *b;
-  nc_loader_next(loader, &b); /* warm-up: the workers start and fill the ring */
+  rc = nc_loader_next(loader, &b); /* warm-up: the workers start and fill the ring */
   double t0 = seconds_now();
   long images = 0;
-  for (long i = 0; i < batches; i++) {
-    nc_loader_next(loader, &b);
-    images += b->n;
+  for (long i = 0; i < batches && !rc; i++) {
+    rc = nc_loader_next(loader, &b);
+    if (!rc) images += b->n;
+  }
+  if (rc) {
+    nc_loader_close(loader);
+    nc_dataset_free(&ds);
+    return nc_cli_error(nc_cli_exit_code(rc), NULL);
   }
   double dt = seconds_now() - t0;
   int view = b->h;

@@ -204,6 +204,8 @@ int nc_loader_open(nc_loader **out, const nc_loader_opts *opts) {
 }
 
 int nc_loader_next(nc_loader *l, const nc_batch **batch) {
+  *batch = NULL;
+  if (l->nthreads == 0) return nc_fail(NC_EINVAL, "loader: no worker threads (a failed seek?)");
   pthread_mutex_lock(&l->mu);
   if (l->in_use >= 0) { /* the consumer is done with the previous batch: recycle its slot */
     l->slots[l->in_use].state = SLOT_FREE;
