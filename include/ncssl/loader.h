@@ -39,7 +39,7 @@ typedef struct nc_loader nc_loader;
 
 /* Starts the workers at position (0, 0). */
 int nc_loader_open(nc_loader **out, const nc_loader_opts *opts);
-/* Blocks until the next batch is ready; *batch stays valid until the next call or close.
+/* Blocks until the next batch is ready; *batch stays valid until the next call, seek or close.
  * Batches run on across epochs forever. */
 int nc_loader_next(nc_loader *l, const nc_batch **batch);
 /* The position of the batch the next nc_loader_next returns (save it in a checkpoint). */
