@@ -13,6 +13,7 @@ typedef struct {
 static const command commands[] = {
     {"theory", cmd_theory,
      "the paper's linear dynamics: fixed points, modes, phase, linear, phenomena"},
+    {"report", cmd_report, "the paper's pictures for training runs, on one static page"},
     {"bench", cmd_bench, "benchmarks: the SSL training step"},
 };
 

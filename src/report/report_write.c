@@ -24,7 +24,7 @@ static const struct {
      "4)",
      "For a linear or DirectPred predictor: its eigenvalues, how well its eigenvectors align with "
      "F\xcc\x82's, and how symmetric it is.",
-     "no run logs predictor monitors (\"wp_eigvals\", \"alignment\", \"asymmetry\"): these runs "
+     "no run logs predictor monitors (\"wp_eig_re\", \"alignment\", \"asymmetry\"): these runs "
      "have no linear or DirectPred predictor, or no monitors yet"},
     {"Collapse", NULL, "no run has monitor records with \"effective_rank\" or \"feature_std\""},
     {"Evaluation", NULL, "no run has eval records (\"probe_top1\", \"knn_top1\") yet"},
@@ -51,11 +51,11 @@ static const fig_spec specs[] = {
      "Healthy runs keep many eigenvalues up; lines falling away toward 0 are dimensions "
      "collapsing.",
      "\xce\xbb", 1, 0, 0},
-    {SEC_PREDICTOR, "wp_eigvals", "monitor", "wp_eigvals", "Eigenvalues of W_p over training",
+    {SEC_PREDICTOR, "wp_eigvals", "monitor", "wp_eig_re", "Eigenvalues of W_p over training",
      "eigenvalue, real part (dimensionless)",
      "They should spread out and order like F\xcc\x82's (DirectPred sets them to "
      "\xe2\x88\x9a\xce\xbb_j + \xce\xb5).",
-     "p", 0, 0, 0, "wp_eig_re"},
+     "p", 0, 0, 0, "wp_eigvals"},
     {SEC_PREDICTOR, "alignment", "monitor", "alignment",
      "Alignment cos(W_p u_j, u_j) of W_p with F\xcc\x82's eigenvectors",
      "cosine similarity (\xe2\x88\x92"
@@ -130,7 +130,7 @@ static int rank_figure(const nc_report_run *runs, int n, page_figs *pf) {
   if (!m || !groups) rc = nc_fail(NC_ENOMEM, "report: out of memory");
   for (int r = 0; r < n && !rc; r++) {
     if (!runs[r].usable) continue;
-    const char *flag = rp_key(&runs[r].log, "monitor", "collapse_warning", "collapse");
+    const char *flag = rp_key(&runs[r].log, "monitor", "collapse", "collapse_warning");
     if ((rc = rp_get_marks(&runs[r].log, flag, "effective_rank", &m[r])) || !m[r].n) continue;
     groups[ng++] = (rp_group){runs[r].label, m[r].x,       m[r].y,      m[r].n,      1,         r,
                               NC_LINE_NONE,  NC_MARK_NONE, m[r].mark_x, m[r].mark_y, m[r].nmark};
@@ -249,7 +249,7 @@ static void runs_table(FILE *f, const nc_report_run *runs, int n) {
                         rp_max_num(log, "eval", "probe_top1", &best));
     int h_knn = ok && rp_last_num(log, "eval", "knn_top1", &knn);
     int warnings =
-        ok ? rp_count_flag(log, "monitor", rp_key(log, "monitor", "collapse_warning", "collapse"))
+        ok ? rp_count_flag(log, "monitor", rp_key(log, "monitor", "collapse", "collapse_warning"))
            : 0;
     fputs("<tr><td><b>", f);
     rp_html_text(f, runs[r].label);
