@@ -108,6 +108,24 @@ static void test_batchnorm(nc_t4 s, int affine, int train) {
   bn_fwd(NULL);
   nc_batchnorm_backward(s, bx, dy, affine ? bg : NULL, sm, si, train, dx, affine ? dg : NULL,
                         affine ? db : NULL);
+  /* the fused BN + ReLU equals ReLU after BN, forward and backward (mask from the output) */
+  static float fy[BMAX], fdx[BMAX], mdy[BMAX], rdx[BMAX];
+  float fdg[8] = {0}, fdb[8] = {0}, rdg[8] = {0}, rdb[8] = {0}, fsm[8], fsi[8];
+  nc_batchnorm_relu_forward(s, bx, fy, affine ? bg : NULL, affine ? bb : NULL, rm, rv, train, fsm,
+                            fsi);
+  int same = 1;
+  for (size_t i = 0; i < n; i++) same &= fy[i] == (by[i] > 0 ? by[i] : 0.0f);
+  CHECK(same);
+  for (size_t i = 0; i < n; i++) mdy[i] = fy[i] > 0 ? dy[i] : 0.0f;
+  memset(fdx, 0, sizeof fdx), memset(rdx, 0, sizeof rdx);
+  nc_batchnorm_relu_backward(s, bx, fy, dy, affine ? bg : NULL, fsm, fsi, train, fdx,
+                             affine ? fdg : NULL, affine ? fdb : NULL);
+  nc_batchnorm_backward(s, bx, mdy, affine ? bg : NULL, sm, si, train, rdx, affine ? rdg : NULL,
+                        affine ? rdb : NULL);
+  double dmax = 0;
+  for (size_t i = 0; i < n; i++) dmax = fmax(dmax, fabs(fdx[i] - rdx[i]));
+  for (int c = 0; c < s.c; c++) dmax = fmax(dmax, fabs(fdg[c] - rdg[c]) + fabs(fdb[c] - rdb[c]));
+  CHECK(dmax < 1e-6);
   double ex = gc_check(&p, bx, dx, n, 1e-2f, 0);
   if (ex >= 2e-3) fprintf(stderr, "bn dx rel err %g\n", ex);
   CHECK(ex < 2e-3);

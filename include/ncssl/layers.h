@@ -58,6 +58,17 @@ void nc_batchnorm_backward(nc_t4 s, const float *x, const float *dy, const float
                            const float *save_mean, const float *save_invstd, int train, float *dx,
                            float *dgamma, float *dbeta);
 
+/* Batch norm followed by ReLU in one pass (y = max(bn(x), 0)); same arguments as
+ * nc_batchnorm_forward. */
+void nc_batchnorm_relu_forward(nc_t4 s, const float *x, float *y, const float *gamma,
+                               const float *beta, float *running_mean, float *running_var,
+                               int train, float *save_mean, float *save_invstd);
+/* Backward of nc_batchnorm_relu_forward, given its output y (the ReLU mask) as well as x. */
+void nc_batchnorm_relu_backward(nc_t4 s, const float *x, const float *y, const float *dy,
+                                const float *gamma, const float *save_mean,
+                                const float *save_invstd, int train, float *dx, float *dgamma,
+                                float *dbeta);
+
 /* ---- ReLU over n contiguous floats. ---- */
 
 /* y = max(x, 0); y may equal x (in place). */

@@ -39,29 +39,68 @@ void nc_linear_backward(int n, int in, int out, const float *x, const float *W, 
     }
 }
 
-void nc_batchnorm_forward(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
-                          float *running_mean, float *running_var, int train, float *save_mean,
-                          float *save_invstd) {
+/* Row reductions: 16 float lanes the compiler vectorises, each row's total then added in double
+ * (rows are at most a few thousand floats, so the float lanes lose nothing measurable). */
+#define LANES 16
+
+static double row_sum(const float *p, int len) {
+  float acc[LANES] = {0};
+  int k = 0;
+  for (; k + LANES <= len; k += LANES)
+    for (int j = 0; j < LANES; j++) acc[j] += p[k + j];
+  double s = 0;
+  for (int j = 0; j < LANES; j++) s += acc[j];
+  for (; k < len; k++) s += p[k];
+  return s;
+}
+
+static double row_sqdev(const float *p, int len, float mean) {
+  float acc[LANES] = {0};
+  int k = 0;
+  for (; k + LANES <= len; k += LANES)
+    for (int j = 0; j < LANES; j++) {
+      float d = p[k + j] - mean;
+      acc[j] += d * d;
+    }
+  double s = 0;
+  for (int j = 0; j < LANES; j++) s += acc[j];
+  for (; k < len; k++) s += (double)(p[k] - mean) * (p[k] - mean);
+  return s;
+}
+
+/* Σ g and Σ g·(x − mean) over a row, g = dy (masked by y > 0 when y is not NULL). */
+static void row_grad_sums(const float *x, const float *dy, const float *y, int len, float mean,
+                          double *sum_g, double *sum_gx) {
+  float a[LANES] = {0}, b[LANES] = {0};
+  int k = 0;
+  for (; k + LANES <= len; k += LANES)
+    for (int j = 0; j < LANES; j++) {
+      float g = (!y || y[k + j] > 0) ? dy[k + j] : 0.0f;
+      a[j] += g;
+      b[j] += g * (x[k + j] - mean);
+    }
+  double sa = 0, sb = 0;
+  for (int j = 0; j < LANES; j++) sa += a[j], sb += b[j];
+  for (; k < len; k++) {
+    float g = (!y || y[k] > 0) ? dy[k] : 0.0f;
+    sa += g, sb += (double)g * (x[k] - mean);
+  }
+  *sum_g += sa, *sum_gx += sb;
+}
+
+static void bn_forward(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
+                       float *running_mean, float *running_var, int train, float *save_mean,
+                       float *save_invstd, int relu) {
   const int hw = s.h * s.w;
   const double m = (double)s.n * hw;
 #pragma omp parallel for schedule(static) if (m * s.c > 32768)
   for (int c = 0; c < s.c; c++) {
     double mean, var;
     if (train) {
-      double sum = 0;
-      for (int i = 0; i < s.n; i++) {
-        const float *p = x + i * s.sn + c * s.sc;
-        for (int k = 0; k < hw; k++) sum += p[k];
-      }
+      double sum = 0, ss = 0;
+      for (int i = 0; i < s.n; i++) sum += row_sum(x + i * s.sn + c * s.sc, hw);
       mean = sum / m;
-      double ss = 0;
-      for (int i = 0; i < s.n; i++) {
-        const float *p = x + i * s.sn + c * s.sc;
-        for (int k = 0; k < hw; k++) {
-          double d = p[k] - mean;
-          ss += d * d;
-        }
-      }
+      for (int i = 0; i < s.n; i++) ss += row_sqdev(x + i * s.sn + c * s.sc, hw, (float)mean);
       var = ss / m;
       if (running_mean) {
         double unbiased = m > 1 ? ss / (m - 1) : var;
@@ -81,39 +120,77 @@ void nc_batchnorm_forward(nc_t4 s, const float *x, float *y, const float *gamma,
     for (int i = 0; i < s.n; i++) {
       const float *p = x + i * s.sn + c * s.sc;
       float *q = y + i * s.sn + c * s.sc;
-      for (int k = 0; k < hw; k++) q[k] = p[k] * scale + shift;
+      if (relu)
+        for (int k = 0; k < hw; k++) {
+          float v = p[k] * scale + shift;
+          q[k] = v > 0 ? v : 0.0f;
+        }
+      else
+        for (int k = 0; k < hw; k++) q[k] = p[k] * scale + shift;
     }
   }
 }
 
-void nc_batchnorm_backward(nc_t4 s, const float *x, const float *dy, const float *gamma,
-                           const float *save_mean, const float *save_invstd, int train, float *dx,
-                           float *dgamma, float *dbeta) {
+/* y is the forward's output when a ReLU followed (its mask), else NULL. */
+static void bn_backward(nc_t4 s, const float *x, const float *y, const float *dy,
+                        const float *gamma, const float *save_mean, const float *save_invstd,
+                        int train, float *dx, float *dgamma, float *dbeta) {
   const int hw = s.h * s.w;
   const double m = (double)s.n * hw;
 #pragma omp parallel for schedule(static) if (m * s.c > 32768)
   for (int c = 0; c < s.c; c++) {
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
+    double sum_g = 0, sum_gx = 0;
     for (int i = 0; i < s.n; i++) {
-      const float *p = x + i * s.sn + c * s.sc, *d = dy + i * s.sn + c * s.sc;
-      for (int k = 0; k < hw; k++) {
-        sum_dy += d[k];
-        sum_dy_xhat += (double)d[k] * ((p[k] - mean) * invstd);
-      }
+      long o = i * s.sn + c * s.sc;
+      row_grad_sums(x + o, dy + o, y ? y + o : NULL, hw, mean, &sum_g, &sum_gx);
     }
-    if (dgamma) dgamma[c] += (float)sum_dy_xhat;
-    if (dbeta) dbeta[c] += (float)sum_dy;
+    double sum_g_xhat = sum_gx * invstd;
+    if (dgamma) dgamma[c] += (float)sum_g_xhat;
+    if (dbeta) dbeta[c] += (float)sum_g;
     if (!dx) continue;
-    float g = gamma ? gamma[c] : 1.0f, scale = g * invstd;
-    /* train: dx = g·invstd·(dy − mean(dy) − xhat·mean(dy·xhat)); eval: dx = g·invstd·dy */
-    float a = train ? (float)(sum_dy / m) : 0.0f, b = train ? (float)(sum_dy_xhat / m) : 0.0f;
+    float gm = gamma ? gamma[c] : 1.0f, scale = gm * invstd;
+    /* train: dx = γ·invstd·(g − mean(g) − xhat·mean(g·xhat)); eval: dx = γ·invstd·g */
+    float a = train ? (float)(sum_g / m) : 0.0f;
+    float b = train ? (float)(sum_g_xhat / m) * invstd : 0.0f; /* per unit of (x − mean) */
     for (int i = 0; i < s.n; i++) {
-      const float *p = x + i * s.sn + c * s.sc, *d = dy + i * s.sn + c * s.sc;
-      float *q = dx + i * s.sn + c * s.sc;
-      for (int k = 0; k < hw; k++) q[k] += scale * (d[k] - a - (p[k] - mean) * invstd * b);
+      long o = i * s.sn + c * s.sc;
+      const float *p = x + o, *d = dy + o, *r = y ? y + o : NULL;
+      float *q = dx + o;
+      if (r)
+        for (int k = 0; k < hw; k++) {
+          float g = r[k] > 0 ? d[k] : 0.0f;
+          q[k] += scale * (g - a - (p[k] - mean) * b);
+        }
+      else
+        for (int k = 0; k < hw; k++) q[k] += scale * (d[k] - a - (p[k] - mean) * b);
     }
   }
+}
+
+void nc_batchnorm_forward(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
+                          float *running_mean, float *running_var, int train, float *save_mean,
+                          float *save_invstd) {
+  bn_forward(s, x, y, gamma, beta, running_mean, running_var, train, save_mean, save_invstd, 0);
+}
+
+void nc_batchnorm_backward(nc_t4 s, const float *x, const float *dy, const float *gamma,
+                           const float *save_mean, const float *save_invstd, int train, float *dx,
+                           float *dgamma, float *dbeta) {
+  bn_backward(s, x, NULL, dy, gamma, save_mean, save_invstd, train, dx, dgamma, dbeta);
+}
+
+void nc_batchnorm_relu_forward(nc_t4 s, const float *x, float *y, const float *gamma,
+                               const float *beta, float *running_mean, float *running_var,
+                               int train, float *save_mean, float *save_invstd) {
+  bn_forward(s, x, y, gamma, beta, running_mean, running_var, train, save_mean, save_invstd, 1);
+}
+
+void nc_batchnorm_relu_backward(nc_t4 s, const float *x, const float *y, const float *dy,
+                                const float *gamma, const float *save_mean,
+                                const float *save_invstd, int train, float *dx, float *dgamma,
+                                float *dbeta) {
+  bn_backward(s, x, y, dy, gamma, save_mean, save_invstd, train, dx, dgamma, dbeta);
 }
 
 void nc_relu_forward(size_t n, const float *x, float *y) {

@@ -90,6 +90,15 @@ int nc_net_bn(nc_net *net, const char *name, int in, int affine) {
 }
 
 int nc_net_relu(nc_net *net, int in) {
+  nc_node *last = net->nn > 0 ? &net->nodes[net->nn - 1] : NULL;
+  if (in >= 0 && last && last->kind == OP_BN && last->out == in && !last->relu) {
+    /* fused into the batch norm that just produced `in` */
+    last->relu = 1;
+    const nc_tensor x = net->t[in];
+    int out = nc_net_add_tensor(net, x.c, x.h, x.w, x.cnhw);
+    if (out >= 0) net->t[out].root = net->t[in].root;
+    return out;
+  }
   nc_node *n = new_node(net, OP_RELU, NULL, in);
   if (!n) return -1;
   const nc_tensor x = net->t[in];
@@ -346,8 +355,9 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
       case OP_BN: {
         float *save = nd->save[s];
         float *rm = net->buf + nd->rm_off, *rv = net->buf + nd->rv_off;
-        nc_batchnorm_forward(xs, in, out, param(net, nd->w_off), param(net, nd->b_off), rm, rv,
-                             net->train, save, save + xs.c);
+        (nd->relu ? nc_batchnorm_relu_forward : nc_batchnorm_forward)(
+            xs, in, out, param(net, nd->w_off), param(net, nd->b_off), rm, rv, net->train, save,
+            save + xs.c);
         break;
       }
       case OP_RELU:
@@ -411,8 +421,12 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
         break;
       case OP_BN: {
         const float *save = nd->save[s];
-        nc_batchnorm_backward(xs, in, g, param(net, nd->w_off), save, save + xs.c, train, gin, gw,
-                              gb);
+        if (nd->relu)
+          nc_batchnorm_relu_backward(xs, in, out, g, param(net, nd->w_off), save, save + xs.c,
+                                     train, gin, gw, gb);
+        else
+          nc_batchnorm_backward(xs, in, g, param(net, nd->w_off), save, save + xs.c, train, gin, gw,
+                                gb);
         break;
       }
       case OP_RELU: /* in place: gin == g */
