@@ -39,7 +39,7 @@ static unsigned char *slurp(const char *path, size_t *len) {
 }
 
 /* The format spec by hand: length prefix, compact header in insertion order with __metadata__
- * first, space padding to 8 bytes, then the data. */
+ * first, space padding to 8 bytes, then the data with 8-byte types first. */
 static void test_tiny_file_bytes(void) {
   nc_st_writer *w;
   CHECK(nc_st_writer_create(&w) == NC_OK);
@@ -57,8 +57,8 @@ static void test_tiny_file_bytes(void) {
   CHECK(nc_st_add(w, "__metadata__", NC_ST_F32, 1, shape_a, a) == NC_EINVAL);
   const char *want =
       "{\"__metadata__\":{\"format\":\"pt\",\"note\":\"say \\\"hi\\\"\\n\"},"
-      "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-      "\"b\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[8,16]},"
+      "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+      "\"b\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},"
       "\"c\":{\"dtype\":\"U8\",\"shape\":[1,3],\"data_offsets\":[16,19]}}";
   size_t wl = strlen(want), hl = 0;
   char *h = nc_st_header_json(w, &hl);
@@ -74,9 +74,9 @@ static void test_tiny_file_bytes(void) {
     for (int i = 7; i >= 0; i--) n = n << 8 | file[i];
     CHECK(n == hl);
     CHECK(memcmp(file + 8, h, hl) == 0);
-    const unsigned char data[19] = {
-        0, 0, 0x80, 0x3f, 0, 0, 0x20, 0xc0, 7,  0,
-        0, 0, 0,    0,    0, 0, 1,    2,    255}; /* 1.0f, -2.5f, 7, bytes */
+    /* 7 first (8-byte types lead the data), then 1.0f, -2.5f, then the bytes. */
+    const unsigned char data[19] = {7,    0,    0, 0, 0,    0,    0, 0, 0,  0,
+                                    0x80, 0x3f, 0, 0, 0x20, 0xc0, 1, 2, 255};
     CHECK(memcmp(file + 8 + hl, data, 19) == 0);
   }
   free(file);
@@ -127,6 +127,11 @@ static void test_round_trip(void) {
   CHECK(nc_st_add(w, "i32", NC_ST_I32, 1, &s4, i32) == NC_OK);
   CHECK(nc_st_add_i64(w, "i64", 2, i64) == NC_OK);
   CHECK(nc_st_add(w, "empty", NC_ST_F32, 2, s0, NULL) == NC_OK);
+  unsigned char odd[3] = {9, 8, 7};
+  CHECK(nc_st_add(w, "odd", NC_ST_U8, 1, &s3, odd) == NC_OK);
+  nc_rng saved = r, restored;
+  nc_rng_u64(&r);
+  CHECK(nc_st_add_rng(w, "rng", &saved) == NC_OK);
   CHECK(nc_st_write(w, path_in("rt.safetensors")) == NC_OK);
   /* Writing again gives the same bytes. */
   CHECK(nc_st_write(w, path_in("rt2.safetensors")) == NC_OK);
@@ -141,7 +146,7 @@ static void test_round_trip(void) {
   nc_st_file *f;
   CHECK(nc_st_open(&f, path_in("rt.safetensors")) == NC_OK);
   if (!f) return;
-  CHECK(nc_st_count(f) == N + 4);
+  CHECK(nc_st_count(f) == N + 6);
   CHECK(nc_st_meta_count(f) == 0);
   int ok = 1;
   float got[37];
@@ -161,8 +166,17 @@ static void test_round_trip(void) {
   CHECK(strstr(nc_last_error(), "'i64' has 2 elements, expected 3") != NULL);
   const nc_st_entry *e = nc_st_find(f, "empty");
   CHECK(e && e->count == 0 && e->nbytes == 0 && e->ndim == 2 && e->shape[1] == 5);
-  /* Entries come in data order: offsets increase. */
-  for (int i = 1; i < nc_st_count(f); i++) CHECK(nc_st_at(f, i)->data >= nc_st_at(f, i - 1)->data);
+  CHECK(nc_st_read_rng(f, "rng", &restored) == NC_OK);
+  CHECK(memcmp(&restored, &saved, sizeof saved) == 0 &&
+        nc_rng_u64(&restored) == nc_rng_u64(&saved));
+  /* Entries come in data order; each starts at a multiple of its element size. */
+  const unsigned char *base = nc_st_at(f, 0)->data;
+  int aligned = 1;
+  for (int i = 1; i < nc_st_count(f); i++) {
+    CHECK(nc_st_at(f, i)->data >= nc_st_at(f, i - 1)->data);
+    aligned &= (size_t)(nc_st_at(f, i)->data - base) % nc_st_dtype_size(nc_st_at(f, i)->dtype) == 0;
+  }
+  CHECK(aligned);
   nc_st_close(f);
   free(big);
 }
@@ -252,6 +266,11 @@ static void test_resnet_names_and_load(void) {
     CHECK(nc_st_load_params(f, nc_net_params(d), "online.", 0) == NC_OK);
     nc_st_close(f);
   }
+  /* The one-call pair. */
+  CHECK(nc_st_save_params(path_in("backbone.safetensors"), la, NULL) == NC_OK);
+  CHECK(nc_st_load_params_file(path_in("backbone.safetensors"), nc_net_params(d), NULL) == NC_OK);
+  CHECK(same_params(la, nc_net_params(d)));
+  CHECK(nc_st_load_params_file(path_in("absent.safetensors"), nc_net_params(d), NULL) == NC_EIO);
   nc_net_free(a);
   nc_net_free(b);
   nc_net_free(d);
@@ -307,9 +326,9 @@ int main(void) {
   test_resnet_names_and_load();
   const char *exp = getenv("NCSSL_TORCHVISION_EXPORT");
   if (exp) export_torchvision(exp);
-  const char *files[] = {"tiny.safetensors", "rt.safetensors", "rt2.safetensors",
-                         "resnet.safetensors", "nobuf.safetensors"};
-  for (int i = 0; i < 5; i++) unlink(path_in(files[i]));
+  const char *files[] = {"tiny.safetensors",   "rt.safetensors",    "rt2.safetensors",
+                         "resnet.safetensors", "nobuf.safetensors", "backbone.safetensors"};
+  for (int i = 0; i < 6; i++) unlink(path_in(files[i]));
   CHECK(rmdir(dir) == 0); /* also proves no temporary file was left behind */
   return nc_test_done();
 }

@@ -7,8 +7,10 @@
  *             padded with spaces so that the data starts on an 8-byte boundary
  *   the data  every tensor's raw little-endian bytes, row-major; offsets are relative to here
  *
- * The writer lays tensors out in the order they were added, with the header in that order too and
- * __metadata__ first; the same tensors and metadata always give the same bytes. Names follow
+ * The header lists tensors in the order they were added, __metadata__ first; the data block holds
+ * the 8-byte types first, then the 4-byte, then the 1-byte ones (each group in insertion order),
+ * so every tensor is aligned to its element size. The same tensors and metadata always give the
+ * same bytes. Names follow
  * nc_param (torchvision's for a ResNet), optionally prefixed ("online.backbone.", "target.", ...),
  * so a backbone written with an empty prefix loads in torchvision.models.resnet18 with
  * load_state_dict(strict=False) once the fc is dropped. Files are written atomically: a temporary
@@ -25,6 +27,7 @@
 #include <stdint.h>
 
 #include "ncssl/param.h"
+#include "ncssl/rng.h"
 
 #define NC_ST_MAX_DIMS 8
 
@@ -53,6 +56,8 @@ int nc_st_add_params(nc_st_writer *w, const nc_param_list *params, const char *p
                      int with_buffers);
 /* Adds a scalar or vector of int64 (step counters, loader positions, RNG states). */
 int nc_st_add_i64(nc_st_writer *w, const char *name, int n, const int64_t *values);
+/* Adds an RNG state as I64 [4] (its four words, bit for bit); r must stay valid until the write. */
+int nc_st_add_rng(nc_st_writer *w, const char *name, const nc_rng *r);
 /* Sets a metadata entry (a later call with the same key replaces the value). */
 int nc_st_set_meta(nc_st_writer *w, const char *key, const char *value);
 /* Writes the file atomically. Returns NC_OK or NC_EIO (message names the path and the cause). */
@@ -60,6 +65,10 @@ int nc_st_write(const nc_st_writer *w, const char *path);
 /* The exact bytes nc_st_write would put in the header (length prefix excluded, padding included),
  * malloc'd and NUL-terminated; *len receives its length. NULL on allocation failure. */
 char *nc_st_header_json(const nc_st_writer *w, size_t *len);
+
+/* One call: writes a file holding one parameter list (buffers included) as prefix + name; with a
+ * NULL prefix a ResNet backbone is a torchvision state dict (fc dropped). */
+int nc_st_save_params(const char *path, const nc_param_list *params, const char *prefix);
 
 /* ---- Reading ---- */
 
@@ -101,5 +110,10 @@ int nc_st_read(const nc_st_file *f, const char *name, nc_st_dtype dt, void *dst,
  * Returns NC_OK or NC_EFORMAT naming the first missing or mismatched tensor. */
 int nc_st_load_params(const nc_st_file *f, nc_param_list *params, const char *prefix,
                       int with_buffers);
+
+/* Reads an RNG state written by nc_st_add_rng. Returns NC_OK or NC_EFORMAT. */
+int nc_st_read_rng(const nc_st_file *f, const char *name, nc_rng *r);
+/* One call: opens path and loads params (buffers included) from prefix + name. */
+int nc_st_load_params_file(const char *path, nc_param_list *params, const char *prefix);
 
 #endif

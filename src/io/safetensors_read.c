@@ -403,3 +403,15 @@ int nc_st_load_params(const nc_st_file *f, nc_param_list *params, const char *pr
   }
   return NC_OK;
 }
+
+int nc_st_read_rng(const nc_st_file *f, const char *name, nc_rng *r) {
+  return nc_st_read(f, name, NC_ST_I64, r->s, 4);
+}
+
+int nc_st_load_params_file(const char *path, nc_param_list *params, const char *prefix) {
+  nc_st_file *f;
+  int rc = nc_st_open(&f, path);
+  if (rc == NC_OK) rc = nc_st_load_params(f, params, prefix, 1);
+  nc_st_close(f);
+  return rc;
+}

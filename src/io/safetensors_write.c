@@ -20,6 +20,7 @@ typedef struct {
   int64_t shape[NC_ST_MAX_DIMS];
   size_t nbytes;
   const void *data;
+  size_t offset; /* where the data goes, set by layout() */
 } st_item;
 
 struct nc_st_writer {
@@ -162,7 +163,20 @@ int nc_st_set_meta(nc_st_writer *w, const char *key, const char *value) {
   return NC_OK;
 }
 
+/* Data order: widest elements first (8, 4, then 1 byte), insertion order within a width, so every
+ * tensor starts at a multiple of its element size (the data block itself starts 8-aligned). */
+static void layout(const nc_st_writer *w) {
+  size_t offset = 0;
+  for (size_t width = 8; width >= 1; width /= 2)
+    for (int i = 0; i < w->n; i++)
+      if (dtype_sizes[w->items[i].dtype] == width) {
+        w->items[i].offset = offset;
+        offset += w->items[i].nbytes;
+      }
+}
+
 char *nc_st_header_json(const nc_st_writer *w, size_t *len) {
+  layout(w);
   char *buf = NULL;
   size_t size = 0;
   FILE *f = open_memstream(&buf, &size);
@@ -181,7 +195,6 @@ char *nc_st_header_json(const nc_st_writer *w, size_t *len) {
     fputc('}', f);
     first = 0;
   }
-  size_t offset = 0;
   for (int i = 0; i < w->n; i++) {
     const st_item *it = &w->items[i];
     if (!first) fputc(',', f);
@@ -189,8 +202,7 @@ char *nc_st_header_json(const nc_st_writer *w, size_t *len) {
     nc_json_str(f, it->name);
     fprintf(f, ":{\"dtype\":\"%s\",\"shape\":[", dtype_names[it->dtype]);
     for (int k = 0; k < it->ndim; k++) fprintf(f, "%s%lld", k ? "," : "", (long long)it->shape[k]);
-    fprintf(f, "],\"data_offsets\":[%zu,%zu]}", offset, offset + it->nbytes);
-    offset += it->nbytes;
+    fprintf(f, "],\"data_offsets\":[%zu,%zu]}", it->offset, it->offset + it->nbytes);
   }
   fputc('}', f);
   /* Pad with spaces so the data starts 8-byte aligned (8 + header length ≡ 0 mod 8). */
@@ -217,9 +229,25 @@ int nc_st_write(const nc_st_writer *w, const char *path) {
   int rc = nc_atomic_open(&a, path);
   if (rc == NC_OK) rc = nc_atomic_write(&a, prefix, 8);
   if (rc == NC_OK) rc = nc_atomic_write(&a, header, hlen);
-  for (int i = 0; rc == NC_OK && i < w->n; i++)
-    rc = nc_atomic_write(&a, w->items[i].data, w->items[i].nbytes);
+  for (size_t width = 8; width >= 1; width /= 2) /* the order layout() chose */
+    for (int i = 0; rc == NC_OK && i < w->n; i++)
+      if (dtype_sizes[w->items[i].dtype] == width)
+        rc = nc_atomic_write(&a, w->items[i].data, w->items[i].nbytes);
   if (rc == NC_OK) rc = nc_atomic_commit(&a);
   free(header);
+  return rc;
+}
+
+int nc_st_add_rng(nc_st_writer *w, const char *name, const nc_rng *r) {
+  int64_t shape[1] = {4};
+  return nc_st_add(w, name, NC_ST_I64, 1, shape, r->s); /* uint64 words stored as their bits */
+}
+
+int nc_st_save_params(const char *path, const nc_param_list *params, const char *prefix) {
+  nc_st_writer *w;
+  int rc = nc_st_writer_create(&w);
+  if (rc == NC_OK) rc = nc_st_add_params(w, params, prefix, 1);
+  if (rc == NC_OK) rc = nc_st_write(w, path);
+  nc_st_writer_free(w);
   return rc;
 }
