@@ -92,6 +92,16 @@ static int add_fig(page_figs *pf, int section, const char *stem, const char *tit
   return NC_OK;
 }
 
+/* A positive quantity that never changes (a constant learning rate) is drawn from 0 to twice its
+ * value, instead of a unit band around it that reaches below 0. */
+static void constant_range(const rp_group *groups, int ng, double *ymin, double *ymax) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (int g = 0; g < ng; g++)
+    for (size_t i = 0; i < (size_t)groups[g].n * groups[g].k; i++)
+      if (isfinite(groups[g].y[i])) lo = fmin(lo, groups[g].y[i]), hi = fmax(hi, groups[g].y[i]);
+  if (hi > 0 && hi - lo <= 1e-9 * hi) *ymin = 0, *ymax = 2 * hi;
+}
+
 /* One figure of the spec table: a group per run that has the key. */
 static int spec_figure(const fig_spec *sp, const nc_report_run *runs, int n, page_figs *pf) {
   rp_matrix *m = calloc((size_t)n, sizeof *m);
@@ -110,6 +120,7 @@ static int spec_figure(const fig_spec *sp, const nc_report_run *runs, int n, pag
     rp_lines p = {
         pf->fig_dir,           sp->stem, sp->title, step_axis,       sp->ylabel, sp->caption,
         sp->log_y && positive, sp->ymin, sp->ymax,  sp->column_label};
+    if (!p.log_y && p.ymin == p.ymax) constant_range(groups, ng, &p.ymin, &p.ymax);
     p.groups = groups, p.ngroups = ng;
     if (!(rc = rp_plot_lines(&p))) rc = add_fig(pf, sp->section, sp->stem, sp->title, sp->caption);
   }
