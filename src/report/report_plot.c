@@ -119,7 +119,7 @@ int rp_plot_lines(const rp_lines *p) {
         }
       } else {
         s->color = rp_slot_color(gr->slot);
-        if (c == 0 && gr->label) {
+        if (c == 0 && gr->label && p->ngroups > 1) { /* one group needs no legend entry */
           rp_plot_escape(labels[ns], sizeof labels[ns], gr->label);
           s->label = labels[ns];
         }

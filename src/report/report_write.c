@@ -272,8 +272,11 @@ static void runs_table(FILE *f, const nc_report_run *runs, int n) {
     cell_num(f, h_loss, "%.4g", loss);
     cell_num(f, h_ips, "%.0f", ips);
     cell_num(f, h_rank, "%.2f", rank);
-    fprintf(f, "<td class=\"num\">%s%d%s</td>", warnings ? "<b style=\"color:#d62728\">" : "",
-            warnings, warnings ? "</b>" : "");
+    if (ok)
+      fprintf(f, "<td class=\"num\">%s%d%s</td>", warnings ? "<b style=\"color:#d62728\">" : "",
+              warnings, warnings ? "</b>" : "");
+    else
+      fputs("<td class=\"num\">\xe2\x80\x94</td>", f);
     fputs("<td class=\"num\">", f);
     if (h_probe) fprintf(f, "%.2f %%", pct(probe));
     if (h_best) fprintf(f, " (%.2f %%)", pct(best));
