@@ -251,6 +251,15 @@ static void test_resnet_names_and_load(void) {
   CHECK(strstr(nc_last_error(),
                "tensor 'conv1.weight' has shape [4, 1, 3, 3], expected [8, 1, 3, 3]"));
   CHECK(same_params(nc_net_params(d), nc_net_params(d0)));
+  /* Strict: under "target." the tensors are exactly the list's; with no prefix every tensor
+   * counts, so the target's are extra; a list lacking one tensor finds it extra. */
+  CHECK(nc_st_check_no_extra(f, la, NULL) == NC_EFORMAT);
+  CHECK(strstr(nc_last_error(), "tensor 'target.conv1.weight' is not a parameter of this network"));
+  CHECK(nc_st_check_no_extra(f, la, "target.") == NC_OK);
+  nc_param_list fewer = *la;
+  fewer.n--; /* drop the last tensor (layer4.1.bn2.running_var) from the list */
+  CHECK(nc_st_check_no_extra(f, &fewer, "target.") == NC_EFORMAT);
+  CHECK(strstr(nc_last_error(), "tensor 'target.layer4.1.bn2.running_var' is not a parameter"));
   nc_st_close(f);
 
   /* Without buffers: the file lacks running statistics, loading without them works, with fails. */

@@ -111,6 +111,10 @@ int nc_st_read(const nc_st_file *f, const char *name, nc_st_dtype dt, void *dst,
 int nc_st_load_params(const nc_st_file *f, nc_param_list *params, const char *prefix,
                       int with_buffers);
 
+/* For a strict load: fails with NC_EFORMAT naming the first tensor whose name starts with prefix
+ * but is not prefix + the name of an entry of params (e.g. a checkpoint of a deeper network).
+ * Tensors outside the prefix are ignored; with an empty prefix every tensor counts. */
+int nc_st_check_no_extra(const nc_st_file *f, const nc_param_list *params, const char *prefix);
 /* Reads an RNG state written by nc_st_add_rng. Returns NC_OK or NC_EFORMAT. */
 int nc_st_read_rng(const nc_st_file *f, const char *name, nc_rng *r);
 /* One call: opens path and loads params (buffers included) from prefix + name. */

@@ -415,3 +415,15 @@ int nc_st_load_params_file(const char *path, nc_param_list *params, const char *
   nc_st_close(f);
   return rc;
 }
+
+int nc_st_check_no_extra(const nc_st_file *f, const nc_param_list *params, const char *prefix) {
+  if (!prefix) prefix = "";
+  size_t pl = strlen(prefix);
+  for (int i = 0; i < f->n; i++) {
+    const char *name = f->entries[i].name;
+    if (strncmp(name, prefix, pl) == 0 && !nc_params_find(params, name + pl))
+      return nc_fail(NC_EFORMAT, "%s: tensor '%s' is not a parameter of this network", f->label,
+                     name);
+  }
+  return NC_OK;
+}
