@@ -21,6 +21,7 @@
 #endif
 
 #include "ncssl/layers.h"
+#include "simd.h"
 
 /* Row-major C = alpha·op(A)·op(B) + beta·C with leading dimensions, on one thread. oneDNN's SGEMM
  * when available: its AVX-512 kernels ran ~2× OpenBLAS 0.3.21's (which picks its Haswell kernel
@@ -38,8 +39,8 @@ static void sgemm(int ta, int tb, int m, int n, int k, float alpha, const float 
               k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* A chunk's im2col matrix is kept under this many floats (16 MB) unless one image needs more. */
-#define NC_CONV_CHUNK_FLOATS ((size_t)1 << 22)
+/* A chunk's im2col matrix is kept under this many floats (4 MB) unless one image needs more. */
+#define NC_CONV_CHUNK_FLOATS ((size_t)1 << 20)
 
 void nc_conv2d_out_hw(const nc_conv_cfg *cfg, int h, int w, int *oh, int *ow) {
   *oh = (h + 2 * cfg->pad - cfg->kh) / cfg->stride + 1;
@@ -124,8 +125,8 @@ static void valid_cols(int s, int p, int b, int w, int ow, int *lo, int *hi) {
 
 /* col[row, j·OHW + p] for images i0..i0+nb−1, row = (ci·kh + a)·kw + b. Rows are copied as
  * contiguous runs (stride 1) with zeroed borders, so the loop has no per-pixel branch. */
-static void im2col(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, int i0, int nb, int oh, int ow,
-                   float *col) {
+NC_VECTOR_CLONES static void im2col(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, int i0,
+                                    int nb, int oh, int ow, float *col) {
   const int K = cfg->cin * cfg->kh * cfg->kw, s = cfg->stride, p = cfg->pad;
   const size_t cols = (size_t)nb * oh * ow;
   for (int row = 0; row < K; row++) {
@@ -155,8 +156,8 @@ static void im2col(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, int i0, int
 }
 
 /* dx += col2im(col) for images i0..i0+nb−1. */
-static void col2im_add(const nc_conv_cfg *cfg, nc_t4 xs, float *dx, int i0, int nb, int oh, int ow,
-                       const float *col) {
+NC_VECTOR_CLONES static void col2im_add(const nc_conv_cfg *cfg, nc_t4 xs, float *dx, int i0, int nb,
+                                        int oh, int ow, const float *col) {
   const int s = cfg->stride, p = cfg->pad, kk = cfg->kh * cfg->kw;
   const size_t cols = (size_t)nb * oh * ow;
   for (int ci = 0; ci < cfg->cin; ci++)

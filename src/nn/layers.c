@@ -4,8 +4,11 @@
 #include "ncssl/layers.h"
 
 #include <math.h>
+#include <omp.h>
+#include <string.h>
 
 #include "ncssl/linalg.h"
+#include "simd.h"
 
 nc_t4 nc_t4_nchw(int n, int c, int h, int w) {
   nc_t4 t = {n, c, h, w, (long)c * h * w, (long)h * w};
@@ -39,48 +42,60 @@ void nc_linear_backward(int n, int in, int out, const float *x, const float *W, 
     }
 }
 
-/* Row reductions: 16 float lanes the compiler vectorises, each row's total then added in double
- * (rows are at most a few thousand floats, so the float lanes lose nothing measurable). */
+/* Row reductions in 16 float lanes (GCC vector extensions, so they vectorise on any target), each
+ * row's total then added in double; rows are at most a few thousand floats, so the float lanes
+ * lose nothing measurable. */
 #define LANES 16
+/* the helpers below are inlined, so the vector-argument ABI note does not apply */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v16f __attribute__((vector_size(64)));
+typedef int v16i __attribute__((vector_size(64)));
 
-static double row_sum(const float *p, int len) {
-  float acc[LANES] = {0};
-  int k = 0;
-  for (; k + LANES <= len; k += LANES)
-    for (int j = 0; j < LANES; j++) acc[j] += p[k + j];
+static inline v16f load16(const float *p) {
+  v16f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline double hsum(const v16f *v) {
   double s = 0;
-  for (int j = 0; j < LANES; j++) s += acc[j];
+  for (int j = 0; j < LANES; j++) s += (*v)[j];
+  return s;
+}
+
+static inline double row_sum(const float *p, int len) {
+  v16f acc = {0};
+  int k = 0;
+  for (; k + LANES <= len; k += LANES) acc += load16(p + k);
+  double s = hsum(&acc);
   for (; k < len; k++) s += p[k];
   return s;
 }
 
-static double row_sqdev(const float *p, int len, float mean) {
-  float acc[LANES] = {0};
+static inline double row_sqdev(const float *p, int len, float mean) {
+  v16f acc = {0};
   int k = 0;
-  for (; k + LANES <= len; k += LANES)
-    for (int j = 0; j < LANES; j++) {
-      float d = p[k + j] - mean;
-      acc[j] += d * d;
-    }
-  double s = 0;
-  for (int j = 0; j < LANES; j++) s += acc[j];
+  for (; k + LANES <= len; k += LANES) {
+    v16f d = load16(p + k) - mean;
+    acc += d * d;
+  }
+  double s = hsum(&acc);
   for (; k < len; k++) s += (double)(p[k] - mean) * (p[k] - mean);
   return s;
 }
 
-/* Σ g and Σ g·(x − mean) over a row, g = dy (masked by y > 0 when y is not NULL). */
-static void row_grad_sums(const float *x, const float *dy, const float *y, int len, float mean,
-                          double *sum_g, double *sum_gx) {
-  float a[LANES] = {0}, b[LANES] = {0};
+/* Σ g and Σ g·(x − mean) over a row, g = dy, or dy masked by y > 0 when y is not NULL. */
+static inline void row_grad_sums(const float *x, const float *dy, const float *y, int len,
+                                 float mean, double *sum_g, double *sum_gx) {
+  v16f a = {0}, b = {0}, zero = {0};
   int k = 0;
-  for (; k + LANES <= len; k += LANES)
-    for (int j = 0; j < LANES; j++) {
-      float g = (!y || y[k + j] > 0) ? dy[k + j] : 0.0f;
-      a[j] += g;
-      b[j] += g * (x[k + j] - mean);
-    }
-  double sa = 0, sb = 0;
-  for (int j = 0; j < LANES; j++) sa += a[j], sb += b[j];
+  for (; k + LANES <= len; k += LANES) {
+    v16f g = load16(dy + k);
+    if (y) g = (v16f)((v16i)g & (load16(y + k) > zero));
+    a += g;
+    b += g * (load16(x + k) - mean);
+  }
+  double sa = hsum(&a), sb = hsum(&b);
   for (; k < len; k++) {
     float g = (!y || y[k] > 0) ? dy[k] : 0.0f;
     sa += g, sb += (double)g * (x[k] - mean);
@@ -88,84 +103,104 @@ static void row_grad_sums(const float *x, const float *dy, const float *y, int l
   *sum_g += sa, *sum_gx += sb;
 }
 
+/* One channel of the batch-norm forward. */
+NC_VECTOR_CLONES static void bn_forward_channel(nc_t4 s, int c, const float *x, float *y,
+                                                const float *gamma, const float *beta,
+                                                float *running_mean, float *running_var, int train,
+                                                float *save_mean, float *save_invstd, int relu) {
+  const int hw = s.h * s.w;
+  const double m = (double)s.n * hw;
+  double mean, var;
+  if (train) {
+    double sum = 0, ss = 0;
+    for (int i = 0; i < s.n; i++) sum += row_sum(x + i * s.sn + c * s.sc, hw);
+    mean = sum / m;
+    for (int i = 0; i < s.n; i++) ss += row_sqdev(x + i * s.sn + c * s.sc, hw, (float)mean);
+    var = ss / m;
+    if (running_mean) {
+      double unbiased = m > 1 ? ss / (m - 1) : var;
+      running_mean[c] = (float)((1 - NC_BN_MOMENTUM) * running_mean[c] + NC_BN_MOMENTUM * mean);
+      running_var[c] = (float)((1 - NC_BN_MOMENTUM) * running_var[c] + NC_BN_MOMENTUM * unbiased);
+    }
+  } else {
+    mean = running_mean[c];
+    var = running_var[c];
+  }
+  float invstd = (float)(1.0 / sqrt(var + NC_BN_EPS));
+  save_mean[c] = (float)mean;
+  save_invstd[c] = invstd;
+  /* y = x·scale + shift */
+  float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
+  float scale = g * invstd, shift = b - (float)mean * scale;
+  for (int i = 0; i < s.n; i++) {
+    const float *restrict p = x + i * s.sn + c * s.sc;
+    float *restrict q = y + i * s.sn + c * s.sc;
+    if (relu)
+      for (int k = 0; k < hw; k++) {
+        float v = p[k] * scale + shift;
+        q[k] = v > 0 ? v : 0.0f;
+      }
+    else
+      for (int k = 0; k < hw; k++) q[k] = p[k] * scale + shift;
+  }
+}
+
 static void bn_forward(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
                        float *running_mean, float *running_var, int train, float *save_mean,
                        float *save_invstd, int relu) {
+  const double m = (double)s.n * s.h * s.w;
+#pragma omp parallel for schedule(static) if (m * s.c > 32768)
+  for (int c = 0; c < s.c; c++)
+    bn_forward_channel(s, c, x, y, gamma, beta, running_mean, running_var, train, save_mean,
+                       save_invstd, relu);
+}
+
+/* One channel of the batch-norm backward; y is the forward's output when a ReLU followed (its
+ * mask), else NULL. */
+NC_VECTOR_CLONES static void bn_backward_channel(nc_t4 s, int c, const float *x, const float *y,
+                                                 const float *dy, const float *gamma,
+                                                 const float *save_mean, const float *save_invstd,
+                                                 int train, float *dx, float *dgamma,
+                                                 float *dbeta) {
   const int hw = s.h * s.w;
   const double m = (double)s.n * hw;
-#pragma omp parallel for schedule(static) if (m * s.c > 32768)
-  for (int c = 0; c < s.c; c++) {
-    double mean, var;
-    if (train) {
-      double sum = 0, ss = 0;
-      for (int i = 0; i < s.n; i++) sum += row_sum(x + i * s.sn + c * s.sc, hw);
-      mean = sum / m;
-      for (int i = 0; i < s.n; i++) ss += row_sqdev(x + i * s.sn + c * s.sc, hw, (float)mean);
-      var = ss / m;
-      if (running_mean) {
-        double unbiased = m > 1 ? ss / (m - 1) : var;
-        running_mean[c] = (float)((1 - NC_BN_MOMENTUM) * running_mean[c] + NC_BN_MOMENTUM * mean);
-        running_var[c] = (float)((1 - NC_BN_MOMENTUM) * running_var[c] + NC_BN_MOMENTUM * unbiased);
+  const float mean = save_mean[c], invstd = save_invstd[c];
+  double sum_g = 0, sum_gx = 0;
+  for (int i = 0; i < s.n; i++) {
+    long o = i * s.sn + c * s.sc;
+    row_grad_sums(x + o, dy + o, y ? y + o : NULL, hw, mean, &sum_g, &sum_gx);
+  }
+  double sum_g_xhat = sum_gx * invstd;
+  if (dgamma) dgamma[c] += (float)sum_g_xhat;
+  if (dbeta) dbeta[c] += (float)sum_g;
+  if (!dx) return;
+  float gm = gamma ? gamma[c] : 1.0f, scale = gm * invstd;
+  /* train: dx = γ·invstd·(g − mean(g) − xhat·mean(g·xhat)); eval: dx = γ·invstd·g */
+  float a = train ? (float)(sum_g / m) : 0.0f;
+  float b = train ? (float)(sum_g_xhat / m) * invstd : 0.0f; /* per unit of (x − mean) */
+  for (int i = 0; i < s.n; i++) {
+    long o = i * s.sn + c * s.sc;
+    const float *restrict p = x + o, *restrict d = dy + o;
+    float *restrict q = dx + o;
+    if (y) {
+      const float *restrict r = y + o;
+      for (int k = 0; k < hw; k++) {
+        float g = r[k] > 0 ? d[k] : 0.0f;
+        q[k] += scale * (g - a - (p[k] - mean) * b);
       }
     } else {
-      mean = running_mean[c];
-      var = running_var[c];
-    }
-    float invstd = (float)(1.0 / sqrt(var + NC_BN_EPS));
-    save_mean[c] = (float)mean;
-    save_invstd[c] = invstd;
-    /* y = x·scale + shift */
-    float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
-    float scale = g * invstd, shift = b - (float)mean * scale;
-    for (int i = 0; i < s.n; i++) {
-      const float *p = x + i * s.sn + c * s.sc;
-      float *q = y + i * s.sn + c * s.sc;
-      if (relu)
-        for (int k = 0; k < hw; k++) {
-          float v = p[k] * scale + shift;
-          q[k] = v > 0 ? v : 0.0f;
-        }
-      else
-        for (int k = 0; k < hw; k++) q[k] = p[k] * scale + shift;
+      for (int k = 0; k < hw; k++) q[k] += scale * (d[k] - a - (p[k] - mean) * b);
     }
   }
 }
 
-/* y is the forward's output when a ReLU followed (its mask), else NULL. */
 static void bn_backward(nc_t4 s, const float *x, const float *y, const float *dy,
                         const float *gamma, const float *save_mean, const float *save_invstd,
                         int train, float *dx, float *dgamma, float *dbeta) {
-  const int hw = s.h * s.w;
-  const double m = (double)s.n * hw;
+  const double m = (double)s.n * s.h * s.w;
 #pragma omp parallel for schedule(static) if (m * s.c > 32768)
-  for (int c = 0; c < s.c; c++) {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_g = 0, sum_gx = 0;
-    for (int i = 0; i < s.n; i++) {
-      long o = i * s.sn + c * s.sc;
-      row_grad_sums(x + o, dy + o, y ? y + o : NULL, hw, mean, &sum_g, &sum_gx);
-    }
-    double sum_g_xhat = sum_gx * invstd;
-    if (dgamma) dgamma[c] += (float)sum_g_xhat;
-    if (dbeta) dbeta[c] += (float)sum_g;
-    if (!dx) continue;
-    float gm = gamma ? gamma[c] : 1.0f, scale = gm * invstd;
-    /* train: dx = γ·invstd·(g − mean(g) − xhat·mean(g·xhat)); eval: dx = γ·invstd·g */
-    float a = train ? (float)(sum_g / m) : 0.0f;
-    float b = train ? (float)(sum_g_xhat / m) * invstd : 0.0f; /* per unit of (x − mean) */
-    for (int i = 0; i < s.n; i++) {
-      long o = i * s.sn + c * s.sc;
-      const float *p = x + o, *d = dy + o, *r = y ? y + o : NULL;
-      float *q = dx + o;
-      if (r)
-        for (int k = 0; k < hw; k++) {
-          float g = r[k] > 0 ? d[k] : 0.0f;
-          q[k] += scale * (g - a - (p[k] - mean) * b);
-        }
-      else
-        for (int k = 0; k < hw; k++) q[k] += scale * (d[k] - a - (p[k] - mean) * b);
-    }
-  }
+  for (int c = 0; c < s.c; c++)
+    bn_backward_channel(s, c, x, y, dy, gamma, save_mean, save_invstd, train, dx, dgamma, dbeta);
 }
 
 void nc_batchnorm_forward(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
@@ -193,32 +228,62 @@ void nc_batchnorm_relu_backward(nc_t4 s, const float *x, const float *y, const f
   bn_backward(s, x, y, dy, gamma, save_mean, save_invstd, train, dx, dgamma, dbeta);
 }
 
+/* Elementwise kernels over [lo, hi); the public functions split n among the threads. */
+NC_VECTOR_CLONES static void relu_range(size_t lo, size_t hi, const float *x, float *y) {
+  for (size_t i = lo; i < hi; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+
+NC_VECTOR_CLONES static void relu_grad_range(size_t lo, size_t hi, const float *restrict y,
+                                             const float *dy, float *dx, int in_place) {
+  if (in_place)
+    for (size_t i = lo; i < hi; i++) dx[i] = y[i] > 0 ? dx[i] : 0.0f;
+  else
+    for (size_t i = lo; i < hi; i++) dx[i] += y[i] > 0 ? dy[i] : 0.0f;
+}
+
+NC_VECTOR_CLONES static void add_range(size_t lo, size_t hi, const float *a, const float *b,
+                                       float *y) {
+  for (size_t i = lo; i < hi; i++) y[i] = a[i] + b[i];
+}
+
+NC_VECTOR_CLONES static void acc_range(size_t lo, size_t hi, const float *restrict dy,
+                                       float *restrict d) {
+  for (size_t i = lo; i < hi; i++) d[i] += dy[i];
+}
+
+/* [lo, hi) of thread t of T over n elements, in 64-byte blocks */
+static void split(size_t n, int t, int T, size_t *lo, size_t *hi) {
+  size_t per = (n / T + 15) / 16 * 16;
+  *lo = per * t < n ? per * t : n;
+  *hi = per * (t + 1) < n && t + 1 < T ? per * (t + 1) : n;
+}
+
+#define NC_PARALLEL_RANGE(n, call)                                       \
+  do {                                                                   \
+    _Pragma("omp parallel if ((n) > 65536)") {                           \
+      size_t lo, hi;                                                     \
+      split((n), omp_get_thread_num(), omp_get_num_threads(), &lo, &hi); \
+      call;                                                              \
+    }                                                                    \
+  } while (0)
+
 void nc_relu_forward(size_t n, const float *x, float *y) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+  NC_PARALLEL_RANGE(n, relu_range(lo, hi, x, y));
 }
 
 void nc_relu_backward(size_t n, const float *y, const float *dy, float *dx) {
-  if (dx == dy) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
-  } else {
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) dx[i] += y[i] > 0 ? dy[i] : 0.0f;
-  }
+  NC_PARALLEL_RANGE(n, relu_grad_range(lo, hi, y, dy, dx, dx == dy));
 }
 
 void nc_add_forward(size_t n, const float *a, const float *b, float *y) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+  NC_PARALLEL_RANGE(n, add_range(lo, hi, a, b, y));
 }
 
 void nc_add_backward(size_t n, const float *dy, float *da, float *db) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (size_t i = 0; i < n; i++) {
-    if (da) da[i] += dy[i];
-    if (db) db[i] += dy[i];
-  }
+  NC_PARALLEL_RANGE(n, {
+    if (da) acc_range(lo, hi, dy, da);
+    if (db) acc_range(lo, hi, dy, db);
+  });
 }
 
 void nc_avgpool_forward(nc_t4 xs, const float *x, float *y) {
