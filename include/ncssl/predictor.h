@@ -83,6 +83,10 @@ const float *nc_predictor_corr(const nc_predictor *p);
 float *nc_predictor_weight(nc_predictor *p);
 /* Steps seen by after_step so far. */
 long nc_predictor_niter(const nc_predictor *p);
+/* Checkpoint access (added for `ncssl train --resume`): pointers to the state beyond the
+ * parameters: F̂ (d×d floats, NULL when unused), batches folded into it, niter, and the
+ * power-iteration vector (d doubles, NULL when unused). Any pointer argument may be NULL. */
+void nc_predictor_state(nc_predictor *p, float **F, int **seen, long **niter, double **pv);
 /* Seconds spent setting W_p from F̂ (eigendecomposition or DirectCopy) so far. */
 double nc_predictor_set_seconds(const nc_predictor *p);
 /* The largest eigenvalue of a symmetric positive semi-definite d×d matrix by power iteration

@@ -96,5 +96,12 @@ void nc_ssl_reset_timings(nc_ssl *s);
 double nc_ssl_step_flops(const nc_ssl *s, int n);
 /* Bytes held by all networks, the predictor buffers and the optimizer state. */
 size_t nc_ssl_bytes(const nc_ssl *s);
+/* Checkpoint access (added for `ncssl train --resume`): the optimizer (momentum buffers, step
+ * count) and the number of steps taken, which drives the lr schedule and the cosine EMA. */
+nc_optim *nc_ssl_optim(nc_ssl *s);
+long nc_ssl_steps(const nc_ssl *s);
+/* The configuration s was created with. */
+const nc_ssl_config *nc_ssl_config_of(const nc_ssl *s);
+void nc_ssl_set_steps(nc_ssl *s, long steps);
 
 #endif

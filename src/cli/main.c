@@ -14,6 +14,8 @@ static const command commands[] = {
     {"theory", cmd_theory,
      "the paper's linear dynamics: fixed points, modes, phase, linear, phenomena"},
     {"report", cmd_report, "the paper's pictures for training runs, on one static page"},
+    {"train", cmd_train, "train BYOL / SimSiam / DirectPred on a dataset into a run directory"},
+    {"eval", cmd_eval, "linear probe and kNN of a trained (or random) backbone"},
     {"bench", cmd_bench, "benchmarks: the SSL training step"},
 };
 

@@ -269,3 +269,10 @@ float *nc_predictor_weight(nc_predictor *p) { return p->W; }
 long nc_predictor_niter(const nc_predictor *p) { return p->niter; }
 
 double nc_predictor_set_seconds(const nc_predictor *p) { return p->set_seconds; }
+
+void nc_predictor_state(nc_predictor *p, float **F, int **seen, long **niter, double **pv) {
+  if (F) *F = p->F;
+  if (seen) *seen = &p->seen;
+  if (niter) *niter = &p->niter;
+  if (pv) *pv = p->pv;
+}

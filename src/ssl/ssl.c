@@ -280,3 +280,8 @@ size_t nc_ssl_bytes(const nc_ssl *s) {
   b += (10 * (size_t)s->cfg.batch * s->d + (size_t)s->cfg.batch * s->feat) * sizeof(float);
   return b;
 }
+
+nc_optim *nc_ssl_optim(nc_ssl *s) { return &s->opt; }
+long nc_ssl_steps(const nc_ssl *s) { return s->step; }
+void nc_ssl_set_steps(nc_ssl *s, long steps) { s->step = steps; }
+const nc_ssl_config *nc_ssl_config_of(const nc_ssl *s) { return &s->cfg; }

@@ -1,0 +1,91 @@
+/* Evaluation of a frozen backbone (features of un-augmented images, linear probe, kNN) and the
+ * collapse measures of the training monitors. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ncssl/status.h"
+#include "ncssl/train.h"
+
+int nc_train_features(nc_net *backbone, const nc_dataset *d, const nc_aug_view *view, float *out) {
+  const int batch = nc_net_batch(backbone), dim = nc_net_out_dim(backbone);
+  const size_t in = nc_net_in_size(backbone);
+  if ((size_t)d->c * view->size * view->size != in)
+    return nc_fail(NC_EINVAL, "features: %s images (%dx%dx%d at size %d) do not fit the network",
+                   d->name, d->c, d->h, d->w, view->size);
+  float *x = malloc((size_t)batch * in * sizeof(float));
+  float *scratch = malloc(nc_aug_scratch_floats(view, d->c, d->h, d->w) * sizeof(float) + 64);
+  if (!x || !scratch) {
+    free(x), free(scratch);
+    return nc_fail(NC_ENOMEM, "features: out of memory");
+  }
+  const int was_train = nc_net_is_train(backbone);
+  nc_net_set_train(backbone, 0);
+  int rc = NC_OK;
+  for (int i0 = 0; i0 < d->n && !rc; i0 += batch) {
+    int n = d->n - i0 < batch ? d->n - i0 : batch;
+    for (int k = 0; k < n; k++)
+      nc_aug_plain(view, nc_dataset_image(d, i0 + k), d->c, d->h, d->w, x + (size_t)k * in,
+                   scratch);
+    rc = nc_net_forward(backbone, 0, n, x, out + (size_t)i0 * dim);
+  }
+  nc_net_set_train(backbone, was_train);
+  free(x), free(scratch);
+  return rc;
+}
+
+int nc_train_evaluate(nc_net *backbone, const nc_dataset *train, const nc_dataset *test,
+                      const nc_aug_view *view, const nc_probe_config *pc, const nc_knn_config *kc,
+                      nc_probe_result *probe, double *knn_top1) {
+  const int dim = nc_net_out_dim(backbone);
+  const int classes = train->classes > test->classes ? train->classes : test->classes;
+  if (classes < 2) return nc_fail(NC_EINVAL, "evaluate: %s has no labels", train->name);
+  float *ftr = malloc((size_t)train->n * dim * sizeof(float));
+  float *fte = malloc((size_t)test->n * dim * sizeof(float));
+  int *ytr = malloc((size_t)train->n * sizeof(int)), *yte = malloc((size_t)test->n * sizeof(int));
+  int rc = NC_OK;
+  if (!ftr || !fte || !ytr || !yte) rc = nc_fail(NC_ENOMEM, "evaluate: out of memory");
+  if (!rc) rc = nc_train_features(backbone, train, view, ftr);
+  if (!rc) rc = nc_train_features(backbone, test, view, fte);
+  if (!rc) {
+    for (int i = 0; i < train->n; i++) ytr[i] = train->labels[i];
+    for (int i = 0; i < test->n; i++) yte[i] = test->labels[i];
+    /* kNN first: the probe standardises its own copies, but keep the raw features for kNN. */
+    rc = nc_knn_eval(ftr, ytr, train->n, fte, yte, test->n, dim, classes, kc, knn_top1, NULL);
+  }
+  if (!rc) rc = nc_linear_probe(ftr, ytr, train->n, fte, yte, test->n, dim, classes, pc, probe);
+  free(ftr), free(fte), free(ytr), free(yte);
+  return rc;
+}
+
+double nc_train_feature_std(int n, int d, const float *f) {
+  if (n < 2 || d < 1) return 0;
+  double total = 0;
+  double *mean = calloc((size_t)d, sizeof(double)), *sq = calloc((size_t)d, sizeof(double));
+  if (!mean || !sq) {
+    free(mean), free(sq);
+    return NAN;
+  }
+  for (int i = 0; i < n; i++) {
+    const float *r = f + (size_t)i * d;
+    double norm = 0;
+    for (int j = 0; j < d; j++) norm += (double)r[j] * r[j];
+    norm = sqrt(norm);
+    double inv = norm > 0 ? 1.0 / norm : 0;
+    for (int j = 0; j < d; j++) {
+      double v = r[j] * inv;
+      mean[j] += v;
+      sq[j] += v * v;
+    }
+  }
+  for (int j = 0; j < d; j++) {
+    double m = mean[j] / n, var = sq[j] / n - m * m;
+    total += sqrt(var > 0 ? var : 0);
+  }
+  free(mean), free(sq);
+  return total / d;
+}
+
+int nc_train_collapsed(double effective_rank, double feature_std, int d) {
+  return effective_rank < 2 || feature_std * sqrt((double)d) < 0.02;
+}

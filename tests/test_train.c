@@ -1,0 +1,261 @@
+// ctest-labels: unit
+/* Training runs through the library (train.h) on the first images of Fashion-MNIST with a tiny
+ * network: resume gives the same bytes as one run, checkpoints refuse damage and other
+ * architectures, the backbone file has torchvision's bare names, NaN stops the run, and the
+ * collapse measures behave. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ncssl/checkpoint.h"
+#include "ncssl/runlog.h"
+#include "ncssl/status.h"
+#include "ncssl/train.h"
+#include "testing.h"
+
+static char root[256];
+
+static nc_train_opts tiny(const char *name, char *dir, size_t n) {
+  snprintf(dir, n, "%s/%s", root, name);
+  nc_train_opts o = nc_train_default();
+  o.ssl.backbone.width = 4;
+  o.ssl.proj_hidden = 32;
+  o.ssl.proj_out = 16;
+  o.ssl.predictor = nc_predictor_default(NC_PREDICTOR_DIRECTPRED);
+  o.ssl.predictor.dim = 16;
+  o.ssl.batch = 16;
+  o.subset = 96; /* 6 steps per epoch */
+  o.epochs = 2;
+  o.loader_threads = 2;
+  o.out = dir;
+  return o;
+}
+
+/* Every tensor of a and b has the same name, shape and bytes. */
+static int same_tensors(const char *a, const char *b) {
+  nc_st_file *fa = NULL, *fb = NULL;
+  if (nc_st_open(&fa, a) || nc_st_open(&fb, b)) {
+    nc_st_close(fa);
+    return 0;
+  }
+  int same = nc_st_count(fa) == nc_st_count(fb) && nc_st_count(fa) > 0;
+  for (int i = 0; same && i < nc_st_count(fa); i++) {
+    const nc_st_entry *ea = nc_st_at(fa, i), *eb = nc_st_find(fb, ea->name);
+    same = eb && eb->nbytes == ea->nbytes && memcmp(ea->data, eb->data, ea->nbytes) == 0;
+    if (!same) fprintf(stderr, "tensor %s differs\n", ea->name);
+  }
+  nc_st_close(fa), nc_st_close(fb);
+  return same;
+}
+
+static void test_resume_bit_identical(void) {
+  char a[512], b[512], pa[600], pb[600];
+  nc_train_result res;
+  nc_train_opts o = tiny("one-go", a, sizeof a);
+  o.max_steps = 9; /* crosses the epoch boundary at step 6 */
+  CHECK(nc_train_run(&o, &res) == NC_OK);
+  CHECK(res.steps == 9);
+  nc_train_opts p = tiny("resumed", b, sizeof b);
+  p.max_steps = 4;
+  CHECK(nc_train_run(&p, &res) == NC_OK);
+  CHECK(res.steps == 4);
+  p.max_steps = 9;
+  p.resume = 1;
+  CHECK(nc_train_run(&p, &res) == NC_OK);
+  CHECK(res.steps == 9);
+  snprintf(pa, sizeof pa, "%s/checkpoint.safetensors", a);
+  snprintf(pb, sizeof pb, "%s/checkpoint.safetensors", b);
+  CHECK(same_tensors(pa, pb));
+  /* A different step count gives different weights: the comparison can fail. */
+  nc_train_opts q = tiny("shorter", b, sizeof b);
+  q.max_steps = 8;
+  CHECK(nc_train_run(&q, &res) == NC_OK);
+  snprintf(pb, sizeof pb, "%s/checkpoint.safetensors", b);
+  CHECK(!same_tensors(pa, pb));
+  /* The resumed run's metrics continue: steps 1..9 once each. */
+  nc_metrics_log log = {0};
+  snprintf(pb, sizeof pb, "%s/resumed/metrics.jsonl", root);
+  CHECK(nc_metrics_read(pb, &log) == NC_OK);
+  int steps = 0, monitors = 0;
+  for (int i = 0; i < log.n; i++) {
+    double s;
+    if (strcmp(log.records[i].type, "step") == 0 && nc_metric_num(&log.records[i], "step", &s))
+      CHECK(s == ++steps);
+    if (strcmp(log.records[i].type, "monitor") == 0) {
+      monitors++;
+      CHECK(nc_metric_get(&log.records[i], "alignment") != NULL); /* DirectPred: W_p measured */
+      CHECK(nc_metric_get(&log.records[i], "collapse") != NULL);
+    }
+  }
+  CHECK(steps == 9);
+  CHECK(monitors == 1); /* the end of epoch 1 */
+  nc_metrics_log_free(&log);
+}
+
+static void test_refusals(void) {
+  char a[512], path[600], bad[600];
+  nc_train_result res;
+  nc_train_opts o = tiny("base", a, sizeof a);
+  o.max_steps = 2;
+  CHECK(nc_train_run(&o, &res) == NC_OK);
+  snprintf(path, sizeof path, "%s/checkpoint.safetensors", a);
+  /* Another architecture: refused, naming both. */
+  nc_train_opts w = o;
+  w.ssl.backbone.width = 8;
+  w.resume = 1;
+  w.max_steps = 3;
+  CHECK(nc_train_run(&w, &res) == NC_EFORMAT);
+  CHECK(strstr(nc_last_error(), "different network") != NULL);
+  CHECK(strstr(nc_last_error(), "w8") != NULL && strstr(nc_last_error(), "w4") != NULL);
+  /* Another seed: refused (the loader's views would differ). */
+  nc_train_opts sd = o;
+  sd.ssl.seed = 5;
+  sd.resume = 1;
+  CHECK(nc_train_run(&sd, &res) == NC_EFORMAT);
+  CHECK(strstr(nc_last_error(), "seed") != NULL);
+  /* A damaged file: one flipped byte in the header, then a truncated copy. */
+  FILE *f = fopen(path, "rb");
+  CHECK(f != NULL);
+  if (!f) return;
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  rewind(f);
+  unsigned char *bytes = malloc((size_t)len);
+  CHECK(fread(bytes, 1, (size_t)len, f) == (size_t)len);
+  fclose(f);
+  snprintf(bad, sizeof bad, "%s/damaged", root);
+  CHECK(nc_mkdir_p(bad) == NC_OK);
+  snprintf(bad, sizeof bad, "%s/damaged/checkpoint.safetensors", root);
+  bytes[20] = '}';
+  CHECK(nc_write_atomic(bad, bytes, (size_t)len) == NC_OK);
+  nc_train_opts d = o;
+  snprintf(a, sizeof a, "%s/damaged", root);
+  d.out = a;
+  d.resume = 1;
+  CHECK(nc_train_run(&d, &res) == NC_EFORMAT);
+  CHECK(strstr(nc_last_error(), "checkpoint.safetensors") != NULL);
+  bytes[20] = ' ';
+  CHECK(nc_write_atomic(bad, bytes, (size_t)len / 2) == NC_OK);
+  CHECK(nc_train_run(&d, &res) != NC_OK);
+  CHECK(strstr(nc_last_error(), "checkpoint.safetensors") != NULL);
+  free(bytes);
+}
+
+static void test_backbone_names(void) {
+  char a[512], path[600];
+  snprintf(path, sizeof path, "%s/base/backbone.safetensors", root);
+  (void)a;
+  nc_st_file *f = NULL;
+  CHECK(nc_st_open(&f, path) == NC_OK);
+  if (!f) return;
+  /* torchvision's resnet18 state_dict names, fc left out, num_batches_tracked not kept. */
+  const char *names[] = {"conv1.weight",
+                         "bn1.weight",
+                         "bn1.running_var",
+                         "layer1.0.conv1.weight",
+                         "layer1.1.bn2.running_mean",
+                         "layer2.0.downsample.0.weight",
+                         "layer2.0.downsample.1.bias",
+                         "layer4.1.conv2.weight",
+                         "layer4.1.bn2.bias"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    const nc_st_entry *e = nc_st_find(f, names[i]);
+    CHECK(e != NULL);
+    if (!e) fprintf(stderr, "missing %s\n", names[i]);
+  }
+  const nc_st_entry *c1 = nc_st_find(f, "conv1.weight");
+  if (c1) { /* [width, 1, 3, 3] for a cifar stem on one channel */
+    CHECK(c1->ndim == 4 && c1->shape[0] == 4 && c1->shape[1] == 1 && c1->shape[2] == 3);
+  }
+  CHECK(nc_st_find(f, "fc.weight") == NULL);
+  CHECK(nc_st_count(f) == 20 + 20 * 4); /* 20 conv weights, 20 batch norms of 4 tensors */
+  int convs = 0, bns = 0;
+  for (int i = 0; i < nc_st_count(f); i++) {
+    const char *n = nc_st_at(f, i)->name;
+    CHECK(strncmp(n, "backbone.", 9) != 0 && strncmp(n, "online.", 7) != 0);
+    if (strstr(n, ".running_mean")) bns++;
+    if (strstr(n, "conv") && strstr(n, ".weight")) convs++;
+  }
+  CHECK(bns == 20); /* 1 stem + 16 in the blocks + 3 downsample batch norms */
+  CHECK(convs == 17);
+  nc_st_close(f);
+  /* The eval side loads it (and the full checkpoint) into a bare-named network. */
+  nc_resnet_cfg cfg;
+  int h = 0, w = 0;
+  CHECK(nc_train_read_arch(path, &cfg, &h, &w) == NC_OK);
+  CHECK(cfg.depth == 18 && cfg.width == 4 && cfg.in_channels == 1 && h == 28 && w == 28);
+  nc_net *net = NULL;
+  CHECK(nc_resnet_build(&net, &cfg, 28, 28, 8, 1, 0, NULL) == NC_OK);
+  if (!net) return;
+  CHECK(nc_train_load_backbone(net, path) == NC_OK);
+  snprintf(path, sizeof path, "%s/base/checkpoint.safetensors", root);
+  CHECK(nc_train_load_backbone(net, path) == NC_OK);
+  nc_net_free(net);
+}
+
+static void test_nan_stops(void) {
+  char a[512], path[600];
+  nc_train_result res;
+  nc_train_opts o = tiny("nan", a, sizeof a);
+  o.ssl.lr.base = 1e12; /* absurd: the weights overflow within a few steps */
+  o.checkpoint_every = 1;
+  o.epochs = 4;
+  int rc = nc_train_run(&o, &res);
+  CHECK(rc == NC_ENUMERIC);
+  CHECK(strncmp(nc_last_error(), "step ", 5) == 0);
+  long bad_step = atol(nc_last_error() + 5);
+  CHECK(bad_step >= 1 && bad_step == res.steps);
+  snprintf(path, sizeof path, "%s/checkpoint.safetensors", a);
+  if (bad_step > 1) { /* the last good checkpoint is whole and finite */
+    nc_st_file *f = NULL;
+    CHECK(nc_st_open(&f, path) == NC_OK);
+    int64_t step = -1;
+    if (f) CHECK(nc_st_read(f, "state.step", NC_ST_I64, &step, 1) == NC_OK);
+    CHECK(step == bad_step - 1);
+    const nc_st_entry *e = f ? nc_st_find(f, "online.backbone.conv1.weight") : NULL;
+    CHECK(e != NULL);
+    if (e) {
+      float *v = malloc(e->nbytes);
+      memcpy(v, e->data, e->nbytes);
+      int finite = 1;
+      for (size_t i = 0; i < e->count; i++) finite &= isfinite(v[i]) != 0;
+      CHECK(finite);
+      free(v);
+    }
+    nc_st_close(f);
+  } else {
+    CHECK(access(path, F_OK) != 0); /* nothing good to keep: nothing written */
+  }
+}
+
+static void test_collapse_measures(void) {
+  enum { n = 64, d = 8 };
+  static float f[n * d];
+  /* Every row the same direction: std 0, collapsed. */
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < d; j++) f[i * d + j] = (float)(1 + j) * (1 + i % 3);
+  CHECK_NEAR(nc_train_feature_std(n, d, f), 0, 1e-6);
+  CHECK(nc_train_collapsed(5, nc_train_feature_std(n, d, f), d));
+  /* Rows ±e_k: each coordinate is ±1 on 1/d of the rows, 0 elsewhere, mean 0: std = 1/√d. */
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < d; j++) f[i * d + j] = j == i % d ? (i / d % 2 ? -2.f : 2.f) : 0.f;
+  CHECK_NEAR(nc_train_feature_std(n, d, f), 1 / sqrt((double)d), 1e-6);
+  CHECK(!nc_train_collapsed(d, 1 / sqrt((double)d), d));
+  CHECK(nc_train_collapsed(1.5, 1 / sqrt((double)d), d)); /* rank < 2 alone is collapse */
+}
+
+int main(void) {
+  snprintf(root, sizeof root, "/tmp/ncssl-test-train-XXXXXX");
+  if (!mkdtemp(root)) return 1;
+  test_collapse_measures();
+  test_resume_bit_identical();
+  test_refusals();
+  test_backbone_names();
+  test_nan_stops();
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
+  return nc_test_done();
+}
