@@ -255,6 +255,41 @@ static void test_metrics_damage(void) {
   CHECK(nc_metrics_open(&m, in_dir("no/dir/metrics.jsonl"), 0) == NC_EIO);
 }
 
+/* Resume: records after the checkpoint's step and a torn line go; others stay byte for byte. */
+static void test_metrics_rewind(void) {
+  const char *p = in_dir("metrics.jsonl");
+  put(p,
+      "{\"type\": \"step\", \"step\": 1, \"loss\": 2}\n"
+      "{\"type\": \"note\", \"text\": \"no step\"}\n"
+      "{\"type\": \"eval\", \"step\": 2, \"epoch\": 1}\n"
+      "\n"
+      "{\"type\": \"step\", \"step\": 3, \"loss\": 1}\n"
+      "{\"type\": \"step\", \"st");
+  CHECK(nc_metrics_rewind(p, 2) == NC_OK);
+  char *text = slurp(p);
+  CHECK(text && strcmp(text,
+                       "{\"type\": \"step\", \"step\": 1, \"loss\": 2}\n"
+                       "{\"type\": \"note\", \"text\": \"no step\"}\n"
+                       "{\"type\": \"eval\", \"step\": 2, \"epoch\": 1}\n") == 0);
+  free(text);
+  /* A last whole line without newline gets one; everything kept at a later step. */
+  put(p, "{\"step\": 1}\n{\"step\": 2}");
+  CHECK(nc_metrics_rewind(p, 10) == NC_OK);
+  text = slurp(p);
+  CHECK(text && strcmp(text, "{\"step\": 1}\n{\"step\": 2}\n") == 0);
+  free(text);
+  CHECK(nc_metrics_rewind(p, 0) == NC_OK);
+  text = slurp(p);
+  CHECK(text && text[0] == '\0');
+  free(text);
+  put(p, "{\"step\": 1}\nnot json\n{\"step\": 2}\n");
+  CHECK(nc_metrics_rewind(p, 5) == NC_EFORMAT);
+  CHECK(strstr(nc_last_error(), "metrics.jsonl:2:"));
+  unlink(p);
+  CHECK(nc_metrics_rewind(p, 5) == NC_OK); /* nothing to rewind */
+  CHECK(access(p, F_OK) != 0);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/nc_runlog_XXXXXX");
   if (!mkdtemp(dir)) return 1;
@@ -262,6 +297,7 @@ int main(void) {
   test_config();
   test_metrics_round_trip();
   test_metrics_damage();
+  test_metrics_rewind();
   CHECK(rmdir(dir) == 0); /* nothing left, temporaries included */
   return nc_test_done();
 }

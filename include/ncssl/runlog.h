@@ -93,6 +93,12 @@ int nc_metrics_monitor(nc_metrics *m, long step, int epoch, const nc_monitor *mo
 int nc_metrics_eval(nc_metrics *m, long step, int epoch, const nc_probe_result *probe,
                     double knn_top1);
 
+/* For a resumed run: rewrites path atomically keeping only the records whose "step" is <= step
+ * (records without a step are kept) and dropping a half-written last line, so the resumed run
+ * appends where the checkpoint was taken. A missing file is fine. Returns NC_OK, NC_EIO,
+ * NC_EFORMAT (a bad line that is not the last, named "path:line") or NC_ENOMEM. */
+int nc_metrics_rewind(const char *path, long step);
+
 /* ---- metrics.jsonl, reading ---- */
 
 typedef enum {

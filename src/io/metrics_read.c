@@ -187,3 +187,40 @@ int nc_metrics_series(const nc_metrics_log *log, const char *type, const char *x
   }
   return NC_OK;
 }
+
+int nc_metrics_rewind(const char *path, long step) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return errno == ENOENT ? NC_OK : nc_fail(NC_EIO, "cannot open %s: %s", path, strerror(errno));
+  char *line = NULL, *out = NULL;
+  size_t cap = 0, out_size = 0;
+  ssize_t len;
+  int rc = NC_OK;
+  FILE *kept = open_memstream(&out, &out_size);
+  if (!kept) rc = nc_fail(NC_ENOMEM, "out of memory");
+  for (long lineno = 1; rc == NC_OK && (len = getline(&line, &cap, f)) >= 0; lineno++) {
+    if ((ssize_t)strspn(line, " \t\r\n") == len) continue;
+    json_error_t err;
+    json_t *root = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &err);
+    int complete = line[len - 1] == '\n';
+    if (!root || !json_is_object(root)) {
+      json_decref(root);
+      if (!complete) break; /* the half-written last line */
+      rc = nc_fail(NC_EFORMAT, "%s:%ld: %s", path, lineno, root ? "not a JSON object" : err.text);
+      break;
+    }
+    json_t *s = json_object_get(root, "step");
+    if (!json_is_number(s) || json_number_value(s) <= (double)step) {
+      fwrite(line, 1, (size_t)len, kept);
+      if (!complete) fputc('\n', kept);
+    }
+    json_decref(root);
+  }
+  if (rc == NC_OK && ferror(f)) rc = nc_fail(NC_EIO, "cannot read %s: %s", path, strerror(errno));
+  free(line);
+  fclose(f);
+  if (kept && fclose(kept) != 0 && rc == NC_OK) rc = nc_fail(NC_ENOMEM, "out of memory");
+  if (rc == NC_OK) rc = nc_write_atomic(path, out ? out : "", out_size);
+  free(out);
+  return rc;
+}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ncssl/checkpoint.h"
 #include "ncssl/status.h"
@@ -276,9 +277,12 @@ int nc_st_open(nc_st_file **out, const char *path) {
   unsigned char *buf = NULL;
   size_t len = 0, cap = 0;
   int rc = NC_OK;
+  /* Start from the file's size (one read for a regular file); grow if it was not one. */
+  struct stat st;
+  size_t first = fstat(fileno(fp), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16;
   for (;;) {
     if (len == cap) {
-      cap = cap ? 2 * cap : 1 << 16;
+      cap = cap ? 2 * cap : first;
       unsigned char *b = realloc(buf, cap);
       if (!b) {
         rc = nc_fail(NC_ENOMEM, "out of memory reading %s", path);
