@@ -106,6 +106,11 @@ static void test_chunks(void) {
   nc_conv2d_forward(&cfg, xb, x2, W, yb, y2, s, ns);
   nc_conv2d_backward(&cfg, xa, x1, W, ya, dy1, dx1, dW1, s, ns);
   nc_conv2d_backward(&cfg, xb, x2, W, yb, dy2, dx2, dW2, s, ns);
+  /* threads share the chunks; the same call twice gives the same bytes */
+  float *dW3 = calloc(nw, 4), *dx3 = calloc(nx, 4);
+  nc_conv2d_backward(&cfg, xb, x2, W, yb, dy2, dx3, dW3, s, ns);
+  CHECK(memcmp(dW3, dW2, nw * 4) == 0 && memcmp(dx3, dx2, nx * 4) == 0);
+  free(dW3), free(dx3);
   double ey = 0, ex = 0, ew = 0;
   for (int i = 0; i < n; i++)
     for (int c = 0; c < 4; c++)

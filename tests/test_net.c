@@ -101,6 +101,20 @@ static void test_tiny_resnet(void) {
   CHECK(worst < 5e-2);
   CHECK(pooled < 1e-2);
   nc_net_free(net);
+  /* ResNet-50 (bottlenecks) with the ImageNet stem (7×7/2 conv, max-pool), one input channel */
+  nc_resnet_cfg c50 = {50, NC_STEM_IMAGENET, 1, 2};
+  CHECK(nc_resnet_build(&net, &c50, 32, 32, 2, 1, 1, NULL) == NC_OK);
+  nc_net_init(net, &rng);
+  l = nc_net_params(net);
+  for (int i = 0; i < l->n; i++)
+    for (size_t k = 0; l->items[i].is_buffer && k < l->items[i].n; k++)
+      l->items[i].w[k] = strstr(l->items[i].name, "var") ? 0.5f + (float)nc_rng_uniform(&rng)
+                                                         : 0.2f * (float)nc_rng_normal(&rng);
+  nc_net_set_train(net, 0);
+  worst = gradcheck_net(net, 2, 1e-3f, 6, 1e-2, &pooled);
+  CHECK(worst < 5e-2);
+  CHECK(pooled < 1e-2);
+  nc_net_free(net);
   CHECK(nc_resnet_build(&net, &cfg, 16, 16, 4, 1, 1, NULL) == NC_OK);
   nc_net_init(net, &rng);
   worst = gradcheck_net(net, 4, 3e-4f, 12, 3e-2, &pooled);

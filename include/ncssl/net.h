@@ -89,7 +89,8 @@ int nc_net_batch(const nc_net *net);
 int nc_net_slots(const nc_net *net);
 /* Bytes held by the network (parameters, gradients, activations, scratch). */
 size_t nc_net_bytes(const nc_net *net);
-/* Forward FLOPs (2 per multiply-add of convolutions and linears) for n samples. */
+/* Forward FLOPs (2 per multiply-add of convolutions and linears) for n samples; a forward plus
+ * backward costs about 3× this (the convention for effective GFLOP/s). */
 double nc_net_flops(const nc_net *net, int n);
 
 /* Forward of n ≤ batch samples x into activation slot `slot`; y receives [n, out_dim] (may be
