@@ -176,6 +176,18 @@ static void test_elementwise(void) {
   nc_add_backward(EN, dy, dx, db);
   CHECK(gc_check(&pa, ex_, dx, EN, 1e-2f, 0) < 1e-5);
   CHECK(gc_check(&pa, eb, db, EN, 1e-2f, 0) < 1e-5);
+  /* fused add + ReLU: the same as add then ReLU, forward and (in place) backward */
+  float fused[EN], g[EN], gb[EN] = {0}, want_g[EN], want_gb[EN] = {0};
+  nc_add_relu_forward(EN, ex_, eb, fused);
+  add_fwd(NULL);
+  nc_relu_forward(EN, ey, ey);
+  CHECK(memcmp(fused, ey, sizeof ey) == 0);
+  memcpy(g, dy, sizeof g);
+  nc_add_relu_backward(EN, fused, g, gb);
+  memcpy(want_g, dy, sizeof g);
+  nc_relu_backward(EN, ey, want_g, want_g);
+  nc_add_backward(EN, want_g, NULL, want_gb);
+  CHECK(memcmp(g, want_g, sizeof g) == 0 && memcmp(gb, want_gb, sizeof gb) == 0);
   /* avgpool on both layouts */
   nc_t4 layouts[2] = {nc_t4_nchw(2, 3, 4, 4), nc_t4_cnhw(2, 3, 4, 4)};
   for (int l = 0; l < 2; l++) {

@@ -84,6 +84,12 @@ void nc_add_forward(size_t n, const float *a, const float *b, float *y);
 /* da += dy, db += dy (either may be NULL). */
 void nc_add_backward(size_t n, const float *dy, float *da, float *db);
 
+/* Residual add followed by ReLU in one pass: y = max(a + b, 0); y may equal a or b. */
+void nc_add_relu_forward(size_t n, const float *a, const float *b, float *y);
+/* Its backward from the output y, for the in-place form (y = a): dy is masked in place
+ * (dy ← dy·[y > 0], which is then also a's gradient) and db += the masked dy. */
+void nc_add_relu_backward(size_t n, const float *y, float *dy, float *db);
+
 /* ---- 2-D convolution without bias: W is [cout, cin, kh, kw] as PyTorch; any kernel, stride,
  * padding (zero). Computed as im2col + OpenBLAS SGEMM over chunks of images, the chunks shared
  * by OpenMP threads. These functions set OpenBLAS to one thread (openblas_set_num_threads(1)) and

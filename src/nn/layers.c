@@ -251,6 +251,23 @@ NC_VECTOR_CLONES static void acc_range(size_t lo, size_t hi, const float *restri
   for (size_t i = lo; i < hi; i++) d[i] += dy[i];
 }
 
+NC_VECTOR_CLONES static void add_relu_range(size_t lo, size_t hi, const float *a, const float *b,
+                                            float *y) {
+  for (size_t i = lo; i < hi; i++) {
+    float v = a[i] + b[i];
+    y[i] = v > 0 ? v : 0.0f;
+  }
+}
+
+NC_VECTOR_CLONES static void add_relu_grad_range(size_t lo, size_t hi, const float *restrict y,
+                                                 float *restrict g, float *restrict db) {
+  for (size_t i = lo; i < hi; i++) {
+    float v = y[i] > 0 ? g[i] : 0.0f;
+    g[i] = v;
+    db[i] += v;
+  }
+}
+
 /* [lo, hi) of thread t of T over n elements, in 64-byte blocks */
 static void split(size_t n, int t, int T, size_t *lo, size_t *hi) {
   size_t per = (n / T + 15) / 16 * 16;
@@ -284,6 +301,14 @@ void nc_add_backward(size_t n, const float *dy, float *da, float *db) {
     if (da) acc_range(lo, hi, dy, da);
     if (db) acc_range(lo, hi, dy, db);
   });
+}
+
+void nc_add_relu_forward(size_t n, const float *a, const float *b, float *y) {
+  NC_PARALLEL_RANGE(n, add_relu_range(lo, hi, a, b, y));
+}
+
+void nc_add_relu_backward(size_t n, const float *y, float *dy, float *db) {
+  NC_PARALLEL_RANGE(n, add_relu_grad_range(lo, hi, y, dy, db));
 }
 
 void nc_avgpool_forward(nc_t4 xs, const float *x, float *y) {

@@ -91,8 +91,9 @@ int nc_net_bn(nc_net *net, const char *name, int in, int affine) {
 
 int nc_net_relu(nc_net *net, int in) {
   nc_node *last = net->nn > 0 ? &net->nodes[net->nn - 1] : NULL;
-  if (in >= 0 && last && last->kind == OP_BN && last->out == in && !last->relu) {
-    /* fused into the batch norm that just produced `in` */
+  if (in >= 0 && last && (last->kind == OP_BN || last->kind == OP_ADD) && last->out == in &&
+      !last->relu) {
+    /* fused into the batch norm or residual add that just produced `in` */
     last->relu = 1;
     const nc_tensor x = net->t[in];
     int out = nc_net_add_tensor(net, x.c, x.h, x.w, x.cnhw);
@@ -364,7 +365,8 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
         nc_relu_forward(nc_t4_numel(xs), in, out);
         break;
       case OP_ADD:
-        nc_add_forward(nc_t4_numel(xs), in, net->t[nd->in2].act[s], out);
+        (nd->relu ? nc_add_relu_forward : nc_add_forward)(nc_t4_numel(xs), in,
+                                                          net->t[nd->in2].act[s], out);
         break;
       case OP_MAXPOOL:
         nc_maxpool_forward(nd->pool_k, nd->pool_s, nd->pool_p, xs, in, ys, out, nd->save[s]);
@@ -433,7 +435,11 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
         nc_relu_backward(nc_t4_numel(xs), out, g, gin);
         break;
       case OP_ADD: /* in place of in: its gradient is g itself */
-        nc_add_backward(nc_t4_numel(xs), g, NULL, grad_of(net, nd->in2, n));
+        if (nd->relu)
+          nc_add_relu_backward(nc_t4_numel(xs), out, net->t[nd->out].grad,
+                               grad_of(net, nd->in2, n));
+        else
+          nc_add_backward(nc_t4_numel(xs), g, NULL, grad_of(net, nd->in2, n));
         break;
       case OP_MAXPOOL:
         nc_maxpool_backward(xs, gin, ys, g, nd->save[s]);

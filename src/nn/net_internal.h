@@ -27,7 +27,7 @@ typedef struct {
   nc_conv_cfg conv;
   int pool_k, pool_s, pool_p;
   int affine, bias; /* BN affine; Linear bias */
-  int relu;         /* BN: a ReLU follows, fused (its output tensor aliases this one's) */
+  int relu;         /* BN or add: a ReLU follows, fused (its output tensor aliases this one's) */
   /* parameter offsets into net->w (trainable) and net->buf (buffers); -1 when absent */
   long w_off, b_off, rm_off, rv_off;
   void *save[NC_NET_MAX_SLOTS]; /* BN: mean then invstd (2c floats); max-pool: int32 argmax */
