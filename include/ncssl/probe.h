@@ -17,6 +17,8 @@
 #define NCSSL_PROBE_H
 #include <stdint.h>
 
+#include "ncssl/net.h"
+
 typedef struct {
   int epochs;          /* 50 */
   int batch;           /* 128 */
@@ -76,6 +78,13 @@ double nc_logreg_loss_grad(nc_logreg *m, const float *x, const int *y, int n);
 void nc_logreg_adam_step(nc_logreg *m, const nc_probe_config *cfg);
 /* Fraction of the n samples whose argmax logit (first on ties) equals the label. */
 double nc_logreg_accuracy(nc_logreg *m, const float *x, const int *y, int n);
+
+/* ---- Features ---- */
+
+/* Features of n inputs (NCHW images for a ResNet) through net in eval mode, in batches of the
+ * network's maximum batch, into out [n, out_dim]; the network's train/eval mode is restored after.
+ * Returns NC_OK or the forward's error. */
+int nc_extract_features(nc_net *net, const float *x, int n, float *out);
 
 /* ---- kNN ---- */
 
