@@ -113,11 +113,12 @@ static void defaults(train_args *a) {
 /* Options read from a "key = value" file, turned into "--key value" arguments and parsed by the
  * same table (so a file is checked exactly as the command line is). Options in `skip` are
  * ignored (a run's own config.txt names its --out, which --resume replaces). */
-static int parse_file(const nc_cmd_spec *spec, const char *path, const char *skip) {
-  nc_config c = {0};
+static int parse_file(const nc_cmd_spec *spec, const char *path, const char *skip, nc_config *cp,
+                      const char *flag) {
+  nc_config c = *cp; /* the option strings point into it: the caller frees it at the end */
   int rc = nc_config_read(&c, path);
-  if (rc)
-    return nc_cli_error_flag(nc_cli_exit_code(rc) == 2 ? NC_EXIT_USAGE : NC_EXIT_FAIL, "--config");
+  *cp = c;
+  if (rc) return nc_cli_error_flag(rc == NC_EFORMAT ? NC_EXIT_USAGE : NC_EXIT_FAIL, flag);
   char **argv = calloc((size_t)2 * c.n + 1, sizeof *argv);
   char *dashes = calloc((size_t)c.n + 1, 100);
   int argc = 0;
@@ -131,7 +132,7 @@ static int parse_file(const nc_cmd_spec *spec, const char *path, const char *ski
     for (int k = 0; k < spec->nopts; k++)
       if (strcmp(spec->opts[k].name, key) == 0) opt = &spec->opts[k];
     if (!opt || strcmp(key, "config") == 0 || strcmp(key, "resume") == 0) {
-      fprintf(stderr, "ncssl: --config: %s: '%s' is not a train option\n", path, key);
+      fprintf(stderr, "ncssl: %s: %s: '%s' is not a train option\n", flag, path, key);
       rc = NC_EXIT_USAGE;
       break;
     }
@@ -141,7 +142,7 @@ static int parse_file(const nc_cmd_spec *spec, const char *path, const char *ski
       if (strcmp(val, "1") == 0 || strcmp(val, "true") == 0 || strcmp(val, "yes") == 0)
         argv[argc++] = dashed;
       else if (!(strcmp(val, "0") == 0 || strcmp(val, "false") == 0 || strcmp(val, "no") == 0)) {
-        fprintf(stderr, "ncssl: --config: %s: %s: expected 0 or 1, got '%s'\n", path, key, val);
+        fprintf(stderr, "ncssl: %s: %s: %s: expected 0 or 1, got '%s'\n", flag, path, key, val);
         rc = NC_EXIT_USAGE;
       }
     } else if (*val || opt->type != NC_OPT_STRING) { /* an empty string keeps the default */
@@ -152,12 +153,11 @@ static int parse_file(const nc_cmd_spec *spec, const char *path, const char *ski
   if (rc < 0) {
     nc_args args;
     if (nc_args_parse(spec, argc, argv, &args)) {
-      fprintf(stderr, "ncssl: --config: %s: %s\n", path, nc_last_error());
+      fprintf(stderr, "ncssl: %s: %s: %s\n", flag, path, nc_last_error());
       rc = NC_EXIT_USAGE;
     }
   }
   free(argv), free(dashes);
-  nc_config_free(&c);
   return rc;
 }
 
@@ -299,12 +299,18 @@ int cmd_train(int argc, char **argv) {
   int rc = nc_cli_parse(&spec, argc, argv, &args);
   if (rc >= 0) return rc;
   const char *resume = a.resume, *config = a.config;
+  nc_config file_cfg = {0};
   if (*resume && *config)
     return nc_cli_error(NC_EXIT_USAGE, "--config: cannot be combined with --resume");
   if (*resume || *config) {
     char path[4096];
     if (*resume) snprintf(path, sizeof path, "%s/config.txt", resume);
-    if ((rc = parse_file(&spec, *resume ? path : config, *resume ? "|out|" : NULL)) >= 0) return rc;
+    rc = parse_file(&spec, *resume ? path : config, *resume ? "|out|" : NULL, &file_cfg,
+                    *resume ? "--resume" : "--config");
+    if (rc >= 0) {
+      nc_config_free(&file_cfg);
+      return rc;
+    }
     nc_args_parse(&spec, argc, argv, &args); /* the command line overrides the file */
     if (*resume) a.out = resume;
   }
@@ -318,12 +324,15 @@ int cmd_train(int argc, char **argv) {
     openblas_set_num_threads((int)a.threads);
   }
   nc_config cfg = {0};
-  if (effective_config(&spec, &cfg)) return nc_cli_error(NC_EXIT_FAIL, NULL);
+  if (effective_config(&spec, &cfg)) {
+    nc_config_free(&file_cfg);
+    return nc_cli_error(NC_EXIT_FAIL, NULL);
+  }
   char *text = nc_config_text(&cfg);
   char path[4096];
   snprintf(path, sizeof path, "%s/config.txt", a.out);
   if ((rc = nc_mkdir_p(a.out)) || (rc = nc_config_write(&cfg, path))) {
-    free(text), nc_config_free(&cfg);
+    free(text), nc_config_free(&cfg), nc_config_free(&file_cfg);
     return nc_cli_error_flag(NC_EXIT_FAIL, "--out");
   }
   o.data = a.data;
@@ -351,11 +360,13 @@ int cmd_train(int argc, char **argv) {
   free(text);
   nc_config_free(&cfg);
   if (rc) {
+    nc_config_free(&file_cfg);
     if (ctx.tty) fputc('\n', stdout);
     return nc_cli_error(rc == NC_EINVAL || rc == NC_EUSAGE ? NC_EXIT_USAGE : NC_EXIT_FAIL, NULL);
   }
   printf("done: %ld steps, last loss %.5f, effective rank %.3f, feature std %.4f%s; run in %s\n",
          res.steps, res.last_loss, res.effective_rank, res.feature_std,
          res.collapsed ? " (COLLAPSED)" : "", a.out);
+  nc_config_free(&file_cfg);
   return NC_EXIT_OK;
 }

@@ -337,7 +337,7 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
                              (stop - step) * b->n / rate};
       o->on_progress(o->ctx, &p);
     }
-    if (epoch_end || (o->monitor_every > 0 && step % o->monitor_every == 0))
+    if (epoch_end || step == stop || (o->monitor_every > 0 && step % o->monitor_every == 0))
       if ((rc = monitor_record(&r, step, epoch, b->n, res))) break;
     if (epoch_end && o->eval_every_epoch && (rc = eval_record(&r, step, epoch))) break;
     if (epoch_end || step == stop || (o->checkpoint_every > 0 && step % o->checkpoint_every == 0))
