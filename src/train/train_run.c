@@ -259,6 +259,8 @@ static int setup(run *r, nc_train_state *st) {
       return nc_fail(NC_EFORMAT, "%s: written with seed %llu, this run has seed %llu", r->ckpt,
                      (unsigned long long)st->seed, (unsigned long long)r->cfg.seed);
     if ((rc = nc_loader_seek(r->loader, st->pos))) return rc;
+    /* Records written after the checkpoint (a run killed between checkpoints) are redone. */
+    if ((rc = nc_metrics_rewind(path, st->step))) return rc;
   }
   return nc_metrics_open(&r->metrics, path, o->resume);
 }
