@@ -15,17 +15,11 @@
 #define NCSSL_RUNLOG_H
 #include <stddef.h>
 
+#include "ncssl/afile.h"
 #include "ncssl/monitor.h"
 #include "ncssl/probe.h"
 
-/* ---- Files ---- */
-
-/* Creates a directory and its missing parents (like mkdir -p). Returns NC_OK or NC_EIO. */
-int nc_mkdir_p(const char *dir);
-/* Replaces path with the given bytes atomically: temporary file in the same directory, fsync,
- * rename, fsync of the directory. On failure the old file is untouched and the temporary removed.
- * Returns NC_OK or NC_EIO naming the path and the cause. */
-int nc_write_atomic(const char *path, const void *data, size_t len);
+/* Files: nc_mkdir_p and nc_write_atomic are in afile.h. */
 
 /* ---- config.txt ---- */
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic.h"
+#include "ncssl/afile.h"
 #include "ncssl/checkpoint.h"
 #include "ncssl/json.h"
 #include "ncssl/status.h"
@@ -225,15 +225,15 @@ int nc_st_write(const nc_st_writer *w, const char *path) {
   if (!header) return nc_fail(NC_ENOMEM, "out of memory writing %s", path);
   unsigned char prefix[8];
   for (int b = 0; b < 8; b++) prefix[b] = (unsigned char)((uint64_t)hlen >> (8 * b));
-  nc_atomic_file a;
-  int rc = nc_atomic_open(&a, path);
-  if (rc == NC_OK) rc = nc_atomic_write(&a, prefix, 8);
-  if (rc == NC_OK) rc = nc_atomic_write(&a, header, hlen);
+  nc_afile a;
+  int rc = nc_afile_open(&a, path);
+  if (rc == NC_OK) rc = nc_afile_write(&a, prefix, 8);
+  if (rc == NC_OK) rc = nc_afile_write(&a, header, hlen);
   for (size_t width = 8; width >= 1; width /= 2) /* the order layout() chose */
     for (int i = 0; rc == NC_OK && i < w->n; i++)
       if (dtype_sizes[w->items[i].dtype] == width)
-        rc = nc_atomic_write(&a, w->items[i].data, w->items[i].nbytes);
-  if (rc == NC_OK) rc = nc_atomic_commit(&a);
+        rc = nc_afile_write(&a, w->items[i].data, w->items[i].nbytes);
+  if (rc == NC_OK) rc = nc_afile_commit(&a);
   free(header);
   return rc;
 }
