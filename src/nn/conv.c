@@ -8,8 +8,10 @@
  * skip im2col and read x in place.
  *
  * Threads: OpenMP threads take whole chunks (im2col, GEMM, col2im) with OpenBLAS running
- * single-threaded inside; each thread sums its weight gradient privately and the partial sums are
- * added in thread order, so results are deterministic for a given thread count. Measured on the
+ * single-threaded inside. The forward hands chunks out dynamically (outputs are disjoint, so a
+ * thread descheduled on a busy machine does not hold the others up); the backward keeps a static
+ * split: each thread sums its weight gradient privately and the partial sums are added in thread
+ * order, so results are deterministic for a given thread count. Measured on the
  * 2-core machine: OpenBLAS's own pthreads spinning against OpenMP's made the same work 3-4× slower
  * than one pool. */
 #include <cblas.h>
@@ -187,7 +189,7 @@ void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const f
   const int K = cfg->cin * cfg->kh * cfg->kw, ohw = ys.h * ys.w;
   const conv_plan p = make_plan(cfg, xs, ys, scratch_floats);
   blas_single_thread();
-#pragma omp parallel for num_threads(p.threads) schedule(static)
+#pragma omp parallel for num_threads(p.threads) schedule(dynamic, 1)
   for (int c = 0; c < p.nchunks; c++) {
     int i0 = c * p.nb, nb = xs.n - i0 < p.nb ? xs.n - i0 : p.nb;
     float *col = scratch + (size_t)omp_get_thread_num() * p.stride;
