@@ -155,8 +155,10 @@ static void test_maxpool(int cnhw) {
 
 int main(void) {
   nc_rng_seed(&rng, 11);
+  /* square, rectangular, strided, pointwise and "same" kernels, cout above and below cin */
   nc_conv_cfg cfgs[] = {{3, 4, 3, 3, 1, 1}, {4, 5, 3, 3, 2, 1}, {4, 6, 1, 1, 1, 0},
-                        {4, 6, 1, 1, 2, 0}, {2, 3, 7, 7, 2, 3}, {3, 2, 2, 3, 1, 0}};
+                        {4, 6, 1, 1, 2, 0}, {2, 3, 7, 7, 2, 3}, {3, 2, 2, 3, 1, 0},
+                        {5, 4, 3, 3, 1, 1}, {4, 4, 3, 3, 1, 1}, {4, 3, 5, 5, 1, 2}};
   for (size_t k = 0; k < sizeof cfgs / sizeof *cfgs; k++)
     for (int cnhw = 0; cnhw < 2; cnhw++) test_conv(cfgs[k], 2, 9, 8, cnhw);
   test_chunks();
