@@ -245,13 +245,17 @@ static void test_collapse_measures(void) {
   for (int i = 0; i < n; i++)
     for (int j = 0; j < d; j++) f[i * d + j] = (float)(1 + j) * (1 + i % 3);
   CHECK_NEAR(nc_train_feature_std(n, d, f), 0, 1e-6);
-  CHECK(nc_train_collapsed(5, nc_train_feature_std(n, d, f), d));
+  CHECK(nc_train_collapsed(5, 6, nc_train_feature_std(n, d, f), d));
   /* Rows ±e_k: each coordinate is ±1 on 1/d of the rows, 0 elsewhere, mean 0: std = 1/√d. */
   for (int i = 0; i < n; i++)
     for (int j = 0; j < d; j++) f[i * d + j] = j == i % d ? (i / d % 2 ? -2.f : 2.f) : 0.f;
   CHECK_NEAR(nc_train_feature_std(n, d, f), 1 / sqrt((double)d), 1e-6);
-  CHECK(!nc_train_collapsed(d, 1 / sqrt((double)d), d));
-  CHECK(nc_train_collapsed(1.5, 1 / sqrt((double)d), d)); /* rank < 2 alone is collapse */
+  const double spread = 1 / sqrt((double)d);
+  CHECK(!nc_train_collapsed(d, d, spread, d));
+  CHECK(nc_train_collapsed(1.5, 1.6, spread, d));  /* rank < 2 and falling */
+  CHECK(!nc_train_collapsed(1.5, 1.4, spread, d)); /* rank < 2 but rising: a fresh network */
+  CHECK(!nc_train_collapsed(1.5, NAN, spread, d)); /* the first record */
+  CHECK(!nc_train_collapsed(2.5, 3, spread, d));   /* falling, but above 2 */
 }
 
 int main(void) {

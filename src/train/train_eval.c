@@ -86,6 +86,6 @@ double nc_train_feature_std(int n, int d, const float *f) {
   return total / d;
 }
 
-int nc_train_collapsed(double effective_rank, double feature_std, int d) {
-  return effective_rank < 2 || feature_std * sqrt((double)d) < 0.02;
+int nc_train_collapsed(double effective_rank, double prev_rank, double feature_std, int d) {
+  return (effective_rank < 2 && effective_rank < prev_rank) || feature_std * sqrt((double)d) < 0.02;
 }

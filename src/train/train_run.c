@@ -46,11 +46,9 @@ typedef struct {
   nc_metrics *metrics;
   nc_monitor mon;
   float *corr; /* Σ f fᵀ of the projector outputs since the last monitor record */
-  float *ncorr; /* Σ u uᵀ and Σ u of the L2-normalised outputs u = f/‖f‖ (the representation) */
-  double *nsum;
-  float *unit; /* [batch, d] scratch for u */
   long corr_rows;
-  double *F, *W, *C, *evals;
+  double *F, *W;
+  double prev_rank; /* effective rank of the previous monitor record (NaN before the first) */
   char ckpt[4096], backbone[4096], arch[256];
   long steps_per_epoch, total_steps;
 } run;
@@ -101,43 +99,14 @@ static int weights_finite(nc_ssl *s) {
   return 1;
 }
 
-/* Folds this step's projector outputs (both views) into the monitor's sums. */
+/* Folds this step's projector outputs (both views) into Σ f fᵀ. */
 static void accumulate(run *r, int n) {
   const int d = r->cfg.proj_out;
   for (int v = 0; v < 2; v++) {
     const float *f = nc_ssl_f(r->ssl, v);
     nc_mm_f(1, 0, d, d, n, 1.0f, f, f, 1.0f, r->corr);
-    for (int i = 0; i < n; i++) {
-      const float *row = f + (size_t)i * d;
-      float *u = r->unit + (size_t)i * d;
-      double norm = 0;
-      for (int j = 0; j < d; j++) norm += (double)row[j] * row[j];
-      float inv = norm > 0 ? (float)(1 / sqrt(norm)) : 0;
-      for (int j = 0; j < d; j++) {
-        u[j] = row[j] * inv;
-        r->nsum[j] += u[j];
-      }
-    }
-    nc_mm_f(1, 0, d, d, n, 1.0f, r->unit, r->unit, 1.0f, r->ncorr);
   }
   r->corr_rows += 2L * n;
-}
-
-/* Effective rank of the representation: of the covariance (centred) of the L2-normalised
- * projector outputs since the last record. Centred, because the uncentred correlation of a
- * freshly initialised network is dominated by the common mean direction (rank ≈ 1 without any
- * collapse); a collapsed representation (every image mapped to one direction or a line) has
- * rank < 2 here, and its feature std → 0. */
-static double representation_rank(run *r) {
-  const int d = r->cfg.proj_out;
-  if (r->corr_rows < 2) return NAN;
-  const double inv = 1.0 / (double)r->corr_rows;
-  for (int i = 0; i < d; i++)
-    for (int j = 0; j < d; j++)
-      r->C[(size_t)i * d + j] =
-          r->ncorr[(size_t)i * d + j] * inv - (r->nsum[i] * inv) * (r->nsum[j] * inv);
-  if (nc_eigh_d(d, r->C, r->evals)) return NAN;
-  return nc_effective_rank(d, r->evals);
 }
 
 /* A monitor record: the F̂ spectrum (DirectPred's own F̂, else the projector outputs'
@@ -158,26 +127,23 @@ static int monitor_record(run *r, long step, int epoch, int n_last, nc_train_res
     for (size_t i = 0; i < (size_t)d * d; i++) r->W[i] = W[i];
   int rc = nc_monitor_measure(&r->mon, r->F, W ? r->W : NULL);
   if (rc) return rc;
-  const double f_rank = r->mon.effective_rank;
-  r->mon.effective_rank = representation_rank(r);
   double fstd = nc_train_feature_std(n_last, d, nc_ssl_f(r->ssl, 0));
-  int collapse = nc_train_collapsed(r->mon.effective_rank, fstd, d);
+  int collapse = nc_train_collapsed(r->mon.effective_rank, r->prev_rank, fstd, d);
+  r->prev_rank = r->mon.effective_rank;
   if ((rc = nc_metrics_monitor(r->metrics, step, epoch, &r->mon, W != NULL, fstd, collapse)))
     return rc;
   if (collapse) {
     char line[256];
     snprintf(line, sizeof line,
              "warning: step %ld: the representation is collapsing (effective rank %.3f, feature "
-             "std %.4f; 1/sqrt(d) = %.4f; F spectrum rank %.3f)",
-             step, r->mon.effective_rank, fstd, 1 / sqrt((double)d), f_rank);
+             "std %.4f, 1/sqrt(d) = %.4f)",
+             step, r->mon.effective_rank, fstd, 1 / sqrt((double)d));
     message(r, line);
   }
   res->effective_rank = r->mon.effective_rank;
   res->feature_std = fstd;
   res->collapsed = collapse;
   memset(r->corr, 0, (size_t)d * d * sizeof(float));
-  memset(r->ncorr, 0, (size_t)d * d * sizeof(float));
-  memset(r->nsum, 0, (size_t)d * sizeof(double));
   r->corr_rows = 0;
   return NC_OK;
 }
@@ -239,13 +205,8 @@ static int setup(run *r, nc_train_state *st) {
   r->corr = calloc((size_t)d * d, sizeof(float));
   r->F = malloc((size_t)d * d * sizeof(double));
   r->W = malloc((size_t)d * d * sizeof(double));
-  r->C = malloc((size_t)d * d * sizeof(double));
-  r->evals = malloc((size_t)d * sizeof(double));
-  r->ncorr = calloc((size_t)d * d, sizeof(float));
-  r->nsum = calloc((size_t)d, sizeof(double));
-  r->unit = malloc((size_t)r->cfg.batch * d * sizeof(float));
-  if (!r->corr || !r->F || !r->W || !r->C || !r->evals || !r->ncorr || !r->nsum || !r->unit)
-    return nc_fail(NC_ENOMEM, "train: out of memory");
+  r->prev_rank = NAN;
+  if (!r->corr || !r->F || !r->W) return nc_fail(NC_ENOMEM, "train: out of memory");
   if ((rc = nc_monitor_init(&r->mon, d))) return rc;
   if ((rc = nc_mkdir_p(o->out))) return rc;
   snprintf(r->ckpt, sizeof r->ckpt, "%s/checkpoint.safetensors", o->out);
@@ -270,8 +231,7 @@ static void teardown(run *r) {
   nc_loader_close(r->loader);
   nc_ssl_free(r->ssl);
   nc_monitor_free(&r->mon);
-  free(r->corr), free(r->F), free(r->W), free(r->ncorr), free(r->nsum), free(r->unit);
-  free(r->C), free(r->evals);
+  free(r->corr), free(r->F), free(r->W);
   nc_dataset_free(&r->train);
   nc_dataset_free(&r->eval_train);
   nc_dataset_free(&r->test);
