@@ -179,32 +179,11 @@ static int bench_step(int argc, char **argv) {
   return NC_EXIT_OK;
 }
 
-typedef struct {
-  const char *name;
-  int (*run)(int argc, char **argv);
-  const char *summary;
-} subcommand;
-
-static const subcommand subs[] = {
+static const nc_subcommand subs[] = {
     {"step", bench_step, "time the SSL training step (images/s, GFLOP/s, peak RSS)"},
     {"loader", cmd_bench_loader, "throughput of the threaded two-view data loader"},
 };
 
-static void usage(FILE *f) {
-  fprintf(f, "usage: ncssl bench <subcommand> [options]\n\nsubcommands:\n");
-  for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-    fprintf(f, "  %-8s %s\n", subs[i].name, subs[i].summary);
-}
-
 int cmd_bench(int argc, char **argv) {
-  if (argc < 1)
-    return nc_cli_error(NC_EXIT_USAGE, "bench: missing subcommand (see 'ncssl bench --help')");
-  if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-    usage(stdout);
-    return NC_EXIT_OK;
-  }
-  for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-    if (strcmp(argv[0], subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
-  fprintf(stderr, "ncssl: bench: '%s' is not a subcommand (see 'ncssl bench --help')\n", argv[0]);
-  return NC_EXIT_USAGE;
+  return nc_cli_dispatch("bench", subs, (int)(sizeof subs / sizeof subs[0]), argc, argv);
 }

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "ncssl/status.h"
 
@@ -24,4 +25,22 @@ int nc_cli_parse(const nc_cmd_spec *spec, int argc, char **argv, nc_args *args) 
   if (rc) return nc_cli_error(NC_EXIT_USAGE, NULL);
   if (args->help) return NC_EXIT_OK;
   return -1;
+}
+
+int nc_cli_dispatch(const char *group, const nc_subcommand *subs, int nsubs, int argc,
+                    char **argv) {
+  if (argc < 1) {
+    fprintf(stderr, "ncssl: %s: missing subcommand (see 'ncssl %s --help')\n", group, group);
+    return NC_EXIT_USAGE;
+  }
+  if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+    printf("usage: ncssl %s <subcommand> [options]\n\nsubcommands:\n", group);
+    for (int i = 0; i < nsubs; i++) printf("  %-13s %s\n", subs[i].name, subs[i].summary);
+    return NC_EXIT_OK;
+  }
+  for (int i = 0; i < nsubs; i++)
+    if (strcmp(argv[0], subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "ncssl: %s: '%s' is not a subcommand (see 'ncssl %s --help')\n", group, argv[0],
+          group);
+  return NC_EXIT_USAGE;
 }

@@ -17,6 +17,17 @@ int nc_cli_error_flag(int code, const char *flag);
 /* Maps a library status to an exit code (NC_EUSAGE/NC_EINVAL -> 2, others -> 1). */
 int nc_cli_exit_code(int status);
 
+/* A subcommand of a command group (`ncssl theory modes`, `ncssl bench step`). */
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} nc_subcommand;
+
+/* Runs the subcommand named by argv[0] of `group`; --help lists them; a missing or unknown name is
+ * a usage error (exit 2) naming the group. */
+int nc_cli_dispatch(const char *group, const nc_subcommand *subs, int nsubs, int argc, char **argv);
+
 /* Commands: argv[0] is the first argument after the command's name. */
 int cmd_theory(int argc, char **argv);
 int cmd_theory_fixed_points(int argc, char **argv);
