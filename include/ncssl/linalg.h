@@ -11,6 +11,14 @@ void nc_mm_d(int ta, int tb, int m, int n, int k, double alpha, const double *A,
 void nc_mm_f(int ta, int tb, int m, int n, int k, float alpha, const float *A, const float *B,
              float beta, float *C);
 
+/* C = alpha·op(A)·op(B) + beta·C, row-major with leading dimensions, through the fastest SGEMM
+ * this build has: oneDNN's (AVX-512 kernels; ~2× Debian's OpenBLAS 0.3.21 here) for products of
+ * 4e6 multiply-adds or more when built with libdnnl, OpenBLAS otherwise. */
+void nc_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+/* "oneDNN" or "OpenBLAS": what nc_sgemm uses for large products. */
+const char *nc_sgemm_backend(void);
+
 /* Symmetric eigendecomposition (dsyevd): A (n×n, symmetric, row-major) is overwritten with the
  * eigenvectors as columns, w gets the eigenvalues in ascending order. */
 int nc_eigh_d(int n, double *A, double *w);

@@ -8,6 +8,10 @@
 
 #include "ncssl/status.h"
 
+#ifdef NCSSL_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
 void nc_mm_d(int ta, int tb, int m, int n, int k, double alpha, const double *A, const double *B,
              double beta, double *C) {
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
@@ -18,6 +22,27 @@ void nc_mm_f(int ta, int tb, int m, int n, int k, float alpha, const float *A, c
              float beta, float *C) {
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
               k, alpha, A, ta ? m : k, B, tb ? k : n, beta, C, n);
+}
+
+void nc_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+#ifdef NCSSL_HAVE_DNNL
+  /* Small products stay in OpenBLAS: outside a thread team oneDNN would start its own. */
+  if ((double)m * n * k >= 4e6) {
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#endif
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+const char *nc_sgemm_backend(void) {
+#ifdef NCSSL_HAVE_DNNL
+  return "oneDNN";
+#else
+  return "OpenBLAS";
+#endif
 }
 
 int nc_eigh_d(int n, double *A, double *w) {

@@ -18,27 +18,16 @@
 #include <float.h>
 #include <omp.h>
 #include <string.h>
-#ifdef NCSSL_HAVE_DNNL
-#include <oneapi/dnnl/dnnl.h>
-#endif
 
 #include "ncssl/layers.h"
+#include "ncssl/linalg.h"
 #include "simd.h"
 
-/* Row-major C = alpha·op(A)·op(B) + beta·C with leading dimensions, on one thread. oneDNN's SGEMM
- * when available: its AVX-512 kernels ran ~2× OpenBLAS 0.3.21's (which picks its Haswell kernel
- * on this AMD EPYC) on the convolution shapes; from inside our OpenMP threads it runs serially. */
+/* Row-major C = alpha·op(A)·op(B) + beta·C with leading dimensions (linalg's fastest SGEMM; from
+ * inside our OpenMP threads it runs serially). */
 static void sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
-#ifdef NCSSL_HAVE_DNNL
-  /* small products stay in OpenBLAS: outside a thread team oneDNN would start its own */
-  if ((double)m * n * k >= 4e6) {
-    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-#endif
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-              k, alpha, A, lda, B, ldb, beta, C, ldc);
+  nc_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* A chunk's im2col matrix is kept under this many floats (4 MB) unless one image needs more. */
