@@ -11,6 +11,19 @@
 #include "ncssl/phenomena.h"
 #include "ncssl/status.h"
 
+/* A model and the monitors that observe it, opened and closed together. */
+static int open_observed(nc_linear *m, nc_monitor *mon, const nc_linear_params *p) {
+  int rc = nc_linear_init(m, p);
+  if (rc) return rc;
+  if ((rc = nc_monitor_init(mon, p->n2))) nc_linear_free(m);
+  return rc;
+}
+
+static void close_observed(nc_linear *m, nc_monitor *mon) {
+  nc_linear_free(m);
+  nc_monitor_free(mon);
+}
+
 static int advance(nc_linear *m, long steps) {
   for (long i = 0; i < steps; i++) {
     int rc = nc_linear_step(m);
@@ -109,12 +122,8 @@ static int row_theorem1(nc_phenomenon *row) {
   nc_linear m;
   nc_monitor mon;
   nc_linear_scalars sc;
-  int rc = nc_linear_init(&m, &p);
+  int rc = open_observed(&m, &mon, &p);
   if (rc) return rc;
-  if ((rc = nc_monitor_init(&mon, p.n2))) {
-    nc_linear_free(&m);
-    return rc;
-  }
   double c0 = nc_frob_d(4, 4, m.C0), worst = 0, ww0 = 0, ww1 = 0;
   for (int k = 0; k < 20 && !rc; k++) {
     rc = advance(&m, 200);
@@ -125,8 +134,7 @@ static int row_theorem1(nc_phenomenon *row) {
   ww0 = c0;
   ww1 = c0 * exp(-2 * p.eta * m.t);
   double t = m.t;
-  nc_linear_free(&m);
-  nc_monitor_free(&mon);
+  close_observed(&m, &mon);
   if (rc) return rc;
   snprintf(row->claim, sizeof row->claim, "Thm 1: W W^T - W_p^T W_p / alpha_p = e^{-2 eta t} C");
   snprintf(row->setting, sizeof row->setting,
@@ -164,12 +172,8 @@ static int alignment_run(double tau, double eta, const double *s0, const double 
   nc_linear m;
   nc_monitor mon;
   nc_linear_scalars sc;
-  int rc = nc_linear_init(&m, &p);
+  int rc = open_observed(&m, &mon, &p);
   if (rc) return rc;
-  if ((rc = nc_monitor_init(&mon, N))) {
-    nc_linear_free(&m);
-    return rc;
-  }
   double W[N * N] = {0}, Wp[N * N] = {0}, K[N * N], kv[N], ts[401], cs[401];
   for (int i = 0; i < N; i++) {
     W[i * N + i] = sqrt(s0[i]);
@@ -203,8 +207,7 @@ static int alignment_run(double tau, double eta, const double *s0, const double 
     for (int k = 0; k <= 400; k++)
       out->bound_ratio = fmax(out->bound_ratio, cs[k] / (exp(-2 * out->lam_min * ts[k]) * cs[0]));
   }
-  nc_linear_free(&m);
-  nc_monitor_free(&mon);
+  close_observed(&m, &mon);
   return rc;
 }
 
@@ -272,12 +275,8 @@ static int row_item11(nc_phenomenon *row) {
   nc_linear m;
   nc_monitor mon;
   nc_linear_scalars sc;
-  int rc = nc_linear_init(&m, &p);
+  int rc = open_observed(&m, &mon, &p);
   if (rc) return rc;
-  if ((rc = nc_monitor_init(&mon, N))) {
-    nc_linear_free(&m);
-    return rc;
-  }
   rc = nc_linear_observe(&m, &mon, &sc);
   double asym0 = mon.asymmetry, err = 0, want[N * N] = {0}, pstar[N];
   if (!rc) rc = advance(&m, 6000);
@@ -293,8 +292,7 @@ static int row_item11(nc_phenomenon *row) {
     for (int i = 0; i < N * N; i++) err = fmax(err, fabs(m.Wp[i] - want[i]));
   }
   double asym1 = mon.asymmetry, wp1 = mon.wp_eig_re[0];
-  nc_linear_free(&m);
-  nc_monitor_free(&mon);
+  close_observed(&m, &mon);
   if (rc) return rc;
   snprintf(row->claim, sizeof row->claim,
            "Item 11: at fixed F, W_p -> U tau L((1+sigma2)L + eta/alpha_p)^-1 U^T (symmetric)");
@@ -406,12 +404,8 @@ static int directpred_run(nc_predictor_kind kind, double eps, double *s_out, dou
   nc_linear m;
   nc_monitor mon;
   nc_linear_scalars sc;
-  int rc = nc_linear_init(&m, &p);
+  int rc = open_observed(&m, &mon, &p);
   if (rc) return rc;
-  if ((rc = nc_monitor_init(&mon, N))) {
-    nc_linear_free(&m);
-    return rc;
-  }
   double s0[N] = {1.0, 0.6, 0.001, 0.0005}, W[N * N] = {0}, Wp[N * N] = {0};
   for (int i = 0; i < N; i++) W[i * N + i] = Wp[i * N + i] = sqrt(s0[i]); /* s = p² */
   rc = nc_linear_set_state(&m, W, Wp, NULL);
@@ -421,8 +415,7 @@ static int directpred_run(nc_predictor_kind kind, double eps, double *s_out, dou
     memcpy(s_out, mon.f_eigvals, sizeof(double) * N);
     *p_top = mon.wp_eig_re[0];
   }
-  nc_linear_free(&m);
-  nc_monitor_free(&mon);
+  close_observed(&m, &mon);
   return rc;
 }
 
