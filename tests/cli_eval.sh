@@ -49,6 +49,15 @@ expect 0 '"random_init": true, "arch": "resnet18", "stem": "cifar", "width": 4' 
 above_chance "$LAST" knn_top1 0.3
 expect 0 '"width": 2' -- eval --random-init --width 2 --json "${SMALL[@]}"
 expect 0 'linear probe \(100 epochs\): final [0-9.]+%, best' -- eval "$T/run" "${SMALL[@]}"
+# --log appends the result as an eval record the report can draw.
+expect 0 '"probe_top1": ' -- eval "$T/run" --json --log "${SMALL[@]}"
+checks=$((checks+1))
+if ! tail -n 1 "$T/run/metrics.jsonl" | grep -qE '"type": ?"eval".*"knn_top1"'; then
+  echo "FAIL: --log did not append an eval record"; fails=$((fails+1))
+fi
+expect 2 '^ncssl: --log: needs a run directory' -- eval "$T/run" --random-init --log "${SMALL[@]}"
+expect 2 '^ncssl: --log: needs a run directory' -- \
+  eval "$T/run/backbone.safetensors" --log "${SMALL[@]}"
 # Refusals.
 expect 1 'nowhere' -- eval "$T/nowhere.safetensors" "${SMALL[@]}"
 head -c 100 "$T/run/backbone.safetensors" >"$T/cut.safetensors"

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "ncssl/json.h"
+#include "ncssl/runlog.h"
 #include "ncssl/status.h"
 #include "ncssl/train.h"
 
@@ -23,12 +24,32 @@ static void resolve_checkpoint(const char *arg, char *path, size_t n) {
   }
 }
 
+/* Appends the result as an "eval" record to RUN_DIR/metrics.jsonl, at the step and epoch of the
+ * run's last record, so `ncssl report` shows it beside the training curves. */
+static int log_eval(const char *run_dir, const nc_probe_result *probe, double knn) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
+  nc_metrics_log log = {0};
+  int rc = nc_metrics_read(path, &log);
+  double step = 0, epoch = 0;
+  for (int i = 0; rc == NC_OK && i < log.n; i++) {
+    nc_metric_num(&log.records[i], "step", &step);
+    nc_metric_num(&log.records[i], "epoch", &epoch);
+  }
+  nc_metrics_log_free(&log);
+  nc_metrics *m = NULL;
+  if (rc == NC_OK) rc = nc_metrics_open(&m, path, 1);
+  if (rc == NC_OK) rc = nc_metrics_eval(m, (long)step, (int)epoch, probe, knn);
+  nc_metrics_close(m);
+  return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
   const char *data = "fashion-mnist", *data_dir = "", *preset = "", *arch = "resnet18",
              *stem = "cifar";
   long width = 64, in_channels = 0, probe_epochs = 50, knn_k = 200, seed = 0, subset = 0,
        test_subset = 0, threads = 0, batch = 256;
-  int random_init = 0, json = 0;
+  int random_init = 0, json = 0, log = 0;
   const nc_opt opts[] = {
       {"data", NC_OPT_STRING, &data,
        "dataset: fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH"},
@@ -51,10 +72,13 @@ int cmd_eval(int argc, char **argv) {
       {"batch", NC_OPT_INT, &batch, "images per forward", NC_RANGE(1, 65536)},
       {"threads", NC_OPT_INT, &threads, "compute threads (0: the default)", NC_RANGE(0, 1024)},
       {"json", NC_OPT_FLAG, &json, "print JSON"},
+      {"log", NC_OPT_FLAG, &log,
+       "append the result as an eval record to RUN_DIR/metrics.jsonl (for `ncssl report`)"},
   };
   const nc_cmd_spec spec = {
       "eval",
-      "[CKPT|RUN_DIR] --data NAME [--random-init] [--probe-epochs 50] [--knn-k 200] [--json]",
+      "[CKPT|RUN_DIR] --data NAME [--random-init] [--probe-epochs 50] [--knn-k 200] [--json]\n"
+      "       [--log]",
       "Features of the backbone (no projector, eval-mode batch norm) on un-augmented train and\n"
       "test images; a linear probe as the paper's code (standardised, Adam 3e-4, wd 1e-3, batch\n"
       "128; final and best test top-1) and kNN (cosine, k 200, T 0.1). --random-init gives the\n"
@@ -67,6 +91,10 @@ int cmd_eval(int argc, char **argv) {
   if (rc >= 0) return rc;
   if (args.npositional == 0 && !random_init)
     return nc_cli_error(NC_EXIT_USAGE, "missing CKPT (a checkpoint or run directory)");
+  struct stat st;
+  if (log && (random_init || args.npositional == 0 || stat(args.positional[0], &st) != 0 ||
+              !S_ISDIR(st.st_mode)))
+    return nc_cli_error(NC_EXIT_USAGE, "--log: needs a run directory (and no --random-init)");
   if (threads > 0) {
     omp_set_num_threads((int)threads);
     openblas_set_num_threads((int)threads);
@@ -124,6 +152,8 @@ int cmd_eval(int argc, char **argv) {
     if ((rc = nc_train_evaluate(net, &train, &test, &aug.view[0], &pc, &kc, &probe, &knn)))
       exit_code = nc_cli_error(nc_cli_exit_code(rc) == 2 ? 1 : nc_cli_exit_code(rc), NULL);
   }
+  if (exit_code == NC_EXIT_OK && log && log_eval(args.positional[0], &probe, knn))
+    exit_code = nc_cli_error_flag(NC_EXIT_FAIL, "--log");
   if (exit_code == NC_EXIT_OK) {
     const char *what = random_init ? "random-init" : path;
     if (json) {
