@@ -5,6 +5,8 @@
 
 /* Prints a number (%.17g trimmed to what round-trips) or null when it is NaN/Inf. */
 void nc_json_num(FILE *f, double v);
+/* Prints `, "key": v` (a member after the first of an object), v as nc_json_num. */
+void nc_json_field(FILE *f, const char *key, double v);
 /* Prints a quoted, escaped JSON string. */
 void nc_json_str(FILE *f, const char *s);
 /* Prints [a, b, ...] with nc_json_num for each value. */

@@ -146,22 +146,15 @@ static int bench_step(int argc, char **argv) {
         "\"ms_per_step\": ",
         arch, stem, width, c.image_h, batch, method, predictor, nthreads, steps);
     nc_json_num(stdout, step_s * 1e3);
-    printf(", \"images_per_s\": ");
-    nc_json_num(stdout, ips);
-    printf(", \"gflops\": ");
-    nc_json_num(stdout, gflops);
+    nc_json_field(stdout, "images_per_s", ips);
+    nc_json_field(stdout, "gflops", gflops);
     printf(", \"sgemm_backend\": \"%s\"", nc_sgemm_backend());
-    printf(", \"sgemm_peak_gflops\": ");
-    nc_json_num(stdout, peak);
-    printf(", \"sgemm_peak_share\": ");
-    nc_json_num(stdout, peak > 0 ? gflops / peak : 0);
-    printf(", \"peak_rss_mb\": ");
-    nc_json_num(stdout, rss);
-    printf(", \"loss\": ");
-    nc_json_num(stdout, loss);
+    nc_json_field(stdout, "sgemm_peak_gflops", peak);
+    nc_json_field(stdout, "sgemm_peak_share", peak > 0 ? gflops / peak : 0);
+    nc_json_field(stdout, "peak_rss_mb", rss);
+    nc_json_field(stdout, "loss", loss);
     if (sets_w) {
-      printf(", \"predictor_set_share\": ");
-      nc_json_num(stdout, set_share);
+      nc_json_field(stdout, "predictor_set_share", set_share);
     }
     printf("}\n");
   } else {

@@ -91,12 +91,9 @@ int cmd_bench_loader(int argc, char **argv) {
     nc_json_str(stdout, preset);
     printf(", \"view_size\": %d, \"batch\": %ld, \"threads\": %ld, \"batches\": %ld", view, batch,
            threads, batches);
-    printf(", \"seconds\": ");
-    nc_json_num(stdout, dt);
-    printf(", \"batches_per_s\": ");
-    nc_json_num(stdout, bps);
-    printf(", \"images_per_s\": ");
-    nc_json_num(stdout, ips);
+    nc_json_field(stdout, "seconds", dt);
+    nc_json_field(stdout, "batches_per_s", bps);
+    nc_json_field(stdout, "images_per_s", ips);
     printf("}\n");
   } else {
     printf("loader: %s (%d images), preset %s (%dx%d views), batch %ld, %ld threads\n", ds.name,

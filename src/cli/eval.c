@@ -170,8 +170,7 @@ int cmd_eval(int argc, char **argv) {
           "\"probe_top1\": ",
           train.n, test.n, nc_net_out_dim(net), probe.epochs);
       nc_json_num(stdout, probe.final_top1);
-      printf(", \"probe_best_top1\": ");
-      nc_json_num(stdout, probe.best_top1);
+      nc_json_field(stdout, "probe_best_top1", probe.best_top1);
       printf(", \"probe_best_epoch\": %d, \"knn_k\": %ld, \"knn_top1\": ", probe.best_epoch, knn_k);
       nc_json_num(stdout, knn);
       printf("}\n");

@@ -53,20 +53,13 @@ int cmd_theory_fixed_points(int argc, char **argv) {
   if (json) {
     printf("{\"tau\": ");
     nc_json_num(stdout, tau);
-    printf(", \"sigma2\": ");
-    nc_json_num(stdout, sigma2);
-    printf(", \"eta\": ");
-    nc_json_num(stdout, eta);
-    printf(", \"alpha_p\": ");
-    nc_json_num(stdout, alpha_p);
-    printf(", \"eta_c\": ");
-    nc_json_num(stdout, fp.eta_c);
-    printf(", \"p_minus\": ");
-    nc_json_num(stdout, fp.p_minus);
-    printf(", \"p_plus\": ");
-    nc_json_num(stdout, fp.p_plus);
-    printf(", \"s_plus\": ");
-    nc_json_num(stdout, fp.s_plus);
+    nc_json_field(stdout, "sigma2", sigma2);
+    nc_json_field(stdout, "eta", eta);
+    nc_json_field(stdout, "alpha_p", alpha_p);
+    nc_json_field(stdout, "eta_c", fp.eta_c);
+    nc_json_field(stdout, "p_minus", fp.p_minus);
+    nc_json_field(stdout, "p_plus", fp.p_plus);
+    nc_json_field(stdout, "s_plus", fp.s_plus);
     printf(", \"fixed_points\": ");
     nc_json_nums(stdout, pts, n);
     printf(", \"stable\": [");

@@ -73,11 +73,6 @@ static void trace_free(plot_trace *tr) {
   free(tr->step), free(tr->f), free(tr->wp), free(tr->align), free(tr->asym), free(tr->rank);
 }
 
-static void json_field(const char *key, double v) {
-  printf(", \"%s\": ", key);
-  nc_json_num(stdout, v);
-}
-
 static void json_list(const char *key, const double *v, int n) {
   printf(", \"%s\": ", key);
   nc_json_nums(stdout, v, n);
@@ -88,16 +83,16 @@ static void print_summary(int json, const char *mode, const nc_linear *m, const 
   int n = mon->d;
   if (json) {
     printf("{\"mode\": \"%s\", \"steps\": %ld", mode, m->step);
-    json_field("t", m->t);
+    nc_json_field(stdout, "t", m->t);
     json_list("f_eigvals", mon->f_eigvals, n);
     json_list("wp_eigvals", mon->wp_eig_re, n);
-    json_field("commutator", mon->commutator);
+    nc_json_field(stdout, "commutator", mon->commutator);
     json_list("alignment", mon->alignment, n);
-    json_field("asymmetry", mon->asymmetry);
-    json_field("invariant_residual", sc->invariant_residual);
-    json_field("corr_wa_w", sc->corr_wa_w);
-    json_field("w_norm", sc->w_norm);
-    json_field("effective_rank", mon->effective_rank);
+    nc_json_field(stdout, "asymmetry", mon->asymmetry);
+    nc_json_field(stdout, "invariant_residual", sc->invariant_residual);
+    nc_json_field(stdout, "corr_wa_w", sc->corr_wa_w);
+    nc_json_field(stdout, "w_norm", sc->w_norm);
+    nc_json_field(stdout, "effective_rank", mon->effective_rank);
     printf("}\n");
     return;
   }

@@ -72,12 +72,9 @@ static void print_json(const nc_mode_params *m, const char *tau_kind, double dt,
   nc_json_num(stdout, dt);
   printf(", \"tau_mode\": \"%s\", \"alpha_p\": ", tau_kind);
   nc_json_num(stdout, m->alpha_p);
-  printf(", \"eta\": ");
-  nc_json_num(stdout, m->eta);
-  printf(", \"sigma2\": ");
-  nc_json_num(stdout, m->sigma2);
-  printf(", \"beta\": ");
-  nc_json_num(stdout, m->beta);
+  nc_json_field(stdout, "eta", m->eta);
+  nc_json_field(stdout, "sigma2", m->sigma2);
+  nc_json_field(stdout, "beta", m->beta);
   printf(", \"modes\": [");
   for (int j = 0; j < n; j++) {
     const char *keys[] = {"p0",    "s0",          "tau0",      "p",

@@ -46,8 +46,7 @@ static int check_range(const char *flag, const nc_doubles *r, int given) {
 static void print_point_json(const nc_phase_point *pt) {
   printf("{\"p\": ");
   nc_json_num(stdout, pt->p);
-  printf(", \"s\": ");
-  nc_json_num(stdout, pt->s);
+  nc_json_field(stdout, "s", pt->s);
   printf(", \"stability\": \"%s\", \"stable\": %s, \"eigenvalues\": [", nc_fp_kind_name(pt->kind),
          pt->kind == NC_FP_STABLE ? "true" : "false");
   for (int k = 0; k < 2; k++) {
@@ -139,14 +138,10 @@ int cmd_theory_phase(int argc, char **argv) {
   if (json) {
     printf("{\"tau\": ");
     nc_json_num(stdout, tau);
-    printf(", \"sigma2\": ");
-    nc_json_num(stdout, sigma2);
-    printf(", \"eta\": ");
-    nc_json_num(stdout, eta);
-    printf(", \"alpha_p\": ");
-    nc_json_num(stdout, alpha_p);
-    printf(", \"eta_c\": ");
-    nc_json_num(stdout, tau * tau / (4.0 * (1.0 + sigma2)));
+    nc_json_field(stdout, "sigma2", sigma2);
+    nc_json_field(stdout, "eta", eta);
+    nc_json_field(stdout, "alpha_p", alpha_p);
+    nc_json_field(stdout, "eta_c", tau * tau / (4.0 * (1.0 + sigma2)));
     printf(", \"p_range\": [");
     nc_json_num(stdout, ps.pmin);
     printf(", ");

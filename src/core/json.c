@@ -15,6 +15,11 @@ void nc_json_num(FILE *f, double v) {
   fputs(buf, f);
 }
 
+void nc_json_field(FILE *f, const char *key, double v) {
+  fprintf(f, ", \"%s\": ", key);
+  nc_json_num(f, v);
+}
+
 void nc_json_str(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
