@@ -67,10 +67,12 @@ static void test_closed_form(void) {
   compose(Q, s, F);
   CHECK(max_diff(nc_predictor_corr(dp), F, D * D) < 1e-5);
   CHECK(nc_predictor_after_step(dp) == NC_OK);
-  /* p_j = sqrt(s_j/s_max) + ε; the zero eigenvalue gets ε. */
+  /* p_j = sqrt(s_j/s_max) + ε; the zero eigenvalue gets ε. F̂ is float32, so its zero eigenvalue
+   * comes out as ±1e-7·s_max and the square root lifts that to ~3e-4 (how far depends on the
+   * ISA's rounding): the bound is 1e-3, still far below ε = 0.1 or any other mistake. */
   for (int j = 0; j < D; j++) p[j] = sqrt(s[j] / 4) + 0.1;
   compose(Q, p, W);
-  CHECK(max_diff(nc_predictor_weight(dp), W, D * D) < 1e-5);
+  CHECK(max_diff(nc_predictor_weight(dp), W, D * D) < 1e-3);
   CHECK(nc_predictor_set_seconds(dp) > 0);
 
   /* directset α = 1/2 is DirectPred, bit for bit. */
