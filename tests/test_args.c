@@ -66,5 +66,48 @@ int main(void) {
   CHECK(fails_with("--flag=1", "--flag: takes no value"));
   CHECK(fails_with("a b", "unexpected argument 'b'"));
   CHECK(fails_with("-z", "-z: unknown option"));
+
+  /* "Did you mean": foreign spellings mapped, typos by edit distance, nothing when far off. */
+  static long batch = 128, threads = 0;
+  static double wd = 4e-4, warmup = 0;
+  static const nc_opt topts[] = {
+      {"batch", NC_OPT_INT, &batch, "batch"},
+      {"wd", NC_OPT_DOUBLE, &wd, "weight decay"},
+      {"warmup-epochs", NC_OPT_DOUBLE, &warmup, "warm-up"},
+      {"loader-threads", NC_OPT_INT, &threads, "loader threads"},
+  };
+  static const nc_cmd_spec tspec = {"train", "", "", topts, 4, 0};
+  static const struct {
+    const char *flag, *want;
+  } cases[] = {
+      {"--batch-size", "batch"},
+      {"--batch_size", "batch"},
+      {"-b", "batch"},
+      {"--bacth", "batch"},
+      {"--weight-decay", "wd"},
+      {"--weight_decay", "wd"},
+      {"--lr-warmup", "warmup-epochs"},
+      {"--warmup_epochs", "warmup-epochs"},
+      {"--num-workers", "loader-threads"},
+      {"--batch=4", "batch"},
+      {"--wat", NULL},
+      {"--lr", NULL}, /* an alias whose target this command lacks is not suggested */
+      {"--momentum", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char *got = nc_args_suggest(&tspec, cases[i].flag);
+    int ok = cases[i].want ? got && strcmp(got, cases[i].want) == 0 : got == NULL;
+    if (!ok)
+      fprintf(stderr, "suggest(%s) = %s, want %s\n", cases[i].flag, got ? got : "NULL",
+              cases[i].want ? cases[i].want : "NULL");
+    CHECK(ok);
+  }
+  char *argv1[] = {"--batch-size", "64"};
+  nc_args ta;
+  CHECK(nc_args_parse(&tspec, 2, argv1, &ta) == NC_EUSAGE);
+  CHECK(strstr(nc_last_error(), "--batch-size: unknown option; did you mean --batch?") != NULL);
+  char *argv2[] = {"-b", "64"};
+  CHECK(nc_args_parse(&tspec, 2, argv2, &ta) == NC_EUSAGE);
+  CHECK(strstr(nc_last_error(), "-b: unknown option; did you mean --batch?") != NULL);
   return nc_test_done();
 }

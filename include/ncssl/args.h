@@ -60,6 +60,12 @@ int nc_args_parse(const nc_cmd_spec *spec, int argc, char **argv, nc_args *out);
 /* 1 when the option `name` appeared on the command line (for options whose default is a real
  * value, so "not given" cannot be told from the value). */
 int nc_args_given(const nc_args *args, const nc_cmd_spec *spec, const char *name);
+/* The option a mistyped or foreign flag most likely means ("--batch-size", "-b" -> "batch",
+ * "--weight_decay" -> "wd", "--bacth" -> "batch"): the command's own flag with dashes for
+ * underscores, then the common PyTorch / solo-learn spellings mapped to ours, then the closest
+ * own flag by edit distance (1 edit for up to 4 letters, 2 up to 8, 3 beyond). NULL when nothing is
+ * close. */
+const char *nc_args_suggest(const nc_cmd_spec *spec, const char *flag);
 /* Prints usage, summary and every option with its default to f. */
 void nc_args_help(const nc_cmd_spec *spec, FILE *f);
 /* Parses a double in full (no trailing junk, finite). Returns NC_OK or NC_EUSAGE. */

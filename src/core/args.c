@@ -102,6 +102,108 @@ static int set_value(const nc_opt *o, const char *flag, const char *val) {
   return nc_fail(NC_EINVAL, "%s: unknown option type", flag);
 }
 
+/* Spellings from PyTorch scripts and solo-learn / lightly configs, mapped to ours; an alias is
+ * only suggested when the command has its target. Underscores are compared as dashes. */
+static const struct {
+  const char *theirs, *ours;
+} aliases[] = {
+    {"b", "batch"},
+    {"batch-size", "batch"},
+    {"bs", "batch"},
+    {"weight-decay", "wd"},
+    {"learning-rate", "lr"},
+    {"base-lr", "lr"},
+    {"lr-warmup", "warmup-epochs"},
+    {"lr-warmup-epochs", "warmup-epochs"},
+    {"warmup", "warmup-epochs"},
+    {"max-epochs", "epochs"},
+    {"num-epochs", "epochs"},
+    {"j", "loader-threads"},
+    {"workers", "loader-threads"},
+    {"num-workers", "loader-threads"},
+    {"dataset", "data"},
+    {"data-path", "data-dir"},
+    {"data-root", "data-dir"},
+    {"root", "data-dir"},
+    {"output-dir", "out"},
+    {"output", "out"},
+    {"o", "out"},
+    {"checkpoint-dir", "out"},
+    {"backbone", "arch"},
+    {"proj-hidden-dim", "proj-hidden"},
+    {"proj-output-dim", "proj-out"},
+    {"pred-hidden-dim", "pred-hidden"},
+    {"base-tau-momentum", "ema"},
+    {"tau", "ema"},
+    {"moving-average-decay", "ema"},
+    {"optim", "optimizer"},
+    {"scheduler", "schedule"},
+    {"lr-scheduler", "schedule"},
+    {"num-threads", "threads"},
+    {"pretrained", "init-from"},
+    {"weights", "init-from"},
+    {"checkpoint", "resume"},
+};
+
+/* Levenshtein distance of two short strings (longer ones count as far apart). */
+static int edit_distance(const char *a, const char *b) {
+  size_t na = strlen(a), nb = strlen(b);
+  if (na > 63 || nb > 63) return 99;
+  int row[64];
+  for (size_t j = 0; j <= nb; j++) row[j] = (int)j;
+  for (size_t i = 1; i <= na; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= nb; j++) {
+      int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  return row[nb];
+}
+
+static const nc_opt *find_opt(const nc_cmd_spec *spec, const char *name) {
+  for (int k = 0; k < spec->nopts; k++)
+    if (strcmp(spec->opts[k].name, name) == 0) return &spec->opts[k];
+  return NULL;
+}
+
+const char *nc_args_suggest(const nc_cmd_spec *spec, const char *flag) {
+  char name[64];
+  while (*flag == '-') flag++;
+  size_t n = 0;
+  for (; flag[n] && flag[n] != '=' && n + 1 < sizeof name; n++)
+    name[n] = flag[n] == '_' ? '-' : flag[n];
+  name[n] = '\0';
+  if (!n) return NULL;
+  const nc_opt *o = find_opt(spec, name); /* --batch_size style: only the underscore differs */
+  if (o) return o->name;
+  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+    if (strcmp(aliases[i].theirs, name) == 0 && (o = find_opt(spec, aliases[i].ours)))
+      return o->name;
+  /* A typo: the closest of the command's own flags, within 1 edit for short names, 2 for up to 8
+   * letters ("bacth"), 3 beyond. */
+  int best = 99;
+  for (int k = 0; k < spec->nopts; k++) {
+    int d = edit_distance(name, spec->opts[k].name);
+    if (d < best) best = d, o = &spec->opts[k];
+  }
+  int limit = n <= 2 ? 0 : n <= 4 ? 1 : n <= 8 ? 2 : 3;
+  return o && best <= limit ? o->name : NULL;
+}
+
+/* "FLAG: unknown option; did you mean --X? (see 'ncssl CMD --help')" */
+static int unknown_option(const nc_cmd_spec *spec, const char *flag) {
+  const char *s = nc_args_suggest(spec, flag);
+  if (s)
+    return nc_fail(NC_EUSAGE, "%s: unknown option; did you mean --%s? (see 'ncssl %s --help')",
+                   flag, s, spec->command);
+  return nc_fail(NC_EUSAGE, "%s: unknown option (see 'ncssl %s --help')", flag, spec->command);
+}
+
 int nc_args_given(const nc_args *args, const nc_cmd_spec *spec, const char *name) {
   for (int k = 0; k < spec->nopts && k < NC_MAX_OPTS; k++)
     if (strcmp(spec->opts[k].name, name) == 0) return args->given[k];
@@ -120,8 +222,7 @@ int nc_args_parse(const nc_cmd_spec *spec, int argc, char **argv, nc_args *out) 
       return NC_OK;
     }
     if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-      if (a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0)
-        return nc_fail(NC_EUSAGE, "%s: unknown option (see '%s --help')", a, spec->command);
+      if (a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0) return unknown_option(spec, a);
       if (out->npositional >= spec->max_positional)
         return nc_fail(NC_EUSAGE, "unexpected argument '%s' (see 'ncssl %s --help')", a,
                        spec->command);
@@ -137,8 +238,7 @@ int nc_args_parse(const nc_cmd_spec *spec, int argc, char **argv, nc_args *out) 
         o = &spec->opts[k];
     char flag[96];
     snprintf(flag, sizeof flag, "--%.*s", (int)(nlen < 80 ? nlen : 80), name);
-    if (!o)
-      return nc_fail(NC_EUSAGE, "%s: unknown option (see 'ncssl %s --help')", flag, spec->command);
+    if (!o) return unknown_option(spec, flag);
     out->given[o - spec->opts] = 1;
     if (o->type == NC_OPT_FLAG) {
       if (eq) return nc_fail(NC_EUSAGE, "%s: takes no value", flag);
