@@ -107,14 +107,25 @@ int nc_train_read_arch(const char *path, nc_resnet_cfg *cfg, int *image_h, int *
 
 /* ---- Evaluation of a frozen backbone ---- */
 
+/* Progress of a long pass: `done` of `total` items (images) finished. */
+typedef void (*nc_progress_fn)(void *ctx, long done, long total);
+
 /* Features [d->n, out_dim] of un-augmented images (nc_aug_plain with `view`), the backbone in eval
  * mode (restored to its previous mode after), in chunks of its batch through slot 0. */
 int nc_train_features(nc_net *backbone, const nc_dataset *d, const nc_aug_view *view, float *out);
+/* The same, calling progress (when not NULL) after every batch. */
+int nc_train_features_progress(nc_net *backbone, const nc_dataset *d, const nc_aug_view *view,
+                               float *out, nc_progress_fn progress, void *ctx);
 /* Linear probe and kNN of a backbone on (train, test): features as above. *knn_top1 gets the kNN
  * accuracy; probe is filled (free it with nc_probe_result_free). */
 int nc_train_evaluate(nc_net *backbone, const nc_dataset *train, const nc_dataset *test,
                       const nc_aug_view *view, const nc_probe_config *pc, const nc_knn_config *kc,
                       nc_probe_result *probe, double *knn_top1);
+/* The same, with progress over the train + test images of the feature passes. */
+int nc_train_evaluate_progress(nc_net *backbone, const nc_dataset *train, const nc_dataset *test,
+                               const nc_aug_view *view, const nc_probe_config *pc,
+                               const nc_knn_config *kc, nc_probe_result *probe, double *knn_top1,
+                               nc_progress_fn progress, void *ctx);
 
 /* ---- Monitors ---- */
 

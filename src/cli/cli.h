@@ -38,6 +38,7 @@ int cmd_theory_phenomena(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"report", cmd_report, "the paper's pictures for training runs, on one static page"},
     {"train", cmd_train, "train BYOL / SimSiam / DirectPred on a dataset into a run directory"},
     {"eval", cmd_eval, "linear probe and kNN of a trained (or random) backbone"},
+    {"embed", cmd_embed, "write a backbone's features and labels (safetensors or .npy)"},
     {"bench", cmd_bench, "benchmarks: the SSL training step"},
 };
 

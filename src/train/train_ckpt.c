@@ -31,8 +31,7 @@ int nc_train_read_arch(const char *path, nc_resnet_cfg *cfg, int *image_h, int *
   if (!arch ||
       sscanf(arch, "resnet%d %15s in%d w%d %dx%d", &depth, stem, &in, &width, &h, &w) != 6) {
     nc_st_close(f);
-    return nc_fail(NC_EFORMAT, "%s: no architecture in the metadata (pass --arch, --width, ...)",
-                   path);
+    return nc_fail(NC_EFORMAT, "%s: no architecture in the metadata", path);
   }
   cfg->depth = depth;
   cfg->stem = strcmp(stem, "imagenet") == 0 ? NC_STEM_IMAGENET : NC_STEM_CIFAR;
@@ -133,16 +132,35 @@ int nc_train_save(nc_ssl *s, const char *path, const nc_train_state *st, const c
   return rc;
 }
 
-/* Every tensor of a list is present as F32 with the right element count. */
+/* "[64, 3, 3, 3]" */
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+  size_t len = (size_t)snprintf(buf, n, "[");
+  for (int i = 0; i < ndim && len < n; i++)
+    len += (size_t)snprintf(buf + len, n - len, "%s%" PRId64, i ? ", " : "", shape[i]);
+  if (len < n) snprintf(buf + len, n - len, "]");
+}
+
+/* Every tensor of a list is present as F32 with the right shape; the first that is not is named,
+ * with both shapes (a state dict of another width or stem shows which). */
 static int check_list(const nc_st_file *f, const char *path, const nc_param_list *l,
                       const char *prefix) {
   char name[160];
   for (int i = 0; i < l->n; i++) {
-    snprintf(name, sizeof name, "%s%s", prefix, l->items[i].name);
+    const nc_param *p = &l->items[i];
+    snprintf(name, sizeof name, "%s%s", prefix, p->name);
     const nc_st_entry *e = nc_st_find(f, name);
     if (!e) return nc_fail(NC_EFORMAT, "%s: tensor %s is missing", path, name);
-    if (e->dtype != NC_ST_F32 || e->count != l->items[i].n)
-      return nc_fail(NC_EFORMAT, "%s: tensor %s has another type or size", path, name);
+    int same = e->dtype == NC_ST_F32 && e->count == p->n && e->ndim == p->ndim;
+    for (int j = 0; same && j < p->ndim; j++) same = e->shape[j] == p->shape[j];
+    if (!same) {
+      int64_t want[4];
+      for (int j = 0; j < p->ndim; j++) want[j] = p->shape[j];
+      char theirs[96], ours[96];
+      shape_str(theirs, sizeof theirs, e->ndim, e->shape);
+      shape_str(ours, sizeof ours, p->ndim, want);
+      return nc_fail(NC_EFORMAT, "%s: tensor %s is %s %s, the network needs %s F32", path, name,
+                     nc_st_dtype_name(e->dtype), theirs, ours);
+    }
   }
   return NC_OK;
 }

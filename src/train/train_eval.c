@@ -8,6 +8,11 @@
 #include "ncssl/train.h"
 
 int nc_train_features(nc_net *backbone, const nc_dataset *d, const nc_aug_view *view, float *out) {
+  return nc_train_features_progress(backbone, d, view, out, NULL, NULL);
+}
+
+int nc_train_features_progress(nc_net *backbone, const nc_dataset *d, const nc_aug_view *view,
+                               float *out, nc_progress_fn progress, void *ctx) {
   const int batch = nc_net_batch(backbone), dim = nc_net_out_dim(backbone);
   const size_t in = nc_net_in_size(backbone);
   if ((size_t)d->c * view->size * view->size != in)
@@ -28,6 +33,7 @@ int nc_train_features(nc_net *backbone, const nc_dataset *d, const nc_aug_view *
       nc_aug_plain(view, nc_dataset_image(d, i0 + k), d->c, d->h, d->w, x + (size_t)k * in,
                    scratch);
     rc = nc_net_forward(backbone, 0, n, x, out + (size_t)i0 * dim);
+    if (progress && !rc) progress(ctx, i0 + n, d->n);
   }
   nc_net_set_train(backbone, was_train);
   free(x), free(scratch);
@@ -37,6 +43,27 @@ int nc_train_features(nc_net *backbone, const nc_dataset *d, const nc_aug_view *
 int nc_train_evaluate(nc_net *backbone, const nc_dataset *train, const nc_dataset *test,
                       const nc_aug_view *view, const nc_probe_config *pc, const nc_knn_config *kc,
                       nc_probe_result *probe, double *knn_top1) {
+  return nc_train_evaluate_progress(backbone, train, test, view, pc, kc, probe, knn_top1, NULL,
+                                    NULL);
+}
+
+/* Progress of the two feature passes as one count over train + test images. */
+typedef struct {
+  nc_progress_fn fn;
+  void *ctx;
+  long offset, total;
+} two_pass;
+
+static void two_pass_progress(void *vctx, long done, long total) {
+  (void)total;
+  const two_pass *t = vctx;
+  t->fn(t->ctx, t->offset + done, t->total);
+}
+
+int nc_train_evaluate_progress(nc_net *backbone, const nc_dataset *train, const nc_dataset *test,
+                               const nc_aug_view *view, const nc_probe_config *pc,
+                               const nc_knn_config *kc, nc_probe_result *probe, double *knn_top1,
+                               nc_progress_fn progress, void *ctx) {
   const int dim = nc_net_out_dim(backbone);
   const int classes = train->classes > test->classes ? train->classes : test->classes;
   if (classes < 2) return nc_fail(NC_EINVAL, "evaluate: %s has no labels", train->name);
@@ -45,8 +72,11 @@ int nc_train_evaluate(nc_net *backbone, const nc_dataset *train, const nc_datase
   int *ytr = malloc((size_t)train->n * sizeof(int)), *yte = malloc((size_t)test->n * sizeof(int));
   int rc = NC_OK;
   if (!ftr || !fte || !ytr || !yte) rc = nc_fail(NC_ENOMEM, "evaluate: out of memory");
-  if (!rc) rc = nc_train_features(backbone, train, view, ftr);
-  if (!rc) rc = nc_train_features(backbone, test, view, fte);
+  two_pass tp = {progress, ctx, 0, (long)train->n + test->n};
+  nc_progress_fn fn = progress ? two_pass_progress : NULL;
+  if (!rc) rc = nc_train_features_progress(backbone, train, view, ftr, fn, &tp);
+  tp.offset = train->n;
+  if (!rc) rc = nc_train_features_progress(backbone, test, view, fte, fn, &tp);
   if (!rc) {
     for (int i = 0; i < train->n; i++) ytr[i] = train->labels[i];
     for (int i = 0; i < test->n; i++) yte[i] = test->labels[i];

@@ -1,0 +1,183 @@
+/* The shared path of `eval` and `embed` (frozen.h). */
+#include "frozen.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ncssl/status.h"
+
+void frozen_defaults(frozen_args *a) {
+  memset(a, 0, sizeof *a);
+  a->data = "fashion-mnist", a->data_dir = "", a->preset = "", a->arch = "resnet18";
+  a->stem = "cifar", a->width = 64, a->batch = 256;
+}
+
+int frozen_opts(frozen_args *a, nc_opt *o, int with_random_init) {
+  int n = 0;
+#define OPT(...) o[n++] = (nc_opt){__VA_ARGS__}
+  OPT("data", NC_OPT_STRING, &a->data,
+      "dataset: fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH");
+  OPT("data-dir", NC_OPT_STRING, &a->data_dir, "dataset directory (empty: the default)");
+  OPT("image-size", NC_OPT_INT, &a->image_size, "folder: images resized to N x N (0: 96)",
+      NC_RANGE(0, 4096));
+  OPT("channels", NC_OPT_INT, &a->channels, "folder: 1 (grayscale) or 3 channels (0: 3)",
+      NC_RANGE(0, 3));
+  OPT("preset", NC_OPT_STRING, &a->preset,
+      "preset whose size/normalisation to use (empty: by data)");
+  if (with_random_init)
+    OPT("random-init", NC_OPT_FLAG, &a->random_init,
+        "evaluate the untrained network (architecture from CKPT if given, else the flags)");
+  OPT("arch", NC_OPT_CHOICE, &a->arch, "backbone, for a file without metadata or no CKPT",
+      .choices = "resnet18|resnet34|resnet50");
+  OPT("stem", NC_OPT_CHOICE, &a->stem, "stem, for a file without metadata or no CKPT",
+      .choices = "cifar|imagenet");
+  OPT("width", NC_OPT_INT, &a->width, "width, for a file without metadata or no CKPT",
+      NC_RANGE(1, 512));
+  OPT("in-channels", NC_OPT_INT, &a->in_channels, "input channels (0: the dataset's)",
+      NC_RANGE(0, 3));
+  if (with_random_init)
+    OPT("seed", NC_OPT_INT, &a->seed, "seed of --random-init (as train's) and of the probe",
+        NC_NONNEG);
+  OPT("batch", NC_OPT_INT, &a->batch, "images per forward", NC_RANGE(1, 65536));
+  OPT("threads", NC_OPT_INT, &a->threads, "compute threads (0: the default)", NC_RANGE(0, 1024));
+#undef OPT
+  return n;
+}
+
+int frozen_load_data(const frozen_args *a, const char *split, long subset, nc_dataset *out) {
+  if (a->channels == 2) return nc_cli_error(NC_EXIT_USAGE, "--channels: must be 1 or 3");
+  if (a->threads > 0) {
+    omp_set_num_threads((int)a->threads);
+    openblas_set_num_threads((int)a->threads);
+  }
+  nc_data_opts dopts = {0};
+  dopts.dir = a->data_dir;
+  dopts.image_size = (int)a->image_size;
+  dopts.channels = (int)a->channels;
+  if (nc_dataset_load(a->data, split, &dopts, out))
+    return nc_cli_error_flag(NC_EXIT_FAIL, "--data");
+  if (subset > 0 && subset < out->n) out->n = (int)subset;
+  return NC_EXIT_OK;
+}
+
+/* A run directory's backbone.safetensors (or checkpoint.safetensors), or the file itself. */
+static void resolve_checkpoint(const char *arg, char *path, size_t n) {
+  struct stat st;
+  if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(path, n, "%s/backbone.safetensors", arg);
+    if (stat(path, &st) != 0) snprintf(path, n, "%s/checkpoint.safetensors", arg);
+  } else {
+    snprintf(path, n, "%s", arg);
+  }
+}
+
+static const char *stem_name(nc_stem s) { return s == NC_STEM_IMAGENET ? "imagenet" : "cifar"; }
+
+/* A flag given on the command line that disagrees with the file's metadata is refused rather
+ * than silently ignored. */
+static int check_flag(const nc_cmd_spec *spec, const nc_args *args, const char *flag, int differs,
+                      const char *path, const char *theirs) {
+  if (!nc_args_given(args, spec, flag) || !differs) return NC_EXIT_OK;
+  char msg[4400];
+  snprintf(msg, sizeof msg, "--%s: %s was trained with %s %s (from its metadata); leave --%s out",
+           flag, path, flag, theirs, flag);
+  return nc_cli_error(NC_EXIT_USAGE, msg);
+}
+
+int frozen_open(const frozen_args *a, const nc_cmd_spec *spec, const nc_args *args,
+                const char *ckpt, const nc_dataset *d, frozen *out) {
+  memset(out, 0, sizeof *out);
+  nc_resnet_cfg flags = {atoi(a->arch + 6),
+                         strcmp(a->stem, "imagenet") == 0 ? NC_STEM_IMAGENET : NC_STEM_CIFAR,
+                         (int)a->in_channels, (int)a->width};
+  out->cfg = flags;
+  int rc;
+  if (ckpt) {
+    resolve_checkpoint(ckpt, out->path, sizeof out->path);
+    rc = nc_train_read_arch(out->path, &out->cfg, NULL, NULL);
+    const int no_meta = rc == NC_EFORMAT && strstr(nc_last_error(), "no architecture");
+    const int arch_given = nc_args_given(args, spec, "arch") || nc_args_given(args, spec, "stem") ||
+                           nc_args_given(args, spec, "width");
+    if (no_meta && arch_given) {
+      out->cfg = flags; /* a plain state dict (torchvision's names): the flags say what it is */
+    } else if (no_meta) {
+      char msg[4400];
+      snprintf(msg, sizeof msg,
+               "%s has no architecture metadata (a plain state dict?): pass --arch, --stem and "
+               "--width as it was trained (and --in-channels)",
+               out->path);
+      return nc_cli_error(NC_EXIT_USAGE, msg);
+    } else if (rc) {
+      return nc_cli_error(NC_EXIT_FAIL, NULL);
+    } else {
+      char buf[32];
+      snprintf(buf, sizeof buf, "resnet%d", out->cfg.depth);
+      int x;
+      if ((x = check_flag(spec, args, "arch", out->cfg.depth != flags.depth, out->path, buf)) ||
+          (x = check_flag(spec, args, "stem", out->cfg.stem != flags.stem, out->path,
+                          stem_name(out->cfg.stem))))
+        return x;
+      snprintf(buf, sizeof buf, "%d", out->cfg.width);
+      if ((x = check_flag(spec, args, "width", out->cfg.width != flags.width, out->path, buf)))
+        return x;
+      snprintf(buf, sizeof buf, "%d", out->cfg.in_channels);
+      if ((x = check_flag(spec, args, "in-channels", out->cfg.in_channels != flags.in_channels,
+                          out->path, buf)))
+        return x;
+    }
+  }
+  const char *preset = *a->preset ? a->preset : nc_train_default_preset(a->data);
+  if (nc_aug_preset_get(preset, 0, &out->aug)) return nc_cli_error_flag(NC_EXIT_USAGE, "--preset");
+  if (out->cfg.in_channels == 0) out->cfg.in_channels = d->c;
+  if (out->cfg.in_channels != d->c) {
+    fprintf(stderr, "ncssl: the network takes %d input channels, %s has %d\n", out->cfg.in_channels,
+            d->name, d->c);
+    return NC_EXIT_USAGE;
+  }
+  const int size = out->aug.view[0].size;
+  if ((rc = nc_resnet_build(&out->net, &out->cfg, size, size, (int)a->batch, 1, 0, NULL)))
+    return nc_cli_error(nc_cli_exit_code(rc), NULL);
+  if (a->random_init) {
+    nc_rng root, r; /* the stream nc_ssl_create initialises the online network from */
+    nc_rng_seed(&root, (uint64_t)a->seed);
+    r = nc_rng_split(&root, 1);
+    nc_net_init(out->net, &r);
+  } else if (nc_train_load_backbone(out->net, out->path)) {
+    return nc_cli_error(NC_EXIT_FAIL, NULL);
+  }
+  return NC_EXIT_OK;
+}
+
+void frozen_close(frozen *f) {
+  nc_net_free(f->net);
+  f->net = NULL;
+}
+
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+void frozen_progress_init(frozen_progress *p) {
+  p->tty = isatty(STDERR_FILENO);
+  p->t0 = seconds();
+}
+
+void frozen_progress_fn(void *ctx, long done, long total) {
+  frozen_progress *p = ctx;
+  if (!p->tty) return;
+  double dt = seconds() - p->t0;
+  fprintf(stderr, "\rfeatures %ld/%ld images, %.0f img/s   ", done, total, dt > 0 ? done / dt : 0);
+  fflush(stderr);
+}
+
+void frozen_progress_done(frozen_progress *p) {
+  if (p->tty) fprintf(stderr, "\r%60s\r", "");
+}

@@ -1,0 +1,50 @@
+/* The shared path of the commands that run a frozen backbone over a dataset (`eval`, `embed`):
+ * their common options, the checkpoint (a run directory, a checkpoint, a backbone file or a
+ * metadata-less torchvision state dict with --arch/--stem/--width), the dataset with its preset's
+ * size and normalisation, and a progress line on a terminal. */
+#ifndef NCSSL_CLI_FROZEN_H
+#define NCSSL_CLI_FROZEN_H
+#include "cli.h"
+#include "ncssl/train.h"
+
+typedef struct {
+  const char *data, *data_dir, *preset, *arch, *stem;
+  long width, in_channels, image_size, channels, seed, batch, threads;
+  int random_init;
+} frozen_args;
+
+/* The defaults: fashion-mnist, resnet18, cifar stem, width 64, batch 256. */
+void frozen_defaults(frozen_args *a);
+/* Appends the shared options (eval's --random-init when with_random_init) to o; returns how
+ * many. */
+int frozen_opts(frozen_args *a, nc_opt *o, int with_random_init);
+/* Loads one split with --data-dir, --image-size, --channels; the first `subset` images when > 0.
+ * Returns NC_EXIT_OK, or prints one error line and returns the exit code. */
+int frozen_load_data(const frozen_args *a, const char *split, long subset, nc_dataset *out);
+
+typedef struct {
+  char path[4096];   /* the weights file ("" for --random-init without CKPT) */
+  nc_resnet_cfg cfg; /* the architecture (from the file's metadata, else the flags) */
+  nc_aug_preset aug; /* view[0]: the images' size and normalisation */
+  nc_net *net;       /* the backbone, weights loaded (or initialised for --random-init) */
+} frozen;
+
+/* Builds the backbone for images of d: architecture from CKPT's metadata (a flag given that
+ * disagrees with it is refused) or, for a file without metadata, from the flags; weights from CKPT
+ * or, with --random-init, as `ncssl train --seed` initialises them. ckpt may be NULL with
+ * --random-init. Returns NC_EXIT_OK, or prints one error line and returns the exit code. */
+int frozen_open(const frozen_args *a, const nc_cmd_spec *spec, const nc_args *args,
+                const char *ckpt, const nc_dataset *d, frozen *out);
+void frozen_close(frozen *f);
+
+/* A progress line on stderr ("features 1024/10000 images, 812 img/s") redrawn in place, only when
+ * stderr is a terminal; frozen_progress_done clears it. */
+typedef struct {
+  int tty;
+  double t0;
+} frozen_progress;
+void frozen_progress_init(frozen_progress *p);
+void frozen_progress_fn(void *ctx, long done, long total);
+void frozen_progress_done(frozen_progress *p);
+
+#endif
