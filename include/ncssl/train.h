@@ -55,6 +55,8 @@ typedef struct {
   int probe_epochs;        /* linear-probe epochs for those evaluations (50) */
   int knn_k;               /* kNN k (200) */
   const char *config_text; /* config.txt's text, stored in checkpoint metadata (may be NULL) */
+  const char *init_from;   /* a backbone state dict (torchvision names) to start the online and
+                              target backbones from; NULL or "" = random; ignored on resume */
   void (*on_progress)(void *ctx, const nc_train_progress *p); /* may be NULL */
   void (*on_message)(void *ctx, const char *line); /* warnings and notices, may be NULL */
   void *ctx;
@@ -65,7 +67,8 @@ typedef struct {
   double last_loss;
   double effective_rank; /* from the last monitor record (NaN if none) */
   double feature_std;
-  int collapsed; /* the last monitor record raised the collapse flag */
+  int collapsed;        /* the last monitor record raised the collapse flag */
+  int already_finished; /* a resumed run was already at its last step: nothing was done */
 } nc_train_result;
 
 /* Defaults: nc_ssl_default() with the dataset's preset, 1 epoch, monitors at epoch ends, probe 50
@@ -98,8 +101,11 @@ int nc_train_save(nc_ssl *s, const char *path, const nc_train_state *st, const c
 int nc_train_load(nc_ssl *s, const char *path, nc_train_state *st);
 /* Writes a backbone under torchvision's bare names (metadata "arch" = arch, may be NULL). */
 int nc_train_save_backbone(nc_net *backbone, const char *path, const char *arch);
-/* Loads backbone weights from a backbone file (bare names) or a full checkpoint
- * (online.backbone.*) into net (built with prefix NULL). */
+/* Loads backbone weights from a backbone file (bare torchvision names; other tensors such as fc.*
+ * and num_batches_tracked are ignored) or a full checkpoint (online.backbone.*) into net (built
+ * with prefix NULL, or an SSL run's online backbone, "backbone."). Every tensor is checked first
+ * (the first missing or mis-shaped one is named, with both shapes), so a refusal changes nothing.
+ */
 int nc_train_load_backbone(nc_net *net, const char *path);
 /* Reads the backbone configuration (depth, stem, in_channels, width) from a checkpoint's "arch"
  * metadata; NC_EFORMAT when the file has none. */

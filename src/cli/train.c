@@ -18,14 +18,14 @@
 /* Every option of a run, in the order config.txt lists them. */
 typedef struct {
   const char *method, *arch, *stem, *predictor, *optimizer, *schedule, *target_init, *loss;
-  const char *data, *data_dir, *preset, *config, *out, *resume;
+  const char *data, *data_dir, *preset, *config, *out, *resume, *init_from;
   long width, proj_hidden, proj_out, pred_hidden, freq, batch, epochs, max_steps, seed, threads,
       loader_threads, subset, monitor_every, checkpoint_every, probe_epochs, knn_k;
   int symmetric, pred_bias, ema_cosine, no_stopgrad, eval_every_epoch;
   double rho, eps, dp_offset, alpha, alpha_p, wd, wd_predictor, lr, momentum, warmup_epochs, ema;
 } train_args;
 
-#define N_TRAIN_OPTS 48
+#define N_TRAIN_OPTS 64
 
 static int build_opts(train_args *a, nc_opt *o) {
   int n = 0;
@@ -94,6 +94,8 @@ static int build_opts(train_args *a, nc_opt *o) {
   OPT("out", NC_OPT_STRING, &a->out, "run directory");
   OPT("config", NC_OPT_STRING, &a->config, "read options from FILE (\"key = value\" lines)");
   OPT("resume", NC_OPT_STRING, &a->resume, "continue the run in RUN_DIR from its checkpoint");
+  OPT("init-from", NC_OPT_STRING, &a->init_from,
+      "start the backbone from a state dict (torchvision names, e.g. backbone.safetensors)");
 #undef OPT
   return n;
 }
@@ -104,6 +106,7 @@ static void defaults(train_args *a) {
   a->optimizer = "sgd", a->schedule = "constant", a->target_init = "copy", a->loss = "auto";
   a->data = "fashion-mnist", a->data_dir = "", a->preset = "", a->config = "", a->out = "";
   a->resume = "";
+  a->init_from = "";
   a->width = 64, a->proj_hidden = 512, a->proj_out = 128, a->pred_hidden = 512, a->freq = 1;
   a->batch = 128, a->epochs = 1, a->probe_epochs = 50, a->knn_k = 200, a->loader_threads = 1;
   a->rho = 0.3, a->eps = 0.1, a->dp_offset = -1, a->alpha = 0.5, a->alpha_p = 1;
@@ -351,6 +354,7 @@ int cmd_train(int argc, char **argv) {
   o.knn_k = (int)a.knn_k;
   o.warmup_epochs = a.warmup_epochs;
   o.config_text = text;
+  o.init_from = a.init_from;
   progress_ctx ctx = {isatty(STDOUT_FILENO), 0};
   o.on_progress = on_progress;
   o.on_message = on_message;
@@ -363,6 +367,12 @@ int cmd_train(int argc, char **argv) {
     nc_config_free(&file_cfg);
     if (ctx.tty) fputc('\n', stdout);
     return nc_cli_error(rc == NC_EINVAL || rc == NC_EUSAGE ? NC_EXIT_USAGE : NC_EXIT_FAIL, NULL);
+  }
+  if (res.already_finished) {
+    printf("already finished at step %ld (raise --epochs or --max-steps to go on); run in %s\n",
+           res.steps, a.out);
+    nc_config_free(&file_cfg);
+    return NC_EXIT_OK;
   }
   printf("done: %ld steps, last loss %.5f, effective rank %.3f, feature std %.4f%s; run in %s\n",
          res.steps, res.last_loss, res.effective_rank, res.feature_std,

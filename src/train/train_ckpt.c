@@ -132,6 +132,12 @@ int nc_train_save(nc_ssl *s, const char *path, const nc_train_state *st, const c
   return rc;
 }
 
+/* A parameter's name in a file: an online backbone's "backbone.conv1.weight" is stored bare
+ * ("conv1.weight") in backbone files (prefix ""), as torchvision names it. */
+static const char *file_name(const nc_param *p, const char *prefix) {
+  return !*prefix && strncmp(p->name, "backbone.", 9) == 0 ? p->name + 9 : p->name;
+}
+
 /* "[64, 3, 3, 3]" */
 static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
   size_t len = (size_t)snprintf(buf, n, "[");
@@ -147,7 +153,7 @@ static int check_list(const nc_st_file *f, const char *path, const nc_param_list
   char name[160];
   for (int i = 0; i < l->n; i++) {
     const nc_param *p = &l->items[i];
-    snprintf(name, sizeof name, "%s%s", prefix, p->name);
+    snprintf(name, sizeof name, "%s%s", prefix, file_name(p, prefix));
     const nc_st_entry *e = nc_st_find(f, name);
     if (!e) return nc_fail(NC_EFORMAT, "%s: tensor %s is missing", path, name);
     int same = e->dtype == NC_ST_F32 && e->count == p->n && e->ndim == p->ndim;
@@ -266,8 +272,13 @@ int nc_train_load_backbone(nc_net *net, const char *path) {
   int rc = nc_st_open(&f, path);
   if (rc) return rc;
   const char *prefix = nc_st_find(f, "online.backbone.conv1.weight") ? "online.backbone." : "";
-  rc = check_list(f, path, nc_net_params(net), prefix);
-  if (!rc) rc = nc_st_load_params(f, nc_net_params(net), prefix, 1);
+  const nc_param_list *l = nc_net_params(net);
+  rc = check_list(f, path, l, prefix);
+  char name[160];
+  for (int i = 0; i < l->n && !rc; i++) { /* all checked: copy (buffers too) */
+    snprintf(name, sizeof name, "%s%s", prefix, file_name(&l->items[i], prefix));
+    rc = nc_st_read(f, name, NC_ST_F32, l->items[i].w, l->items[i].n);
+  }
   nc_st_close(f);
   return rc;
 }

@@ -214,6 +214,11 @@ static int setup(run *r, nc_train_state *st) {
   char path[4096];
   snprintf(path, sizeof path, "%s/metrics.jsonl", o->out);
   memset(st, 0, sizeof *st);
+  if (!o->resume && o->init_from && *o->init_from) { /* pretrained start (target = online) */
+    nc_net *online = nc_ssl_backbone(r->ssl), *target = nc_ssl_target_backbone(r->ssl);
+    if ((rc = nc_train_load_backbone(online, o->init_from))) return rc;
+    if (target && (rc = nc_net_copy_params(target, online))) return rc;
+  }
   if (o->resume) {
     if ((rc = nc_train_load(r->ssl, r->ckpt, st))) return rc;
     if (st->seed != r->cfg.seed)
@@ -251,10 +256,9 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
   const long stop = o->max_steps > 0 && o->max_steps < r.total_steps ? o->max_steps : r.total_steps;
   const double t_start = now_seconds();
   double rate = 0, t_prev = t_start;
-  if (!rc && step >= stop) {
-    char line[128];
-    snprintf(line, sizeof line, "the run is already at step %ld of %ld", step, stop);
-    message(&r, line);
+  if (!rc && step >= stop) { /* the caller says so (nc_train_result.already_finished) */
+    res->already_finished = 1;
+    res->steps = step;
   }
   while (!rc && step < stop) {
     const nc_batch *b = NULL;
