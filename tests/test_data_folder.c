@@ -146,6 +146,19 @@ int main(void) {
   nc_dataset_free(&d);
   snprintf(name, sizeof name, "folder:%s", path_of("tree"));
   expect_error(nc_dataset_load(name, "val", &o, &d), &d, "tree", "no split 'val'");
+  /* Size and channels from the first training image when not given (16x8 gray: 8, 1), the test
+   * split following the training one (its 8x6 RGB image becomes 8x8 gray). */
+  snprintf(name, sizeof name, "folder:%s", path_of("split"));
+  nc_data_opts native = {0};
+  CHECK(nc_dataset_load(name, "train", &native, &d) == 0 && d.h == 8 && d.w == 8 && d.c == 1);
+  nc_dataset_free(&d);
+  CHECK(nc_dataset_load(name, "test", &native, &d) == 0 && d.h == 8 && d.c == 1);
+  nc_dataset_free(&d);
+  int psize = 0, pch = 0;
+  CHECK(nc_folder_probe(path_of("split/val"), &psize, &pch) == 0 && psize == 6 && pch == 3);
+  nc_data_opts gray6 = {.image_size = 6, .channels = 0};
+  CHECK(nc_dataset_load(name, "train", &gray6, &d) == 0 && d.h == 6 && d.c == 1);
+  nc_dataset_free(&d);
 
   /* Damaged images. */
   mkdirs("bad/x");

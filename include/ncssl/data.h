@@ -18,8 +18,10 @@ typedef struct {
 /* Options of nc_dataset_load; a zeroed struct gives the defaults. */
 typedef struct {
   const char *dir;     /* data directory; NULL or "" = nc_dataset_default_dir(name) */
-  int image_size;      /* folder only: every image becomes image_size x image_size (0 = 96) */
-  int channels;        /* folder only: 1 (gray) or 3 (RGB); 0 = 3 */
+  int image_size;      /* folder only: every image becomes image_size x image_size (0 = the
+                          shorter side of the first training image) */
+  int channels;        /* folder only: 1 (gray) or 3 (RGB); 0 = 1 when the first training image
+                          is gray (R = G = B everywhere), else 3 */
   int cifar100_coarse; /* cifar100 only: the 20 coarse labels instead of the 100 fine ones */
 } nc_data_opts;
 
@@ -65,6 +67,9 @@ int nc_cifar_read(const char *const *paths, int npaths, int cifar100, int coarse
  * (1..10 on disk, 0..9 in memory; NULL for the unlabeled split). */
 int nc_stl10_read(const char *images_path, const char *labels_path, nc_dataset *out);
 /* An image-folder tree rooted at root (one sub-folder per class), as described above. */
+/* The first image of a tree (first class folder, first file in sorted order): its shorter side,
+ * and 1 channel when it is gray (R = G = B at every pixel), else 3. */
+int nc_folder_probe(const char *root, int *image_size, int *channels);
 int nc_folder_read(const char *root, int image_size, int channels, nc_dataset *out);
 
 /* --- In-memory decoders (the readers above use them; the fuzz targets call them) --- */

@@ -41,7 +41,9 @@ typedef struct {
   nc_ssl_config ssl;    /* image size, in_channels and total_steps are filled in from the data */
   const char *data;     /* "fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "folder:P" */
   const char *data_dir; /* NULL or "" = the dataset's default directory */
-  const char *preset;   /* augmentation preset; NULL or "" = nc_train_default_preset(data) */
+  const char *preset;   /* augmentation preset; NULL or "" = nc_train_preset_for(data, size) */
+  int image_size;       /* folder: images resized to this (0 = the first image's shorter side) */
+  int channels;         /* folder: 1 or 3 (0 = 1 when the first image is gray, else 3) */
   long subset;          /* use only the first N training images (0 = all) */
   int epochs;
   long max_steps;          /* stop after this global step (0 = at the end of the epochs) */
@@ -77,6 +79,10 @@ nc_train_opts nc_train_default(void);
 /* The augmentation preset for a dataset name: fashion for (fashion-)mnist, cifar for
  * cifar10/100, stl10 for stl10, imagenet for folder:. */
 const char *nc_train_default_preset(const char *data);
+/* The preset for a dataset whose images are image_size pixels: for folder: trees the one made for
+ * that size (fashion up to 28, cifar up to 32, stl10 up to 96, imagenet above), otherwise
+ * nc_train_default_preset(data). */
+const char *nc_train_preset_for(const char *data, int image_size);
 /* Runs (or resumes) a training run. Returns NC_OK; NC_ENUMERIC when the loss or the weights
  * become NaN/Inf (the message names the step; the last checkpoint is left as it was); NC_EIO,
  * NC_EFORMAT (a damaged or mismatched checkpoint, refused with the reason), NC_EINVAL, NC_ENOMEM.

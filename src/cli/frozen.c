@@ -24,10 +24,10 @@ int frozen_opts(frozen_args *a, nc_opt *o, int with_random_init) {
   OPT("data", NC_OPT_STRING, &a->data,
       "dataset: fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH");
   OPT("data-dir", NC_OPT_STRING, &a->data_dir, "dataset directory (empty: the default)");
-  OPT("image-size", NC_OPT_INT, &a->image_size, "folder: images resized to N x N (0: 96)",
-      NC_RANGE(0, 4096));
-  OPT("channels", NC_OPT_INT, &a->channels, "folder: 1 (grayscale) or 3 channels (0: 3)",
-      NC_RANGE(0, 3));
+  OPT("image-size", NC_OPT_INT, &a->image_size,
+      "folder: images resized to N x N (0: the first image's shorter side)", NC_RANGE(0, 4096));
+  OPT("channels", NC_OPT_INT, &a->channels,
+      "folder: 1 (grayscale) or 3 channels (0: as the first image)", NC_RANGE(0, 3));
   OPT("preset", NC_OPT_STRING, &a->preset,
       "preset whose size/normalisation to use (empty: by data)");
   if (with_random_init)
@@ -52,6 +52,8 @@ int frozen_opts(frozen_args *a, nc_opt *o, int with_random_init) {
 
 int frozen_load_data(const frozen_args *a, const char *split, long subset, nc_dataset *out) {
   if (a->channels == 2) return nc_cli_error(NC_EXIT_USAGE, "--channels: must be 1 or 3");
+  if ((a->image_size || a->channels) && strncmp(a->data, "folder:", 7) != 0)
+    return nc_cli_error(NC_EXIT_USAGE, "--image-size/--channels: only for --data folder:PATH");
   if (a->threads > 0) {
     omp_set_num_threads((int)a->threads);
     openblas_set_num_threads((int)a->threads);
@@ -132,7 +134,7 @@ int frozen_open(const frozen_args *a, const nc_cmd_spec *spec, const nc_args *ar
         return x;
     }
   }
-  const char *preset = *a->preset ? a->preset : nc_train_default_preset(a->data);
+  const char *preset = *a->preset ? a->preset : nc_train_preset_for(a->data, d->h);
   if (nc_aug_preset_get(preset, 0, &out->aug)) return nc_cli_error_flag(NC_EXIT_USAGE, "--preset");
   if (out->cfg.in_channels == 0) out->cfg.in_channels = d->c;
   if (out->cfg.in_channels != d->c) {

@@ -21,6 +21,7 @@ typedef struct {
   const char *data, *data_dir, *preset, *config, *out, *resume, *init_from;
   long width, proj_hidden, proj_out, pred_hidden, freq, batch, epochs, max_steps, seed, threads,
       loader_threads, subset, monitor_every, checkpoint_every, probe_epochs, knn_k;
+  long image_size, channels;
   int symmetric, pred_bias, ema_cosine, no_stopgrad, eval_every_epoch;
   double rho, eps, dp_offset, alpha, alpha_p, wd, wd_predictor, lr, momentum, warmup_epochs, ema;
 } train_args;
@@ -80,7 +81,11 @@ static int build_opts(train_args *a, nc_opt *o) {
       "dataset: fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH");
   OPT("data-dir", NC_OPT_STRING, &a->data_dir, "dataset directory (empty: the default)");
   OPT("preset", NC_OPT_STRING, &a->preset,
-      "augmentations: fashion, cifar, stl10, imagenet (empty: by dataset)");
+      "augmentations: fashion, cifar, stl10, imagenet (empty: by dataset and image size)");
+  OPT("image-size", NC_OPT_INT, &a->image_size,
+      "folder: images resized to N x N (0: the first image's shorter side)", NC_RANGE(0, 4096));
+  OPT("channels", NC_OPT_INT, &a->channels,
+      "folder: 1 (grayscale) or 3 channels (0: as the first image)", NC_RANGE(0, 3));
   OPT("subset", NC_OPT_INT, &a->subset, "use the first N training images (0: all)", NC_NONNEG);
   OPT("monitor-every", NC_OPT_INT, &a->monitor_every,
       "monitor record every N steps too (0: epoch ends only)", NC_NONNEG);
@@ -318,6 +323,8 @@ int cmd_train(int argc, char **argv) {
     if (*resume) a.out = resume;
   }
   if (!*a.out) return nc_cli_error(NC_EXIT_USAGE, "--out: a run directory is required");
+  if ((a.image_size || a.channels) && strncmp(a.data, "folder:", 7) != 0)
+    return nc_cli_error(NC_EXIT_USAGE, "--image-size/--channels: only for --data folder:PATH");
   nc_train_opts o = nc_train_default();
   if (to_ssl_config(&a, &o.ssl)) return nc_cli_error(NC_EXIT_USAGE, NULL);
   if (o.ssl.method != NC_SSL_SIMSIAM && a.no_stopgrad)
@@ -355,6 +362,8 @@ int cmd_train(int argc, char **argv) {
   o.warmup_epochs = a.warmup_epochs;
   o.config_text = text;
   o.init_from = a.init_from;
+  o.image_size = (int)a.image_size;
+  o.channels = (int)a.channels;
   progress_ctx ctx = {isatty(STDOUT_FILENO), 0};
   o.on_progress = on_progress;
   o.on_message = on_message;

@@ -226,8 +226,14 @@ static int load_folder(const char *root, const char *split, const nc_data_opts *
                        nc_dataset *out) {
   char train[PATH_MAX], path[PATH_MAX];
   snprintf(train, sizeof train, "%s/train", root);
-  int size = o->image_size > 0 ? o->image_size : 96, ch = o->channels > 0 ? o->channels : 3;
-  if (ch != 1 && ch != 3) return nc_fail(NC_EUSAGE, "folder: channels must be 1 or 3");
+  int size = o->image_size, ch = o->channels;
+  if (ch < 0 || ch == 2 || ch > 3) return nc_fail(NC_EUSAGE, "folder: channels must be 1 or 3");
+  if (size <= 0 || ch == 0) { /* from the first training image, so that every split agrees */
+    int psize = 0, pch = 0, rc = nc_folder_probe(is_dir(train) ? train : root, &psize, &pch);
+    if (rc) return rc;
+    if (size <= 0) size = psize;
+    if (ch == 0) ch = pch;
+  }
   if (!is_dir(train)) { /* a single tree: the whole of it is the training split */
     if (strcmp(split, "train"))
       return nc_fail(NC_EIO, "%s: no split '%s' (no train/ and val/ sub-folders)", root, split);

@@ -67,6 +67,37 @@ static int list_dir(const char *dir, int want_dirs, strlist *out) {
   return NC_OK;
 }
 
+int nc_folder_probe(const char *root, int *image_size, int *channels) {
+  strlist classes, names = {0};
+  int rc = list_dir(root, 1, &classes);
+  if (rc) return rc;
+  char path[PATH_MAX] = "";
+  for (int k = 0; k < classes.n && !names.n && !rc; k++) {
+    snprintf(path, sizeof path, "%s/%s", root, classes.v[k]);
+    rc = list_dir(path, 0, &names);
+  }
+  if (!rc && !names.n) rc = nc_fail(NC_EFORMAT, "%s: no .jpg/.jpeg/.png images", root);
+  char file[PATH_MAX];
+  uint8_t *buf = NULL, *px = NULL;
+  size_t len = 0;
+  int h = 0, w = 0;
+  if (!rc && snprintf(file, sizeof file, "%s/%s", path, names.v[0]) >= (int)sizeof file)
+    rc = nc_fail(NC_EIO, "%s/%s: path too long", path, names.v[0]);
+  if (!rc) rc = nc_read_file(file, &buf, &len);
+  if (!rc) rc = nc_image_decode_raw(buf, len, file, 3, &px, &h, &w);
+  if (!rc) {
+    /* Gray when R = G = B everywhere (a gray PNG or JPEG decodes to three equal planes). */
+    size_t plane = (size_t)h * w, p = 0;
+    while (p < plane && px[p] == px[plane + p] && px[p] == px[2 * plane + p]) p++;
+    *image_size = h < w ? h : w;
+    *channels = p == plane ? 1 : 3;
+  }
+  free(buf), free(px);
+  strlist_free(&names);
+  strlist_free(&classes);
+  return rc;
+}
+
 int nc_folder_read(const char *root, int image_size, int channels, nc_dataset *out) {
   memset(out, 0, sizeof *out);
   if (image_size <= 0 || (channels != 1 && channels != 3))

@@ -35,6 +35,15 @@ const char *nc_train_default_preset(const char *data) {
   return "cifar";
 }
 
+const char *nc_train_preset_for(const char *data, int image_size) {
+  if (strncmp(data, "folder:", 7) != 0 || image_size <= 0) return nc_train_default_preset(data);
+  /* The preset made for images of about that size: its crops, blur kernel and view size. */
+  return image_size <= 28   ? "fashion"
+         : image_size <= 32 ? "cifar"
+         : image_size <= 96 ? "stl10"
+                            : "imagenet";
+}
+
 /* Everything one run holds; freed in one place. */
 typedef struct {
   const nc_train_opts *o;
@@ -61,11 +70,14 @@ static int load_data(run *r) {
   const nc_train_opts *o = r->o;
   nc_data_opts dopts = {0};
   dopts.dir = o->data_dir;
+  dopts.image_size = o->image_size;
+  dopts.channels = o->channels;
   const char *split = strcmp(o->data, "stl10") == 0 ? "train+unlabeled" : "train";
   int rc = nc_dataset_load(o->data, split, &dopts, &r->train);
   if (rc) return rc;
   if (o->subset > 0 && o->subset < r->train.n) r->train.n = (int)o->subset;
-  const char *preset = o->preset && *o->preset ? o->preset : nc_train_default_preset(o->data);
+  const char *preset =
+      o->preset && *o->preset ? o->preset : nc_train_preset_for(o->data, r->train.h);
   if ((rc = nc_aug_preset_get(preset, 0, &r->aug))) return rc;
   if (r->train.n < r->cfg.batch)
     return nc_fail(NC_EINVAL, "train: %d training images are fewer than one batch of %d",
