@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ncssl/data.h"
+#include "ncssl/json.h"
 #include "ncssl/report.h"
 #include "ncssl/status.h"
 #include "testing.h"
@@ -343,6 +345,85 @@ static void test_theory_pages(void) {
   free(html);
 }
 
+/* The configuration table: values as the shortest string that reads back (an old run's
+ * 0.29999999999999999 shows as 0.3), only options that differ from the defaults up front, all of
+ * them in a collapsed table; the caption under the figure only (not drawn into it: the SVG has
+ * no <desc> copy of it); the lr axis without an exponent multiplier above it. */
+static void test_config_table(void) {
+  char buf[40];
+  static const struct {
+    double v;
+    const char *want;
+  } fmt[] = {{0.3, "0.3"},
+             {4e-4, "4e-4"},
+             {0.03, "0.03"},
+             {1200, "1200"},
+             {1e-12, "1e-12"},
+             {0.996, "0.996"},
+             {0.1 + 0.2, "0.30000000000000004"}};
+  for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++) {
+    nc_fmt_shortest(buf, sizeof buf, fmt[i].v);
+    if (strcmp(buf, fmt[i].want)) fprintf(stderr, "shortest(%.17g) = %s\n", fmt[i].v, buf);
+    CHECK(strcmp(buf, fmt[i].want) == 0);
+  }
+  char dir[128], out[128], path[256];
+  snprintf(dir, sizeof dir, "%s/cfg", tmp);
+  write_run(dir, 50, 1, "x");
+  nc_config cfg = {0}, defaults = {0};
+  snprintf(path, sizeof path, "%s/config.txt", dir);
+  CHECK(nc_config_read(&cfg, path) == NC_OK);
+  nc_config_set(&cfg, "lr", "0.29999999999999999");
+  nc_config_set(&cfg, "wd", "0.00040000000000000002");
+  CHECK(nc_config_write(&cfg, path) == NC_OK);
+  nc_config_set(&defaults, "method", "byol");
+  nc_config_set(&defaults, "predictor", "mlp");
+  nc_config_set(&defaults, "note", "x");
+  nc_config_set(&defaults, "lr", "0.03");
+  nc_config_set(&defaults, "wd", "4e-4");
+  nc_report_run run = {0};
+  CHECK(nc_report_load(&run, dir) == NC_OK);
+  run.defaults = &defaults;
+  snprintf(out, sizeof out, "%s/cfg-out", tmp);
+  nc_report_summary s;
+  CHECK(nc_report_write(&run, 1, out, &s) == NC_OK);
+  char *html = page_of(out);
+  CHECK(html != NULL);
+  if (html) {
+    const char *details = strstr(html, "<details>");
+    const char *front = strstr(html, "differ from the defaults");
+    CHECK(details && front && front < details);
+    /* Up front: lr and predictor changed; wd (4e-4 both ways) and method are not listed. */
+    char up[4096] = "";
+    if (details && front) snprintf(up, sizeof up, "%.*s", (int)(details - front), front);
+    CHECK(strstr(up, "<th>lr</th><td><code>0.3</code></td><td><code>0.03</code>") != NULL);
+    CHECK(strstr(up, "<th>predictor</th><td><code>directpred</code>") != NULL);
+    CHECK(strstr(up, "<th>wd</th>") == NULL && strstr(up, "<th>method</th>") == NULL);
+    /* All of them, collapsed, shortest form. */
+    CHECK(details && strstr(details, "<th>wd</th><td><code>4e-4</code>") != NULL);
+    CHECK(details && strstr(details, "<th>method</th>") != NULL);
+    CHECK(strstr(html, "0.29999") == NULL && strstr(html, "<details open") == NULL);
+  }
+  free(html);
+  snprintf(path, sizeof path, "%s/report-figures/lr.svg", out);
+  char *svg = read_all(path);
+  CHECK(svg && strstr(svg, "<desc>") == NULL);
+  free(svg);
+  /* The top-left corner above the y axis (where PLplot puts "(x10^-2)") stays white. */
+  snprintf(path, sizeof path, "%s/report-figures/lr.png", out);
+  uint8_t *file = NULL, *px = NULL;
+  size_t len = 0;
+  int h = 0, w = 0;
+  CHECK(nc_read_file(path, &file, &len) == NC_OK);
+  CHECK(file && nc_image_decode_raw(file, len, path, 1, &px, &h, &w) == NC_OK);
+  int dark = 0;
+  for (int y = 0; px && y < 40 && y < h; y++)
+    for (int x = 0; x < 100 && x < w; x++) dark += px[(size_t)y * w + x] < 128;
+  CHECK(px && dark == 0);
+  free(file), free(px);
+  nc_report_run_free(&run);
+  nc_config_free(&cfg), nc_config_free(&defaults);
+}
+
 int main(void) {
   snprintf(tmp, sizeof tmp, "/tmp/ncssl-report-XXXXXX");
   CHECK(mkdtemp(tmp) != NULL);
@@ -350,6 +431,7 @@ int main(void) {
   test_two_runs();
   test_damaged_runs();
   test_theory_pages();
+  test_config_table();
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   CHECK(system(cmd) == 0);

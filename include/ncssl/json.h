@@ -5,6 +5,9 @@
 
 /* Prints a number (%.17g trimmed to what round-trips) or null when it is NaN/Inf. */
 void nc_json_num(FILE *f, double v);
+/* v as the shortest decimal string that reads back (strtod) to exactly v: "0.3", "4e-4", "1200";
+ * non-finite values as %g. For config files and tables people read. */
+void nc_fmt_shortest(char *buf, size_t n, double v);
 /* Prints `, "key": v` (a member after the first of an object), v as nc_json_num. */
 void nc_json_field(FILE *f, const char *key, double v);
 /* Prints a quoted, escaped JSON string. */

@@ -24,6 +24,8 @@ typedef struct {
   int usable;     /* at least one record to plot */
   char **notices; /* what is missing or damaged, one line each */
   int nnotices;
+  const nc_config *defaults; /* optional (not owned): options equal to these are not listed up
+                                front, only in the collapsed table of all options */
 } nc_report_run;
 
 /* Loads a run directory into run (zero it first). Missing or damaged parts become notices.

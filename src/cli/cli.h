@@ -2,6 +2,7 @@
 #ifndef NCSSL_CLI_H
 #define NCSSL_CLI_H
 #include "ncssl/args.h"
+#include "ncssl/runlog.h"
 
 /* Exit codes: 0 success, 1 runtime failure, 2 bad usage. */
 enum { NC_EXIT_OK = 0, NC_EXIT_FAIL = 1, NC_EXIT_USAGE = 2 };
@@ -39,6 +40,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+/* Every train option at its default, as config.txt lists them (for the report's table). */
+int nc_cli_train_defaults(nc_config *c);
 int cmd_report(int argc, char **argv);
 
 #endif

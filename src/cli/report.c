@@ -73,9 +73,12 @@ int cmd_report(int argc, char **argv) {
   nc_report_run *runs = calloc((size_t)n, sizeof *runs);
   if (!runs) return nc_cli_error(NC_EXIT_FAIL, "out of memory");
   int code = NC_EXIT_OK;
+  nc_config defaults = {0}; /* train's defaults: the page lists what a run changed up front */
   rc = NC_OK;
   for (int r = 0; r < n && !rc; r++) rc = nc_report_load(&runs[r], args.positional[r]);
   if (!rc) rc = nc_report_label(runs, n);
+  if (!rc) rc = nc_cli_train_defaults(&defaults);
+  for (int r = 0; r < n && !rc; r++) runs[r].defaults = &defaults;
   if (rc) {
     code = nc_cli_error(NC_EXIT_FAIL, NULL);
     goto done;
@@ -104,6 +107,7 @@ int cmd_report(int argc, char **argv) {
     printf("report: %s (%d figures, %d notices)\n", page, summary.figures, summary.notices);
   if (summary.unusable_runs) code = NC_EXIT_FAIL;
 done:
+  nc_config_free(&defaults);
   for (int r = 0; r < n; r++) nc_report_run_free(&runs[r]);
   free(runs);
   return code;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ncssl/json.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
 
@@ -183,9 +184,12 @@ static int effective_config(const nc_cmd_spec *spec, nc_config *c) {
       case NC_OPT_INT:
         rc = nc_config_setf(c, o->name, "%ld", *(long *)o->dst);
         break;
-      case NC_OPT_DOUBLE:
-        rc = nc_config_setf(c, o->name, "%.17g", *(double *)o->dst);
+      case NC_OPT_DOUBLE: { /* the shortest string that reads back exactly (0.3, not 0.2999…) */
+        char num[40];
+        nc_fmt_shortest(num, sizeof num, *(double *)o->dst);
+        rc = nc_config_set(c, o->name, num);
         break;
+      }
       default:
         rc = nc_config_set(c, o->name, *(const char **)o->dst);
         break;
@@ -282,6 +286,14 @@ static void on_message(void *vctx, const char *line) {
   if (ctx->tty) fputc('\n', stdout);
   fflush(stdout);
   fprintf(strncmp(line, "warning", 7) == 0 ? stderr : stdout, "%s\n", line);
+}
+
+int nc_cli_train_defaults(nc_config *c) {
+  train_args a;
+  defaults(&a);
+  nc_opt opts[N_TRAIN_OPTS];
+  const nc_cmd_spec spec = {"train", "", "", opts, build_opts(&a, opts), 0};
+  return effective_config(&spec, c);
 }
 
 int cmd_train(int argc, char **argv) {

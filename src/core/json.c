@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void nc_json_num(FILE *f, double v) {
   if (!isfinite(v)) {
@@ -13,6 +14,37 @@ void nc_json_num(FILE *f, double v) {
   snprintf(buf, sizeof buf, "%.15g", v);
   if (strtod(buf, NULL) != v) snprintf(buf, sizeof buf, "%.17g", v);
   fputs(buf, f);
+}
+
+/* "1.0000000000000001e-05" -> "1e-5": no '+', no leading zeros in the exponent. */
+static void compact_exponent(char *s) {
+  char *e = strchr(s, 'e');
+  if (!e) return;
+  char *d = e + 1, *src = e + 1;
+  if (*src == '+') src++;
+  if (*src == '-') *d++ = *src++;
+  while (*src == '0' && src[1]) src++;
+  memmove(d, src, strlen(src) + 1);
+}
+
+void nc_fmt_shortest(char *buf, size_t n, double v) {
+  if (!isfinite(v)) {
+    snprintf(buf, n, "%g", v);
+    return;
+  }
+  /* The shortest %g or %e form, over every precision, that reads back exactly (0.3, 4e-4,
+   * 1200; 0.30000000000000004 only when that is the value). */
+  char g[40], e[40], best[40] = "";
+  snprintf(best, sizeof best, "%.17g", v);
+  for (int p = 1; p <= 17; p++) {
+    snprintf(g, sizeof g, "%.*g", p, v);
+    snprintf(e, sizeof e, "%.*e", p - 1, v);
+    compact_exponent(g);
+    compact_exponent(e);
+    if (strtod(g, NULL) == v && strlen(g) < strlen(best)) snprintf(best, sizeof best, "%s", g);
+    if (strtod(e, NULL) == v && strlen(e) < strlen(best)) snprintf(best, sizeof best, "%s", e);
+  }
+  snprintf(buf, n, "%s", best);
 }
 
 void nc_json_field(FILE *f, const char *key, double v) {

@@ -343,6 +343,16 @@ static void draw_caption(const char *caption) {
   plschr(0, 1.0);
 }
 
+/* Linear y-axis tick labels as the shortest %g string (0.03, 4e-04, 1200), so PLplot never
+ * factors out a "(x10^-2)" multiplier: it is drawn above the axis, where the top margin clipped
+ * it and 0.03 read as 3. */
+static void y_label(PLINT axis, PLFLT value, char *label, PLINT length, PLPointer data) {
+  const double span = *(const double *)data;
+  if (axis != PL_Y_AXIS) return;
+  if (fabs(value) < 1e-9 * span) value = 0; /* -0 and round-off at zero (1.4e-17 for 0) */
+  snprintf(label, (size_t)length, "%g", value);
+}
+
 static void render(const nc_figure *fig) {
   frame fr = {.fig = fig};
   fit_ranges(fig, &fr);
@@ -414,7 +424,10 @@ static void render(const nc_figure *fig) {
 
   plcol0(COL_FG);
   plwidth(1.0);
-  plbox("bcnst", 0, 0, fig->log_y ? "bcnstvl" : "bcnstv", 0, 0);
+  double span = fr.ymax - fr.ymin;
+  plslabelfunc(y_label, &span);
+  plbox("bcnst", 0, 0, fig->log_y ? "bcnstvl" : "bcnstvo", 0, 0);
+  plslabelfunc(NULL, NULL);
   if (fig->xlabel) plmtex("b", 3.0, 0.5, 0.5, fig->xlabel);
   if (fig->ylabel) plmtex("l", 4.6, 0.5, 0.5, fig->ylabel);
   if (caption_lines) draw_caption(fig->caption);

@@ -55,25 +55,6 @@ static int pick_columns(int k, int *cols) {
   return RP_MAX_COLUMNS;
 }
 
-/* Breaks text into lines of at most `width` characters at spaces (UTF-8 aware), for captions
- * drawn under the plot, which would otherwise run off the image. */
-static void wrap(char *out, size_t size, const char *text, int width) {
-  snprintf(out, size, "%s", text ? text : "");
-  int col = 0;
-  char *last_space = NULL;
-  for (char *c = out; *c; c++) {
-    if ((*c & 0xc0) == 0x80) continue; /* a UTF-8 continuation byte */
-    if (*c == ' ') last_space = c;
-    if (*c == '\n') col = 0, last_space = NULL;
-    if (++col > width && last_space) {
-      *last_space = '\n';
-      col = 0;
-      for (char *d = last_space + 1; d <= c; d++) col += (*d & 0xc0) != 0x80;
-      last_space = NULL;
-    }
-  }
-}
-
 int rp_plot_lines(const rp_lines *p) {
   int single = p->ngroups == 1 && p->groups[0].k > 1;
   int max_series = 1;
@@ -146,12 +127,10 @@ int rp_plot_lines(const rp_lines *p) {
   }
   int labelled = 0;
   for (int i = 0; i < ns; i++) labelled += series[i].label != NULL;
-  char caption[1024];
-  wrap(caption, sizeof caption, p->caption, 86);
+  /* No caption inside the image: the page shows it once, under the figure. */
   nc_figure fig = {.title = p->title,
                    .xlabel = p->xlabel,
                    .ylabel = p->ylabel,
-                   .caption = caption,
                    .ymin = p->ymin,
                    .ymax = p->ymax,
                    .log_y = p->log_y,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ncssl/afile.h"
+#include "ncssl/json.h"
 #include "ncssl/report.h"
 #include "ncssl/status.h"
 #include "report_data.h"
@@ -235,6 +236,17 @@ static void cell_num(FILE *f, int have, const char *fmt, double v) {
 
 static double pct(double v) { return v <= 1 ? 100 * v : v; }
 
+/* A config value as people write it: a number in full (not an integer) as the shortest string
+ * that reads back exactly ("0.29999999999999999" from older runs shows as 0.3), text as is. */
+static void config_value(char *out, size_t n, const char *value) {
+  char *end;
+  double x = strtod(value, &end);
+  if (end != value && *end == '\0' && isfinite(x) && strpbrk(value, ".eE"))
+    nc_fmt_shortest(out, n, x);
+  else
+    snprintf(out, n, "%s", value);
+}
+
 static void runs_table(FILE *f, const nc_report_run *runs, int n) {
   fputs(
       "<section>\n<h2>Runs</h2>\n<div class=\"scroll\"><table>\n<tr><th>run</th>"
@@ -287,16 +299,47 @@ static void runs_table(FILE *f, const nc_report_run *runs, int n) {
   }
   fputs("</table></div>\n", f);
   for (int r = 0; r < n; r++) {
-    if (!runs[r].has_config) continue;
-    fprintf(f, "<details%s><summary>Configuration of <b>", n == 1 ? " open" : "");
-    rp_html_text(f, runs[r].label);
+    const nc_report_run *run = &runs[r];
+    if (!run->has_config) continue;
+    /* Up front, only what the run changed; every option in a collapsed table below it. */
+    if (run->defaults) {
+      fputs("<p>Options of <b>", f);
+      rp_html_text(f, run->label);
+      fputs("</b> that differ from the defaults:", f);
+      int changed = 0;
+      char v[64], d[64];
+      for (int i = 0; i < run->config.n; i++) {
+        const char *key = run->config.items[i].key;
+        const char *def = nc_config_get(run->defaults, key);
+        config_value(v, sizeof v, run->config.items[i].value);
+        if (def) config_value(d, sizeof d, def);
+        if (def && strcmp(v, d) == 0) continue;
+        if (!changed++)
+          fputs(
+              "</p>\n<div class=\"scroll\"><table>\n<tr><th>option</th><th>value</th>"
+              "<th>default</th></tr>\n",
+              f);
+        fputs("<tr><th>", f);
+        rp_html_text(f, key);
+        fputs("</th><td><code>", f);
+        rp_html_text(f, v);
+        fputs("</code></td><td><code>", f);
+        rp_html_text(f, def ? d : "(not a train option)");
+        fputs("</code></td></tr>\n", f);
+      }
+      fputs(changed ? "</table></div>\n" : " none.</p>\n", f);
+    }
+    fputs("<details><summary>All options of <b>", f);
+    rp_html_text(f, run->label);
     fprintf(f, "</b> (config.txt, %d options)</summary>\n<div class=\"scroll\"><table>\n",
-            runs[r].config.n);
-    for (int i = 0; i < runs[r].config.n; i++) {
+            run->config.n);
+    for (int i = 0; i < run->config.n; i++) {
+      char v[64];
+      config_value(v, sizeof v, run->config.items[i].value);
       fputs("<tr><th>", f);
-      rp_html_text(f, runs[r].config.items[i].key);
+      rp_html_text(f, run->config.items[i].key);
       fputs("</th><td><code>", f);
-      rp_html_text(f, runs[r].config.items[i].value);
+      rp_html_text(f, v);
       fputs("</code></td></tr>\n", f);
     }
     fputs("</table></div></details>\n", f);
