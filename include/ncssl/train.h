@@ -46,19 +46,23 @@ typedef struct {
   int channels;         /* folder: 1 or 3 (0 = 1 when the first image is gray, else 3) */
   long subset;          /* use only the first N training images (0 = all) */
   int epochs;
-  long max_steps;          /* stop after this global step (0 = at the end of the epochs) */
-  int loader_threads;      /* 0 = one per CPU */
-  const char *out;         /* the run directory (created) */
-  int resume;              /* continue from out/checkpoint.safetensors */
-  long monitor_every;      /* also a monitor record every N steps (0 = at epoch ends only) */
-  double warmup_epochs;    /* cosine schedule: linear warm-up over this many epochs */
-  long checkpoint_every;   /* also a checkpoint every N steps (0 = at epoch ends and the end) */
-  int eval_every_epoch;    /* probe + kNN on the test split after every epoch */
-  int probe_epochs;        /* linear-probe epochs for those evaluations (50) */
-  int knn_k;               /* kNN k (200) */
-  const char *config_text; /* config.txt's text, stored in checkpoint metadata (may be NULL) */
-  const char *init_from;   /* a backbone state dict (torchvision names) to start the online and
-                              target backbones from; NULL or "" = random; ignored on resume */
+  long max_steps;            /* stop after this global step (0 = at the end of the epochs) */
+  int loader_threads;        /* 0 = one per CPU */
+  const char *out;           /* the run directory (created) */
+  int resume;                /* continue from out/checkpoint.safetensors */
+  long monitor_every;        /* also a monitor record every N steps (0 = at epoch ends only) */
+  double warmup_epochs;      /* cosine schedule: linear warm-up over this many epochs */
+  long checkpoint_every;     /* also a checkpoint every N steps (0 = at epoch ends and the end) */
+  int eval_every_epoch;      /* probe + kNN on the test split after every epoch */
+  int probe_epochs;          /* linear-probe epochs for those evaluations (50) */
+  int knn_k;                 /* kNN k (200) */
+  long knn_every;            /* online kNN every N steps and at the last step (0 = off): a "knn"
+                                record of the first knn_queries test images classified by the
+                                first knn_bank training images (eval-mode features, k = knn_k) */
+  int knn_bank, knn_queries; /* 0 = the whole split */
+  const char *config_text;   /* config.txt's text, stored in checkpoint metadata (may be NULL) */
+  const char *init_from;     /* a backbone state dict (torchvision names) to start the online and
+                                target backbones from; NULL or "" = random; ignored on resume */
   void (*on_progress)(void *ctx, const nc_train_progress *p); /* may be NULL */
   void (*on_message)(void *ctx, const char *line); /* warnings and notices, may be NULL */
   void *ctx;

@@ -22,7 +22,7 @@ typedef struct {
   const char *data, *data_dir, *preset, *config, *out, *resume, *init_from;
   long width, proj_hidden, proj_out, pred_hidden, freq, batch, epochs, max_steps, seed, threads,
       loader_threads, subset, monitor_every, checkpoint_every, probe_epochs, knn_k;
-  long image_size, channels;
+  long image_size, channels, knn_every, knn_bank, knn_queries;
   int symmetric, pred_bias, ema_cosine, no_stopgrad, eval_every_epoch;
   double rho, eps, dp_offset, alpha, alpha_p, wd, wd_predictor, lr, momentum, warmup_epochs, ema;
 } train_args;
@@ -97,6 +97,12 @@ static int build_opts(train_args *a, nc_opt *o) {
   OPT("probe-epochs", NC_OPT_INT, &a->probe_epochs, "linear-probe epochs of those evaluations",
       NC_RANGE(1, 10000));
   OPT("knn-k", NC_OPT_INT, &a->knn_k, "kNN neighbours", NC_RANGE(1, 100000));
+  OPT("knn-every", NC_OPT_INT, &a->knn_every,
+      "online kNN of held-out test images every N steps (0: off)", NC_NONNEG);
+  OPT("knn-bank", NC_OPT_INT, &a->knn_bank, "online kNN: labelled training images (0: all)",
+      NC_NONNEG);
+  OPT("knn-queries", NC_OPT_INT, &a->knn_queries, "online kNN: test images classified (0: all)",
+      NC_NONNEG);
   OPT("out", NC_OPT_STRING, &a->out, "run directory");
   OPT("config", NC_OPT_STRING, &a->config, "read options from FILE (\"key = value\" lines)");
   OPT("resume", NC_OPT_STRING, &a->resume, "continue the run in RUN_DIR from its checkpoint");
@@ -115,6 +121,7 @@ static void defaults(train_args *a) {
   a->init_from = "";
   a->width = 64, a->proj_hidden = 512, a->proj_out = 128, a->pred_hidden = 512, a->freq = 1;
   a->batch = 128, a->epochs = 1, a->probe_epochs = 50, a->knn_k = 200, a->loader_threads = 1;
+  a->knn_bank = 2000, a->knn_queries = 1000;
   a->rho = 0.3, a->eps = 0.1, a->dp_offset = -1, a->alpha = 0.5, a->alpha_p = 1;
   a->wd = 4e-4, a->wd_predictor = 4e-4, a->lr = 0.03, a->momentum = 0.9, a->ema = 0.996;
 }
@@ -375,6 +382,9 @@ int cmd_train(int argc, char **argv) {
   o.config_text = text;
   o.init_from = a.init_from;
   o.image_size = (int)a.image_size;
+  o.knn_every = a.knn_every;
+  o.knn_bank = (int)a.knn_bank;
+  o.knn_queries = (int)a.knn_queries;
   o.channels = (int)a.channels;
   progress_ctx ctx = {isatty(STDOUT_FILENO), 0};
   o.on_progress = on_progress;

@@ -28,7 +28,9 @@ static const struct {
      "no run logs predictor monitors (\"wp_eig_re\", \"alignment\", \"asymmetry\"): these runs "
      "have no linear or DirectPred predictor, or no monitors yet"},
     {"Collapse", NULL, "no run has monitor records with \"effective_rank\" or \"feature_std\""},
-    {"Evaluation", NULL, "no run has eval records (\"probe_top1\", \"knn_top1\") yet"},
+    {"Evaluation", NULL,
+     "no run has eval records (\"probe_top1\", \"knn_top1\") or knn records (train --knn-every) "
+     "yet"},
 };
 
 /* Figures whose data is one matrix (or scalar) per run. */
@@ -69,6 +71,11 @@ static const fig_spec specs[] = {
      "relative Frobenius norm (dimensionless)",
      "Should decay toward 0: with weight decay the trained predictor becomes symmetric.", NULL, 0,
      0, 0},
+    {SEC_EVAL, "knn_online", "knn", "knn_top1", "Online kNN accuracy (train --knn-every)",
+     "top-1 on held-out test images (fraction)",
+     "Held-out images classified by their nearest labelled training images, during training: it "
+     "should rise; a fall back toward chance is collapse.",
+     NULL, 0, 0, 1},
     {SEC_COLLAPSE, "feature_std", "monitor", "feature_std", "Feature standard deviation",
      "std per dimension (feature units)",
      "Going to 0 is complete collapse: every image maps to the same point.", NULL, 0, 0, 0},

@@ -82,12 +82,14 @@ static int load_data(run *r) {
   if (r->train.n < r->cfg.batch)
     return nc_fail(NC_EINVAL, "train: %d training images are fewer than one batch of %d",
                    r->train.n, r->cfg.batch);
-  if (o->eval_every_epoch) {
+  if (o->eval_every_epoch || o->knn_every > 0) {
     if (strcmp(o->data, "stl10") == 0) {
       if ((rc = nc_dataset_load(o->data, "train", &dopts, &r->eval_train))) return rc;
     }
     if ((rc = nc_dataset_load(o->data, "test", &dopts, &r->test))) return rc;
   }
+  if (o->knn_every > 0 && (r->test.classes < 2 || r->train.classes < 2))
+    return nc_fail(NC_EINVAL, "knn: %s has no labels to classify", r->test.name);
   return NC_OK;
 }
 
@@ -178,6 +180,46 @@ static int eval_record(run *r, long step, int epoch) {
     message(r, line);
   }
   nc_probe_result_free(&probe);
+  return rc;
+}
+
+/* The online kNN monitor (solo-learn's online evaluation, made cheap): the backbone's eval-mode
+ * features of a fixed labelled bank (the first knn_bank training images) classify the first
+ * knn_queries held-out test images; a "knn" record. It only runs forwards in eval mode (no
+ * batch-norm statistics change), so the training itself is the same with or without it. */
+static int knn_record(run *r, long step, int epoch) {
+  const nc_train_opts *o = r->o;
+  nc_dataset bank = r->eval_train.n ? r->eval_train : r->train, query = r->test;
+  if (o->knn_bank > 0 && o->knn_bank < bank.n) bank.n = o->knn_bank;
+  if (o->knn_queries > 0 && o->knn_queries < query.n) query.n = o->knn_queries;
+  nc_net *net = nc_ssl_backbone(r->ssl);
+  const int dim = nc_net_out_dim(net);
+  float *fb = malloc((size_t)bank.n * dim * sizeof(float));
+  float *fq = malloc((size_t)query.n * dim * sizeof(float));
+  int *yb = malloc((size_t)bank.n * sizeof(int)), *yq = malloc((size_t)query.n * sizeof(int));
+  int rc = fb && fq && yb && yq ? NC_OK : nc_fail(NC_ENOMEM, "knn: out of memory");
+  if (!rc) rc = nc_train_features(net, &bank, &r->aug.view[0], fb);
+  if (!rc) rc = nc_train_features(net, &query, &r->aug.view[0], fq);
+  double top1 = NAN;
+  nc_knn_config kc = nc_knn_default();
+  kc.k = o->knn_k < bank.n ? o->knn_k : bank.n;
+  if (!rc) {
+    for (int i = 0; i < bank.n; i++) yb[i] = bank.labels[i];
+    for (int i = 0; i < query.n; i++) yq[i] = query.labels[i];
+    int classes = bank.classes > query.classes ? bank.classes : query.classes;
+    rc = nc_knn_eval(fb, yb, bank.n, fq, yq, query.n, dim, classes, &kc, &top1, NULL);
+  }
+  if (!rc) rc = nc_metrics_begin(r->metrics, "knn");
+  if (!rc) {
+    nc_metrics_int(r->metrics, "step", step);
+    nc_metrics_int(r->metrics, "epoch", epoch);
+    nc_metrics_num(r->metrics, "knn_top1", top1);
+    nc_metrics_int(r->metrics, "knn_k", kc.k);
+    nc_metrics_int(r->metrics, "bank", bank.n);
+    nc_metrics_int(r->metrics, "queries", query.n);
+    rc = nc_metrics_end(r->metrics);
+  }
+  free(fb), free(fq), free(yb), free(yq);
   return rc;
 }
 
@@ -318,6 +360,9 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     if (epoch_end || step == stop || (o->monitor_every > 0 && step % o->monitor_every == 0))
       if ((rc = monitor_record(&r, step, epoch, b->n, res))) break;
     if (epoch_end && o->eval_every_epoch && (rc = eval_record(&r, step, epoch))) break;
+    if (o->knn_every > 0 && (step % o->knn_every == 0 || step == stop) &&
+        (rc = knn_record(&r, step, epoch)))
+      break;
     if (epoch_end || step == stop || (o->checkpoint_every > 0 && step % o->checkpoint_every == 0))
       if ((rc = checkpoint(&r, step, epoch_end ? epoch : epoch - 1))) break;
   }
