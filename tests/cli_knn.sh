@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `ncssl train --knn-every N`: "knn" records every N steps and at the last step (bank and query
 # sizes as asked, accuracy a fraction), training unchanged by it (the same backbone bytes as a run
-# without), continued on --resume without duplicates, drawn by `ncssl report`.
+# without), continued on --resume with none repeated, drawn by `ncssl report`.
 set -u
 NCSSL=$1
 fails=0; checks=0
