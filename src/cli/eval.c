@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ncssl/json.h"
@@ -13,12 +14,26 @@
 #include "ncssl/status.h"
 #include "ncssl/train.h"
 
-/* A run directory's backbone.safetensors (or checkpoint.safetensors), or the file itself. */
+/* A run directory's backbone.safetensors (or checkpoint.safetensors), or the file itself. Both
+ * files carry their step; when they disagree (a run stopped between writing the two), the
+ * checkpoint is the run's state: it is evaluated, and a note says so. */
 static void resolve_checkpoint(const char *arg, char *path, size_t n) {
   struct stat st;
   if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", arg);
     snprintf(path, n, "%s/backbone.safetensors", arg);
-    if (stat(path, &st) != 0) snprintf(path, n, "%s/checkpoint.safetensors", arg);
+    long sb = -1, sc = -1;
+    if (lstat(path, &st) != 0) {
+      snprintf(path, n, "%s", ckpt);
+    } else if (lstat(ckpt, &st) == 0 && nc_train_file_step(path, &sb) == NC_OK &&
+               nc_train_file_step(ckpt, &sc) == NC_OK && sb != sc) {
+      fprintf(stderr,
+              "ncssl: note: %s is at step %ld but %s at step %ld (the run stopped between the "
+              "two writes): evaluating the checkpoint\n",
+              path, sb, ckpt, sc);
+      snprintf(path, n, "%s", ckpt);
+    }
   } else {
     snprintf(path, n, "%s", arg);
   }
@@ -95,6 +110,14 @@ int cmd_eval(int argc, char **argv) {
   if (log && (random_init || args.npositional == 0 || stat(args.positional[0], &st) != 0 ||
               !S_ISDIR(st.st_mode)))
     return nc_cli_error(NC_EXIT_USAGE, "--log: needs a run directory (and no --random-init)");
+  long cores = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+  if (threads > 4 * cores) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "--threads: %ld is more than 4 per core (this machine has %ld cores)",
+             threads, cores);
+    return nc_cli_error(NC_EXIT_USAGE, msg);
+  }
+  nc_cli_quit_on_signals();
   if (threads > 0) {
     omp_set_num_threads((int)threads);
     openblas_set_num_threads((int)threads);
@@ -152,8 +175,10 @@ int cmd_eval(int argc, char **argv) {
     if ((rc = nc_train_evaluate(net, &train, &test, &aug.view[0], &pc, &kc, &probe, &knn)))
       exit_code = nc_cli_error(nc_cli_exit_code(rc) == 2 ? 1 : nc_cli_exit_code(rc), NULL);
   }
+  nc_cli_critical(1); /* a first signal lets the record be appended whole */
   if (exit_code == NC_EXIT_OK && log && log_eval(args.positional[0], &probe, knn))
     exit_code = nc_cli_error_flag(NC_EXIT_FAIL, "--log");
+  nc_cli_critical(0);
   if (exit_code == NC_EXIT_OK) {
     const char *what = random_init ? "random-init" : path;
     if (json) {
