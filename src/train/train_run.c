@@ -1,4 +1,5 @@
 /* The training loop of `ncssl train`: loader → SSL step → metrics, monitors, checkpoints. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,8 +115,12 @@ static void accumulate(run *r, int n) {
 
 /* A monitor record: the F̂ spectrum (DirectPred's own F̂, else the projector outputs'
  * correlation since the last record), effective rank, W_p alignment/asymmetry for linear
- * predictors, feature std of the last batch, and the collapse flag. */
-static int monitor_record(run *r, long step, int epoch, int n_last, nc_train_result *res) {
+ * predictors, feature std of the last batch, and the collapse flag. A record that is not regular
+ * (the last step of a --max-steps run, off the epoch ends and --monitor-every) only looks: it
+ * keeps the accumulator and the previous rank, so a run resumed from there writes the same
+ * regular records as one that never stopped. */
+static int monitor_record(run *r, long step, int epoch, int n_last, int regular,
+                          nc_train_result *res) {
   const int d = r->cfg.proj_out;
   nc_predictor *p = nc_ssl_predictor(r->ssl);
   const float *F = nc_predictor_corr(p);
@@ -132,7 +137,6 @@ static int monitor_record(run *r, long step, int epoch, int n_last, nc_train_res
   if (rc) return rc;
   double fstd = nc_train_feature_std(n_last, d, nc_ssl_f(r->ssl, 0));
   int collapse = nc_train_collapsed(r->mon.effective_rank, r->prev_rank, fstd, d);
-  r->prev_rank = r->mon.effective_rank;
   if ((rc = nc_metrics_monitor(r->metrics, step, epoch, &r->mon, W != NULL, fstd, collapse)))
     return rc;
   if (collapse) {
@@ -146,6 +150,8 @@ static int monitor_record(run *r, long step, int epoch, int n_last, nc_train_res
   res->effective_rank = r->mon.effective_rank;
   res->feature_std = fstd;
   res->collapsed = collapse;
+  if (!regular) return NC_OK;
+  r->prev_rank = r->mon.effective_rank;
   memset(r->corr, 0, (size_t)d * d * sizeof(float));
   r->corr_rows = 0;
   return NC_OK;
@@ -172,15 +178,15 @@ static int eval_record(run *r, long step, int epoch) {
   return rc;
 }
 
-/* The backbone first, then the checkpoint: the checkpoint is what a resume reads, so a kill
- * between the two leaves a backbone ahead of it, which the resumed run rewrites; both carry their
- * step, so a reader can always tell (eval does). */
+/* The checkpoint first, then the backbone: a kill between the two leaves the backbone one save
+ * behind, never a backbone without a checkpoint (so a run directory without a checkpoint is one
+ * killed before its first save). Both carry their step, and eval says when they differ. */
 static int checkpoint(run *r, long step, int epochs_done) {
   nc_train_state st = {step,        epochs_done, nc_loader_position(r->loader),
                        r->cfg.seed, r->corr,     r->corr_rows,
                        r->prev_rank};
-  int rc = nc_train_save_backbone_at(nc_ssl_backbone(r->ssl), r->backbone, r->arch, step);
-  if (!rc) rc = nc_train_save(r->ssl, r->ckpt, &st, r->o->config_text);
+  int rc = nc_train_save(r->ssl, r->ckpt, &st, r->o->config_text);
+  if (!rc) rc = nc_train_save_backbone_at(nc_ssl_backbone(r->ssl), r->backbone, r->arch, step);
   return rc;
 }
 
@@ -258,7 +264,17 @@ static int setup(run *r, nc_train_state *st) {
   snprintf(cfg_path, sizeof cfg_path, "%s/config.txt", o->out);
   memset(st, 0, sizeof *st);
   st->monitor_corr = r->corr;
-  if (o->resume) {
+  struct stat sb;
+  int fresh = 0; /* resuming a run killed before its first checkpoint: it starts over */
+  if (o->resume && lstat(r->ckpt, &sb) != 0 && errno == ENOENT) {
+    if (lstat(r->backbone, &sb) == 0)
+      return nc_fail(NC_EFORMAT,
+                     "%s has a backbone but no checkpoint.safetensors to resume from (--force "
+                     "starts the run over)",
+                     o->out);
+    fresh = 1;
+  }
+  if (o->resume && !fresh) {
     if ((rc = nc_train_load(r->ssl, r->ckpt, st))) return rc;
     if (st->seed != r->cfg.seed)
       return nc_fail(NC_EFORMAT, "%s: written with seed %llu, this run has seed %llu", r->ckpt,
@@ -278,6 +294,14 @@ static int setup(run *r, nc_train_state *st) {
     return rc;
   /* Records written after the checkpoint (a run killed between checkpoints) are redone. */
   if (o->resume && (rc = nc_metrics_rewind(path, st->step))) return rc;
+  if (fresh) message(r, "no checkpoint yet (stopped before its first save): starting at step 0");
+  /* A run killed between writing the checkpoint and the backbone left the backbone one save
+   * behind (or half-written): bring it to the checkpoint's step now. */
+  long bstep = -1;
+  if (o->resume && !fresh &&
+      (nc_train_file_step(r->backbone, &bstep) != NC_OK || bstep != st->step) &&
+      (rc = nc_train_save_backbone_at(nc_ssl_backbone(r->ssl), r->backbone, r->arch, st->step)))
+    return rc;
   return nc_metrics_open(&r->metrics, path, o->resume);
 }
 
@@ -364,8 +388,9 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
                              (stop - step) * b->n / rate};
       o->on_progress(o->ctx, &p);
     }
-    if (epoch_end || step == stop || (o->monitor_every > 0 && step % o->monitor_every == 0))
-      if ((rc = monitor_record(&r, step, epoch, b->n, res))) break;
+    const int regular = epoch_end || (o->monitor_every > 0 && step % o->monitor_every == 0);
+    if (regular || step == stop)
+      if ((rc = monitor_record(&r, step, epoch, b->n, regular, res))) break;
     if (epoch_end && o->eval_every_epoch && (rc = eval_record(&r, step, epoch))) break;
     if (epoch_end || step == stop || (o->checkpoint_every > 0 && step % o->checkpoint_every == 0) ||
         (o->stop && *o->stop)) {
