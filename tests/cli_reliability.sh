@@ -43,6 +43,9 @@ expect 1 'nowhere' -- train --resume "$T/R" --data-dir /nowhere
 expect 1 'batches per epoch' -- train --resume "$T/R" --subset 64
 check "refused resumes leave the run directory byte for byte" test "$(snapshot "$T/R")" = "$before"
 expect 0 'done: 22 steps' -- train --resume "$T/R" --max-steps 22
+# A run stopped before its first checkpoint (config.txt only) resumes by starting over.
+mkdir -p "$T/N" && cp "$T/R/config.txt" "$T/N/"
+expect 0 'no checkpoint yet .*starting at step 0' -- train --resume "$T/N" --max-steps 2
 
 # 2. --out of an existing run: refused naming --resume and --force; --force replaces it.
 lines=$(wc -l <"$T/R/metrics.jsonl")
@@ -92,6 +95,12 @@ mkdir -p "$T/D" "$T/elsewhere" && ln -s "$T/elsewhere" "$T/D/report-figures"
 check "report refuses a report-figures symlink (exit $rc)" test "$rc" -eq 1
 check "report names the symlink" grep -q '^ncssl: .*report-figures: is a symbolic link' "$T/err"
 check "nothing written through the report-figures link" test -z "$(ls "$T/elsewhere")"
+"$NCSSL" report "$T/R" --out "$T/D2" >/dev/null 2>&1
+fig=$(ls "$T/D2/report-figures" | grep -m1 '\.png$')
+ln -s "$T/victim" "$T/D2/report-figures/$fig.partial"
+"$NCSSL" report "$T/R" --out "$T/D2" >/dev/null 2>&1
+check "a figure's planted temporary link is not written through" test "$(cat "$T/victim")" = "victim"
+check "the figure was still written ($fig)" test -s "$T/D2/report-figures/$fig"
 
 # 5. FIFOs and devices are refused by name, never waited on or read without end.
 mkfifo "$T/fifo"
@@ -155,9 +164,13 @@ check "stale checkpoint temporaries removed" test ! -e "$T/M2/checkpoint.safeten
 check "other files kept" test -e "$T/M2/keep.tmp.Ab12Cd"
 cp "$T/M2/backbone.safetensors" "$T/bb8"
 expect 0 'done: 9 steps' -- train --resume "$T/M2" --max-steps 9
+cp "$T/M2/backbone.safetensors" "$T/bb9"
 cp "$T/bb8" "$T/M2/backbone.safetensors"
 expect 0 'backbone.safetensors is at step 8 but .*checkpoint.safetensors at step 9' -- \
   eval "$T/M2" --data fashion-mnist --subset 200 --test-subset 100 --probe-epochs 1 --knn-k 5
+expect 0 'already at step 9' -- train --resume "$T/M2" --max-steps 9
+check "resume brought the lagging backbone to the checkpoint's step" \
+  cmp -s "$T/M2/backbone.safetensors" "$T/bb9"
 
 # 11. Config files: NUL bytes, 50,000 keys (O(n log n)), a flipped bit in a checkpoint.
 printf 'batch = 3\0 2\n' >"$T/nul.cfg"
