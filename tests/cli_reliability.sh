@@ -56,15 +56,20 @@ expect 0 'done: 3 steps' -- train "${TINY[@]}" --max-steps 3 --out "$T/R" --forc
 check "--force replaced the run" test "$(grep -c '"type": "step"' "$T/R/metrics.jsonl")" -eq 3
 
 # 3. Signals: the first finishes the step, checkpoints and exits 130/143 with a resume hint.
-interrupt() { # interrupt SIGNAL COUNT DIR: starts a long run, signals it after its first record
-  "$NCSSL" train "${TINY[@]}" --epochs 200 --out "$3" >"$T/sig.out" 2>"$T/sig.err" &
+interrupt() { # interrupt SIGNAL COUNT DIR [ARGS]: signals a long run after its first record
+  "$NCSSL" train "${TINY[@]}" --epochs 200 "${@:4}" --out "$3" >"$T/sig.out" 2>"$T/sig.err" &
   local pid=$! i
   for i in $(seq 600); do
     grep -q '"type": "step"' "$3/metrics.jsonl" 2>/dev/null && break
     sleep 0.05
   done
-  for i in $(seq "$2"); do kill -"$1" "$pid"; done
+  for i in $(seq "$2"); do kill -"$1" "$pid"; sleep 0.05; done # (signals sent at once merge)
+  (sleep 60; kill -KILL "$pid" 2>/dev/null) & # a run that ignores the signal fails, not hangs
+  local watchdog=$!
   wait "$pid"
+  local rc=$?
+  kill "$watchdog" 2>/dev/null
+  return "$rc"
 }
 interrupt INT 1 "$T/S"; rc=$?
 check "SIGINT exits 130 (got $rc)" test "$rc" -eq 130
@@ -75,8 +80,9 @@ steps=$(grep -c '"type": "step"' "$T/S/metrics.jsonl")
 expect 0 "done: $((steps + 2)) steps" -- train --resume "$T/S" --max-steps $((steps + 2))
 interrupt TERM 1 "$T/S2"; rc=$?
 check "SIGTERM exits 143 (got $rc)" test "$rc" -eq 143
-interrupt INT 2 "$T/S3"; rc=$?
+interrupt INT 2 "$T/S3" --width 48; rc=$? # (steps long enough for a second signal to land)
 check "a second SIGINT exits at once with 130 (got $rc)" test "$rc" -eq 130
+check "a second SIGINT says it stopped at once" grep -q 'second signal: stopped at once' "$T/sig.err"
 "$NCSSL" eval --random-init --width 4 --data fashion-mnist --subset 2000 --probe-epochs 500 \
   --threads 1 >/dev/null 2>"$T/eval.err" &
 pid=$!; sleep 2; kill -INT $pid; wait $pid; rc=$?

@@ -1,4 +1,5 @@
 /* Graceful stop for long commands (train, eval): see nc_cli_catch_stop_signals in cli.h. */
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,8 +28,22 @@ static void on_stop_signal(int sig) {
   stop_signal = sig;
 }
 
+/* The signals are taken by a thread of their own (sigwait), blocked everywhere else: a handler
+ * that interrupts the compute threads in the middle of oneDNN's SGEMM corrupted its heap (a
+ * signal frame written below the stack pointer of a JIT kernel, by all appearances: glibc
+ * aborted with "corrupted size vs. prev_size" in dnnl_sgemm, width 48, in 2 of 3 tries). */
+static void *signal_thread(void *arg) {
+  sigset_t *set = arg;
+  for (;;) {
+    int sig = 0;
+    if (sigwait(set, &sig) == 0) on_stop_signal(sig);
+  }
+  return NULL;
+}
+
 void nc_cli_catch_stop_signals(int tty) {
   stop_tty = tty;
+  /* The handler stays for threads started before this call (OpenBLAS's), which do not block. */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_stop_signal;
@@ -36,6 +51,13 @@ void nc_cli_catch_stop_signals(int tty) {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  static sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started from here on */
+  pthread_t t;
+  if (pthread_create(&t, NULL, signal_thread, &set) == 0) pthread_detach(t);
 }
 
 const volatile sig_atomic_t *nc_cli_stop_flag(void) { return &stop_signal; }
