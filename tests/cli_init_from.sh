@@ -59,7 +59,8 @@ expect 0 '"width": 4' -- eval "$T/a" --subset 100 --test-subset 100 --probe-epoc
 # Refusals: another width, a missing tensor; both named.
 expect 1 '^ncssl: .*plain.safetensors: tensor conv1.weight is F32 \[4, 1, 3, 3\], the network needs \[8, 1, 3, 3\]' -- \
   train "${SMALL[@]}" --width 8 --init-from "$T/plain.safetensors" --out "$T/c"
-sed 's/"layer2.0.bn1.running_mean":/"layer2.0.bn1.running_meax":/' "$T/plain.safetensors" \
+sed -e 's/"layer2.0.bn1.running_mean":/"layer2.0.bn1.running_meax":/' \
+  -e 's/"crc32:layer2.0.bn1.running_mean":/"crc32:layer2.0.bn1.running_meax":/' "$T/plain.safetensors" \
   >"$T/missing.safetensors"
 expect 1 '^ncssl: .*missing.safetensors: tensor layer2.0.bn1.running_mean is missing' -- \
   train "${SMALL[@]}" --init-from "$T/missing.safetensors" --out "$T/d"

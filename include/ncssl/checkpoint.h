@@ -60,6 +60,12 @@ int nc_st_add_i64(nc_st_writer *w, const char *name, int n, const int64_t *value
 int nc_st_add_rng(nc_st_writer *w, const char *name, const nc_rng *r);
 /* Sets a metadata entry (a later call with the same key replaces the value). */
 int nc_st_set_meta(nc_st_writer *w, const char *key, const char *value);
+/* Stores a CRC-32 of each tensor's bytes as metadata "crc32:NAME" (8 hex digits), verified by
+ * every reader of this library on open; call it after the last nc_st_add (the data must be valid
+ * now). Returns NC_OK or NC_ENOMEM. */
+int nc_st_add_checksums(nc_st_writer *w);
+/* The CRC-32 (zlib's) of n bytes. */
+unsigned long nc_st_crc32(const void *data, size_t n);
 /* Writes the file atomically. Returns NC_OK or NC_EIO (message names the path and the cause). */
 int nc_st_write(const nc_st_writer *w, const char *path);
 /* The exact bytes nc_st_write would put in the header (length prefix excluded, padding included),
@@ -84,9 +90,14 @@ typedef struct {
 
 typedef struct nc_st_file nc_st_file;
 
-/* Reads and validates a whole file. Returns NC_OK, NC_EIO (cannot read), NC_EFORMAT (invalid;
- * the message starts with the path) or NC_ENOMEM. */
+/* Reads and validates a whole file: the length prefix against the file size, then the header,
+ * then the data (nothing of the claimed size is allocated before the header checks out); stored
+ * checksums are verified. Only a regular file is read (a FIFO or device is refused). Returns
+ * NC_OK, NC_EIO (cannot read), NC_EFORMAT (invalid; the message starts with the path) or
+ * NC_ENOMEM. */
 int nc_st_open(nc_st_file **out, const char *path);
+/* The same for a file inside a run directory: a symbolic link there is refused (O_NOFOLLOW). */
+int nc_st_open_nofollow(nc_st_file **out, const char *path);
 /* Validates a file held in memory (the bytes are copied); `label` names it in messages. */
 int nc_st_open_memory(nc_st_file **out, const void *bytes, size_t len, const char *label);
 /* Frees it (NULL is fine). */

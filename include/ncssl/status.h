@@ -5,12 +5,13 @@
 
 typedef enum {
   NC_OK = 0,
-  NC_EUSAGE = 2,  /* a bad argument or option value (the CLI exits 2) */
-  NC_EINVAL = 3,  /* a bad value passed to a library function */
-  NC_ENOMEM = 4,  /* an allocation failed */
-  NC_EIO = 5,     /* a file could not be read or written */
-  NC_EFORMAT = 6, /* a file's contents are malformed */
-  NC_ENUMERIC = 7 /* a numerical failure (NaN, an eigensolver that did not converge) */
+  NC_EUSAGE = 2,   /* a bad argument or option value (the CLI exits 2) */
+  NC_EINVAL = 3,   /* a bad value passed to a library function */
+  NC_ENOMEM = 4,   /* an allocation failed */
+  NC_EIO = 5,      /* a file could not be read or written */
+  NC_EFORMAT = 6,  /* a file's contents are malformed */
+  NC_ENUMERIC = 7, /* a numerical failure (NaN, an eigensolver that did not converge) */
+  NC_EINTR = 8     /* stopped on request (a signal); the state worth keeping was saved */
 } nc_code;
 
 /* Records a printf-style message for this thread and returns code (for `return nc_fail(...)`). */

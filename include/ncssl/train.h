@@ -19,6 +19,7 @@
  * random state of a run; the step itself draws nothing. */
 #ifndef NCSSL_TRAIN_H
 #define NCSSL_TRAIN_H
+#include <signal.h>
 #include <stdint.h>
 
 #include "ncssl/augment.h"
@@ -46,23 +47,28 @@ typedef struct {
   int channels;         /* folder: 1 or 3 (0 = 1 when the first image is gray, else 3) */
   long subset;          /* use only the first N training images (0 = all) */
   int epochs;
-  long max_steps;            /* stop after this global step (0 = at the end of the epochs) */
-  int loader_threads;        /* 0 = one per CPU */
-  const char *out;           /* the run directory (created) */
-  int resume;                /* continue from out/checkpoint.safetensors */
-  long monitor_every;        /* also a monitor record every N steps (0 = at epoch ends only) */
-  double warmup_epochs;      /* cosine schedule: linear warm-up over this many epochs */
-  long checkpoint_every;     /* also a checkpoint every N steps (0 = at epoch ends and the end) */
-  int eval_every_epoch;      /* probe + kNN on the test split after every epoch */
-  int probe_epochs;          /* linear-probe epochs for those evaluations (50) */
-  int knn_k;                 /* kNN k (200) */
-  long knn_every;            /* online kNN every N steps and at the last step (0 = off): a "knn"
-                                record of the first knn_queries test images classified by the
-                                first knn_bank training images (eval-mode features, k = knn_k) */
+  long max_steps;        /* stop after this global step (0 = at the end of the epochs) */
+  int loader_threads;    /* 0 = one per CPU */
+  const char *out;       /* the run directory (created) */
+  int resume;            /* continue from out/checkpoint.safetensors */
+  int force;             /* out may hold another run: replace it (else such an out is refused) */
+  long monitor_every;    /* also a monitor record every N steps (0 = at epoch ends only) */
+  double warmup_epochs;  /* cosine schedule: linear warm-up over this many epochs */
+  long checkpoint_every; /* also a checkpoint every N steps (0 = at epoch ends and the end) */
+  int eval_every_epoch;  /* probe + kNN on the test split after every epoch */
+  int probe_epochs;      /* linear-probe epochs for those evaluations (50) */
+  int knn_k;             /* kNN k (200) */
+  long knn_every;        /* online kNN every N steps and at the last step (0 = off): a "knn"
+                            record of the first knn_queries test images classified by the
+                            first knn_bank training images (eval-mode features, k = knn_k) */
   int knn_bank, knn_queries; /* 0 = the whole split */
-  const char *config_text;   /* config.txt's text, stored in checkpoint metadata (may be NULL) */
+  const char *config_text;   /* config.txt's text: written to out/config.txt once everything is
+                                validated, and stored in checkpoint metadata (may be NULL) */
   const char *init_from;     /* a backbone state dict (torchvision names) to start the online and
                                 target backbones from; NULL or "" = random; ignored on resume */
+  /* Set (by a signal handler) to ask the run to stop: the current step finishes, a checkpoint is
+   * written, and nc_train_run returns NC_EINTR. May be NULL. */
+  const volatile sig_atomic_t *stop;
   void (*on_progress)(void *ctx, const nc_train_progress *p); /* may be NULL */
   void (*on_message)(void *ctx, const char *line); /* warnings and notices, may be NULL */
   void *ctx;
@@ -87,10 +93,14 @@ const char *nc_train_default_preset(const char *data);
  * that size (fashion up to 28, cifar up to 32, stl10 up to 96, imagenet above), otherwise
  * nc_train_default_preset(data). */
 const char *nc_train_preset_for(const char *data, int image_size);
-/* Runs (or resumes) a training run. Returns NC_OK; NC_ENUMERIC when the loss or the weights
- * become NaN/Inf (the message names the step; the last checkpoint is left as it was); NC_EIO,
- * NC_EFORMAT (a damaged or mismatched checkpoint, refused with the reason), NC_EINVAL, NC_ENOMEM.
- */
+/* Runs (or resumes) a training run. Everything is validated (data, options, and on resume the
+ * checkpoint: architecture, seed, loader position) before the first byte is written to out, so a
+ * refused run or resume leaves out as it was; an out that already holds a run is refused unless
+ * resume or force. Returns NC_OK; NC_EINTR when *stop was set (the step finished and a checkpoint
+ * was written; the message names the step); NC_ENUMERIC when the loss or the weights become
+ * NaN/Inf (the message names the step; the last checkpoint is left as it was); NC_EIO,
+ * NC_EFORMAT (a damaged or mismatched checkpoint, refused with the reason), NC_EINVAL (also an
+ * existing run without resume/force), NC_ENOMEM. */
 int nc_train_run(const nc_train_opts *o, nc_train_result *res);
 
 /* ---- Checkpoints ---- */
@@ -100,17 +110,32 @@ typedef struct {
   int epoch;         /* epochs completed */
   nc_loader_pos pos; /* the loader's next batch */
   uint64_t seed;
+  /* The monitor's accumulator, so that a resumed run writes the same monitor records as an
+   * uninterrupted one: Σ f fᵀ of the projector outputs since the last record [d×d] (saved as
+   * "monitor.corr"), its row count and the previous record's effective rank. NULL: not saved, and
+   * not restored on load (a checkpoint without it restores zeros). */
+  float *monitor_corr;
+  long monitor_rows;
+  double monitor_prev_rank;
 } nc_train_state;
 
 /* The architecture string stored as metadata "arch" and compared on resume. */
 void nc_train_arch_string(const nc_ssl_config *c, char *buf, size_t len);
-/* Writes the full state of s to path atomically. */
+/* Writes the full state of s to path atomically, with a CRC-32 of every tensor (metadata
+ * "crc32:NAME", verified on load). */
 int nc_train_save(nc_ssl *s, const char *path, const nc_train_state *st, const char *config_text);
 /* Restores s from a file written by nc_train_save for the same architecture; on any refusal
- * (damaged file, other architecture, missing tensor) s is unchanged and the message says why. */
+ * (damaged file or checksum, other architecture, missing tensor, a counter out of range) s is
+ * unchanged and the message says why. A symbolic link at path is refused. */
 int nc_train_load(nc_ssl *s, const char *path, nc_train_state *st);
 /* Writes a backbone under torchvision's bare names (metadata "arch" = arch, may be NULL). */
 int nc_train_save_backbone(nc_net *backbone, const char *path, const char *arch);
+/* The same with metadata "step" = step (when >= 0), so that a reader can tell which checkpoint
+ * the backbone belongs to. */
+int nc_train_save_backbone_at(nc_net *backbone, const char *path, const char *arch, long step);
+/* The "step" a backbone file or checkpoint was written at: 0 and *step set, or NC_EFORMAT when the
+ * file does not say (an older file). */
+int nc_train_file_step(const char *path, long *step);
 /* Loads backbone weights from a backbone file (bare torchvision names; other tensors such as fc.*
  * and num_batches_tracked are ignored) or a full checkpoint (online.backbone.*) into net (built
  * with prefix NULL, or an SSL run's online backbone, "backbone."). Every tensor is checked first

@@ -1,6 +1,8 @@
 /* Shared pieces of the ncssl command-line front end. */
 #ifndef NCSSL_CLI_H
 #define NCSSL_CLI_H
+#include <signal.h>
+
 #include "ncssl/args.h"
 #include "ncssl/runlog.h"
 
@@ -17,6 +19,19 @@ int nc_cli_error(int code, const char *msg);
 int nc_cli_error_flag(int code, const char *flag);
 /* Maps a library status to an exit code (NC_EUSAGE/NC_EINVAL -> 2, others -> 1). */
 int nc_cli_exit_code(int status);
+
+/* Long commands: the first SIGINT/SIGTERM sets the stop flag (the command finishes its step,
+ * keeps its state and exits 128 + the signal); a second one exits at once, after a newline on a
+ * terminal (tty) so the progress line is finished. */
+void nc_cli_catch_stop_signals(int tty);
+/* The flag set by the first signal (its number), for nc_train_opts.stop and the like. */
+const volatile sig_atomic_t *nc_cli_stop_flag(void);
+
+/* Commands with no state worth keeping (eval): SIGINT/SIGTERM end the process at once ("nothing
+ * was written", exit 128 + the signal), except between nc_cli_critical(1) and
+ * nc_cli_critical(0) (a record being appended), which a first signal lets finish. */
+void nc_cli_quit_on_signals(void);
+void nc_cli_critical(int enter);
 
 /* A subcommand of a command group (`ncssl theory modes`, `ncssl bench step`). */
 typedef struct {

@@ -88,9 +88,11 @@ int cmd_embed(int argc, char **argv) {
   const int npy = ends_with(out, ".npy");
   if (!npy && !ends_with(out, ".safetensors"))
     return nc_cli_error(NC_EXIT_USAGE, "--out: the file name must end in .safetensors or .npy");
+  nc_cli_quit_on_signals(); /* a signal before the write: exit at once, nothing written */
   nc_dataset d = {0};
   frozen fz = {0};
-  int exit_code = frozen_load_data(&a, split, subset, &d);
+  int exit_code = frozen_check(args.positional[0]);
+  if (!exit_code) exit_code = frozen_load_data(&a, split, subset, &d);
   if (!exit_code) exit_code = frozen_open(&a, &spec, &args, args.positional[0], &d, &fz);
   const int dim = fz.net ? nc_net_out_dim(fz.net) : 0;
   float *f = NULL;
@@ -113,9 +115,11 @@ int cmd_embed(int argc, char **argv) {
     snprintf(arch, sizeof arch, "resnet%d %s in%d w%d", fz.cfg.depth,
              fz.cfg.stem == NC_STEM_IMAGENET ? "imagenet" : "cifar", fz.cfg.in_channels,
              fz.cfg.width);
+    nc_cli_critical(1); /* a first signal lets the files be written whole */
     rc = npy ? write_npy(out, f, y, d.n, dim)
              : write_safetensors(out, f, y, d.n, dim, fz.path, d.name, arch);
     if (rc) exit_code = nc_cli_error_flag(NC_EXIT_FAIL, "--out");
+    nc_cli_critical(0);
   }
   if (!exit_code) {
     if (json) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "frozen.h"
@@ -72,8 +73,10 @@ int cmd_eval(int argc, char **argv) {
   if (log && (random_init || args.npositional == 0 || stat(args.positional[0], &st) != 0 ||
               !S_ISDIR(st.st_mode)))
     return nc_cli_error(NC_EXIT_USAGE, "--log: needs a run directory (and no --random-init)");
+  nc_cli_quit_on_signals();
   nc_dataset train = {0}, test = {0};
-  int exit_code = frozen_load_data(&a, "train", subset, &train);
+  int exit_code = frozen_check(args.npositional ? args.positional[0] : NULL);
+  if (!exit_code) exit_code = frozen_load_data(&a, "train", subset, &train);
   if (!exit_code) exit_code = frozen_load_data(&a, "test", test_subset, &test);
   frozen fz = {0};
   if (!exit_code)
@@ -97,8 +100,10 @@ int cmd_eval(int argc, char **argv) {
     frozen_progress_done(&prog);
     if (rc) exit_code = nc_cli_error(nc_cli_exit_code(rc) == 2 ? 1 : nc_cli_exit_code(rc), NULL);
   }
+  nc_cli_critical(1); /* a first signal lets the record be appended whole */
   if (exit_code == NC_EXIT_OK && log && log_eval(args.positional[0], &probe, knn))
     exit_code = nc_cli_error_flag(NC_EXIT_FAIL, "--log");
+  nc_cli_critical(0);
   if (exit_code == NC_EXIT_OK) {
     const char *what = random_init ? "random-init" : path;
     if (json) {

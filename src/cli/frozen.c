@@ -54,6 +54,13 @@ int frozen_load_data(const frozen_args *a, const char *split, long subset, nc_da
   if (a->channels == 2) return nc_cli_error(NC_EXIT_USAGE, "--channels: must be 1 or 3");
   if ((a->image_size || a->channels) && strncmp(a->data, "folder:", 7) != 0)
     return nc_cli_error(NC_EXIT_USAGE, "--image-size/--channels: only for --data folder:PATH");
+  long cores = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+  if (a->threads > 4 * cores) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "--threads: %ld is more than 4 per core (this machine has %ld cores)",
+             a->threads, cores);
+    return nc_cli_error(NC_EXIT_USAGE, msg);
+  }
   if (a->threads > 0) {
     omp_set_num_threads((int)a->threads);
     openblas_set_num_threads((int)a->threads);
@@ -68,12 +75,26 @@ int frozen_load_data(const frozen_args *a, const char *split, long subset, nc_da
   return NC_EXIT_OK;
 }
 
-/* A run directory's backbone.safetensors (or checkpoint.safetensors), or the file itself. */
+/* A run directory's backbone.safetensors (or checkpoint.safetensors), or the file itself. Both
+ * files carry their step; when they disagree (a run stopped between writing the two), the
+ * checkpoint is the run's state: it is evaluated, and a note says so. */
 static void resolve_checkpoint(const char *arg, char *path, size_t n) {
   struct stat st;
   if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", arg);
     snprintf(path, n, "%s/backbone.safetensors", arg);
-    if (stat(path, &st) != 0) snprintf(path, n, "%s/checkpoint.safetensors", arg);
+    long sb = -1, sc = -1;
+    if (lstat(path, &st) != 0) {
+      snprintf(path, n, "%s", ckpt);
+    } else if (lstat(ckpt, &st) == 0 && nc_train_file_step(path, &sb) == NC_OK &&
+               nc_train_file_step(ckpt, &sc) == NC_OK && sb != sc) {
+      fprintf(stderr,
+              "ncssl: note: %s is at step %ld but %s at step %ld (the run stopped between the "
+              "two writes): evaluating the checkpoint\n",
+              path, sb, ckpt, sc);
+      snprintf(path, n, "%s", ckpt);
+    }
   } else {
     snprintf(path, n, "%s", arg);
   }
@@ -90,6 +111,17 @@ static int check_flag(const nc_cmd_spec *spec, const nc_args *args, const char *
   snprintf(msg, sizeof msg, "--%s: %s was trained with %s %s (from its metadata); leave --%s out",
            flag, path, flag, theirs, flag);
   return nc_cli_error(NC_EXIT_USAGE, msg);
+}
+
+int frozen_check(const char *ckpt) {
+  if (!ckpt) return NC_EXIT_OK;
+  char path[4096];
+  nc_resnet_cfg cfg = {0};
+  resolve_checkpoint(ckpt, path, sizeof path);
+  int rc = nc_train_read_arch(path, &cfg, NULL, NULL);
+  if (rc && !(rc == NC_EFORMAT && strstr(nc_last_error(), "no architecture")))
+    return nc_cli_error(NC_EXIT_FAIL, NULL);
+  return NC_EXIT_OK;
 }
 
 int frozen_open(const frozen_args *a, const nc_cmd_spec *spec, const nc_args *args,

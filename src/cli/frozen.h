@@ -29,6 +29,10 @@ typedef struct {
   nc_net *net;       /* the backbone, weights loaded (or initialised for --random-init) */
 } frozen;
 
+/* Refuses a damaged or unreadable CKPT (a run directory's files are resolved as frozen_open
+ * does) before any data is loaded, so a bad file fails at once and in little memory. NULL is fine.
+ * Returns NC_EXIT_OK, or prints one error line and returns the exit code. */
+int frozen_check(const char *ckpt);
 /* Builds the backbone for images of d: architecture from CKPT's metadata (a flag given that
  * disagrees with it is refused) or, for a file without metadata, from the flags; weights from CKPT
  * or, with --random-init, as `ncssl train --seed` initialises them. ckpt may be NULL with

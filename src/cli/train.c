@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,12 @@ typedef struct {
   long width, proj_hidden, proj_out, pred_hidden, freq, batch, epochs, max_steps, seed, threads,
       loader_threads, subset, monitor_every, checkpoint_every, probe_epochs, knn_k;
   long image_size, channels, knn_every, knn_bank, knn_queries;
-  int symmetric, pred_bias, ema_cosine, no_stopgrad, eval_every_epoch;
+  int symmetric, pred_bias, ema_cosine, no_stopgrad, eval_every_epoch, force;
   double rho, eps, dp_offset, alpha, alpha_p, wd, wd_predictor, lr, momentum, warmup_epochs, ema;
 } train_args;
 
-#define N_TRAIN_OPTS 64
+/* Room for every option build_opts declares (it has fewer). */
+#define N_TRAIN_OPTS 96
 
 static int build_opts(train_args *a, nc_opt *o) {
   int n = 0;
@@ -61,7 +63,7 @@ static int build_opts(train_args *a, nc_opt *o) {
   OPT("schedule", NC_OPT_CHOICE, &a->schedule, "learning-rate schedule",
       .choices = "constant|cosine");
   OPT("warmup-epochs", NC_OPT_DOUBLE, &a->warmup_epochs, "cosine: linear warm-up epochs",
-      NC_NONNEG);
+      NC_RANGE(0, 1e6));
   OPT("ema", NC_OPT_DOUBLE, &a->ema, "BYOL target EMA tau", NC_PROB);
   OPT("ema-cosine", NC_OPT_FLAG, &a->ema_cosine, "BYOL's cosine increase of tau to 1");
   OPT("target-init", NC_OPT_CHOICE, &a->target_init, "BYOL target start",
@@ -108,6 +110,7 @@ static int build_opts(train_args *a, nc_opt *o) {
   OPT("resume", NC_OPT_STRING, &a->resume, "continue the run in RUN_DIR from its checkpoint");
   OPT("init-from", NC_OPT_STRING, &a->init_from,
       "start the backbone from a state dict (torchvision names, e.g. backbone.safetensors)");
+  OPT("force", NC_OPT_FLAG, &a->force, "--out may hold another run: replace it");
 #undef OPT
   return n;
 }
@@ -147,7 +150,8 @@ static int parse_file(const nc_cmd_spec *spec, const char *path, const char *ski
     const nc_opt *opt = NULL;
     for (int k = 0; k < spec->nopts; k++)
       if (strcmp(spec->opts[k].name, key) == 0) opt = &spec->opts[k];
-    if (!opt || strcmp(key, "config") == 0 || strcmp(key, "resume") == 0) {
+    if (!opt || strcmp(key, "config") == 0 || strcmp(key, "resume") == 0 ||
+        strcmp(key, "force") == 0) {
       fprintf(stderr, "ncssl: %s: %s: '%s' is not a train option\n", flag, path, key);
       rc = NC_EXIT_USAGE;
       break;
@@ -183,7 +187,9 @@ static int effective_config(const nc_cmd_spec *spec, nc_config *c) {
   int rc = NC_OK;
   for (int k = 0; k < spec->nopts && !rc; k++) {
     const nc_opt *o = &spec->opts[k];
-    if (strcmp(o->name, "config") == 0 || strcmp(o->name, "resume") == 0) continue;
+    if (strcmp(o->name, "config") == 0 || strcmp(o->name, "resume") == 0 ||
+        strcmp(o->name, "force") == 0)
+      continue;
     switch (o->type) {
       case NC_OPT_FLAG:
         rc = nc_config_setf(c, o->name, "%d", *(int *)o->dst);
@@ -329,6 +335,10 @@ int cmd_train(int argc, char **argv) {
   nc_config file_cfg = {0};
   if (*resume && *config)
     return nc_cli_error(NC_EXIT_USAGE, "--config: cannot be combined with --resume");
+  if (*resume && a.force)
+    return nc_cli_error(NC_EXIT_USAGE,
+                        "--force: cannot be combined with --resume (--resume continues the run, "
+                        "--force replaces it)");
   if (*resume || *config) {
     char path[4096];
     if (*resume) snprintf(path, sizeof path, "%s/config.txt", resume);
@@ -348,6 +358,16 @@ int cmd_train(int argc, char **argv) {
   if (to_ssl_config(&a, &o.ssl)) return nc_cli_error(NC_EXIT_USAGE, NULL);
   if (o.ssl.method != NC_SSL_SIMSIAM && a.no_stopgrad)
     return nc_cli_error(NC_EXIT_USAGE, "--no-stopgrad: needs --method simsiam");
+  /* More threads than 4 per core only slow a step down (minutes per step at 1024 on 2 cores). */
+  long cores = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+  if (a.threads > 4 * cores || a.loader_threads > 4 * cores) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: %ld is more than 4 per core (this machine has %ld cores)",
+             a.threads > 4 * cores ? "--threads" : "--loader-threads",
+             a.threads > 4 * cores ? a.threads : a.loader_threads, cores);
+    nc_config_free(&file_cfg);
+    return nc_cli_error(NC_EXIT_USAGE, msg);
+  }
   if (a.threads > 0) {
     omp_set_num_threads((int)a.threads);
     openblas_set_num_threads((int)a.threads);
@@ -357,12 +377,12 @@ int cmd_train(int argc, char **argv) {
     nc_config_free(&file_cfg);
     return nc_cli_error(NC_EXIT_FAIL, NULL);
   }
+  /* config.txt is written by the run once everything (data, checkpoint) has been validated, so
+   * a refused --resume leaves the run directory as it was. */
   char *text = nc_config_text(&cfg);
-  char path[4096];
-  snprintf(path, sizeof path, "%s/config.txt", a.out);
-  if ((rc = nc_mkdir_p(a.out)) || (rc = nc_config_write(&cfg, path))) {
-    free(text), nc_config_free(&cfg), nc_config_free(&file_cfg);
-    return nc_cli_error_flag(NC_EXIT_FAIL, "--out");
+  if (!text) {
+    nc_config_free(&cfg), nc_config_free(&file_cfg);
+    return nc_cli_error(NC_EXIT_FAIL, "out of memory");
   }
   o.data = a.data;
   o.data_dir = a.data_dir;
@@ -373,6 +393,7 @@ int cmd_train(int argc, char **argv) {
   o.loader_threads = (int)a.loader_threads;
   o.out = a.out;
   o.resume = *resume != 0;
+  o.force = a.force;
   o.monitor_every = a.monitor_every;
   o.checkpoint_every = a.checkpoint_every;
   o.eval_every_epoch = a.eval_every_epoch;
@@ -387,6 +408,8 @@ int cmd_train(int argc, char **argv) {
   o.knn_queries = (int)a.knn_queries;
   o.channels = (int)a.channels;
   progress_ctx ctx = {isatty(STDOUT_FILENO), 0};
+  nc_cli_catch_stop_signals(ctx.tty);
+  o.stop = nc_cli_stop_flag();
   o.on_progress = on_progress;
   o.on_message = on_message;
   o.ctx = &ctx;
@@ -397,6 +420,12 @@ int cmd_train(int argc, char **argv) {
   if (rc) {
     nc_config_free(&file_cfg);
     if (ctx.tty) fputc('\n', stdout);
+    fflush(stdout);
+    if (rc == NC_EINTR) { /* stopped by a signal: say how to go on, exit 128 + the signal */
+      fprintf(stderr, "ncssl: %s: %s; continue with: ncssl train --resume %s\n",
+              *o.stop == SIGTERM ? "SIGTERM" : "SIGINT", nc_last_error(), a.out);
+      return 128 + (int)*o.stop;
+    }
     return nc_cli_error(rc == NC_EINVAL || rc == NC_EUSAGE ? NC_EXIT_USAGE : NC_EXIT_FAIL, NULL);
   }
   if (res.already_finished) {

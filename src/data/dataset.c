@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "ncssl/afile.h"
 #include "ncssl/data.h"
 #include "ncssl/status.h"
 
@@ -35,28 +36,52 @@ void nc_dataset_free(nc_dataset *d) {
   memset(d, 0, sizeof *d);
 }
 
+/* The size an IDX file declares in its header (magic 00 00 08 NDIM, NDIM big-endian sizes): the
+ * header plus the product of the sizes; 0 while fewer bytes than the header are known or when the
+ * bytes are not an IDX header. */
+static size_t idx_declared_size(const uint8_t *p, size_t n) {
+  if (n < 4 || p[0] || p[1] || p[2] != 0x08 || p[3] < 1 || p[3] > 4) return 0;
+  size_t head = 4 + 4 * (size_t)p[3], total = 1;
+  if (n < head) return 0;
+  for (int i = 0; i < p[3]; i++) {
+    const uint8_t *d = p + 4 + 4 * i;
+    uint64_t dim = (uint64_t)d[0] << 24 | (uint64_t)d[1] << 16 | (uint64_t)d[2] << 8 | d[3];
+    if (__builtin_mul_overflow(total, (size_t)dim, &total) || total > NC_MAX_INFLATED)
+      return NC_MAX_INFLATED;
+  }
+  return head + total;
+}
+
+/* Inflates a gzip file. When the content is an IDX file, its header says how many bytes to expect:
+ * inflation stops one byte past that (the decoder then reports the size mismatch), so a small
+ * file that inflates to gigabytes costs no more memory than its header declares. */
 static int inflate_all(const char *path, const uint8_t *in, size_t in_len, uint8_t **data,
                        size_t *len) {
   z_stream z;
   memset(&z, 0, sizeof z);
   if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return nc_fail(NC_ENOMEM, "%s: zlib init", path);
-  size_t cap = in_len * 4 + 4096, used = 0;
+  size_t cap = 4096, used = 0, limit = NC_MAX_INFLATED;
   uint8_t *buf = malloc(cap);
   int rc = Z_OK;
   z.next_in = (Bytef *)in;
   while (buf) {
     size_t chunk = in_len - (size_t)(z.next_in - in);
     z.avail_in = chunk > UINT_MAX ? UINT_MAX : (uInt)chunk;
+    size_t declared = idx_declared_size(buf, used);
+    if (declared && declared < NC_MAX_INFLATED) limit = declared + 1;
+    if (used >= limit) {
+      rc = Z_MEM_ERROR;
+      break;
+    }
     if (used == cap) {
-      if (cap >= NC_MAX_INFLATED) {
-        rc = Z_MEM_ERROR;
-        break;
-      }
-      uint8_t *nb = realloc(buf, cap * 2);
+      size_t grow = cap * 2 < limit ? cap * 2 : limit;
+      uint8_t *nb = realloc(buf, grow);
       if (!nb) break;
-      buf = nb, cap *= 2;
+      buf = nb, cap = grow;
     }
     size_t room = cap - used;
+    /* Until the IDX header is known, inflate only a few bytes, so the limit applies early. */
+    if (used < 64 && room > 64 - used) room = 64 - used;
     z.next_out = buf + used;
     z.avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
     uInt before = z.avail_out;
@@ -74,6 +99,10 @@ static int inflate_all(const char *path, const uint8_t *in, size_t in_len, uint8
   if (!buf) return nc_fail(NC_ENOMEM, "%s: out of memory while decompressing", path);
   if (rc == Z_MEM_ERROR) {
     free(buf);
+    if (limit < NC_MAX_INFLATED)
+      return nc_fail(NC_EFORMAT,
+                     "%s: decompresses to more than the %zu bytes its IDX header declares", path,
+                     limit - 1);
     return nc_fail(NC_EFORMAT, "%s: decompresses to more than %zu bytes", path, NC_MAX_INFLATED);
   }
   if (rc != Z_STREAM_END) {
@@ -89,12 +118,13 @@ static int inflate_all(const char *path, const uint8_t *in, size_t in_len, uint8
 int nc_read_file(const char *path, uint8_t **data, size_t *len) {
   *data = NULL;
   *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return nc_fail(NC_EIO, "%s: %s", path, strerror(errno));
+  FILE *f = NULL;
+  int orc = nc_fopen_input(path, 0, &f); /* a FIFO or device is refused, never waited on */
+  if (orc) return orc;
   struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fileno(f), &st) != 0) {
     fclose(f);
-    return nc_fail(NC_EIO, "%s: not a regular file", path);
+    return nc_fail(NC_EIO, "%s: %s", path, strerror(errno));
   }
   size_t n = (size_t)st.st_size;
   uint8_t *buf = malloc(n ? n : 1);

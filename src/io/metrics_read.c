@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "ncssl/afile.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
 
@@ -104,8 +106,9 @@ static int parse_line(const char *text, size_t len, nc_metric_record *r, char *w
 
 int nc_metrics_read(const char *path, nc_metrics_log *log) {
   memset(log, 0, sizeof *log);
-  FILE *f = fopen(path, "rb");
-  if (!f) return nc_fail(NC_EIO, "cannot open %s: %s", path, strerror(errno));
+  FILE *f = NULL;
+  int orc = nc_fopen_input(path, 1, &f); /* a run's file: no symlink, no FIFO */
+  if (orc) return orc;
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
@@ -189,9 +192,11 @@ int nc_metrics_series(const nc_metrics_log *log, const char *type, const char *x
 }
 
 int nc_metrics_rewind(const char *path, long step) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return errno == ENOENT ? NC_OK : nc_fail(NC_EIO, "cannot open %s: %s", path, strerror(errno));
+  struct stat lst;
+  if (lstat(path, &lst) != 0 && errno == ENOENT) return NC_OK;
+  FILE *f = NULL;
+  int orc = nc_fopen_input(path, 1, &f); /* a run's file: no symlink, no FIFO */
+  if (orc) return orc;
   char *line = NULL, *out = NULL;
   size_t cap = 0, out_size = 0;
   ssize_t len;

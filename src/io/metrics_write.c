@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ncssl/afile.h"
 #include "ncssl/json.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
@@ -20,9 +21,11 @@ struct nc_metrics {
 
 /* Cuts a half-written last line (no final newline) off the file. */
 static int drop_torn_tail(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return errno == ENOENT ? NC_OK : nc_fail(NC_EIO, "cannot open %s: %s", path, strerror(errno));
+  struct stat lst;
+  if (lstat(path, &lst) != 0 && errno == ENOENT) return NC_OK;
+  FILE *f = NULL;
+  int orc = nc_open_run_file(path, 1, &f); /* no symlink, no FIFO */
+  if (orc) return orc;
   struct stat st;
   int rc = NC_OK;
   if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
@@ -41,7 +44,7 @@ static int drop_torn_tail(const char *path) {
       keep -= (off_t)(chunk - i);
       if (i > 0) break;
     }
-    if (rc == NC_OK && keep != st.st_size && truncate(path, keep) != 0)
+    if (rc == NC_OK && keep != st.st_size && ftruncate(fileno(f), keep) != 0)
       rc = nc_fail(NC_EIO, "cannot truncate %s: %s", path, strerror(errno));
   }
   fclose(f);
@@ -60,11 +63,11 @@ int nc_metrics_open(nc_metrics **out, const char *path, int append) {
     return nc_fail(NC_ENOMEM, "out of memory");
   }
   strcpy(m->path, path);
-  if (!(m->file = fopen(path, append ? "a" : "w"))) {
-    int e = errno;
+  int rc = nc_open_run_file(path, append, &m->file); /* a planted symlink is refused */
+  if (rc) {
     free(m->path);
     free(m);
-    return nc_fail(NC_EIO, "cannot open %s: %s", path, strerror(e));
+    return rc;
   }
   *out = m;
   return NC_OK;

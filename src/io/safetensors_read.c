@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ncssl/afile.h"
 #include "ncssl/checkpoint.h"
 #include "ncssl/status.h"
 
@@ -21,6 +22,7 @@ struct nc_st_file {
   nc_st_entry *entries; /* sorted by data offset */
   int n;
   const nc_st_entry **by_name; /* entries sorted by name, for nc_st_find */
+  uint64_t *begins;            /* each entry's offset into the data block */
   char **meta_keys, **meta_values;
   int nmeta;
 };
@@ -41,6 +43,7 @@ void nc_st_close(nc_st_file *f) {
   }
   free(f->entries);
   free(f->by_name);
+  free(f->begins);
   free(f->meta_keys);
   free(f->meta_values);
   free(f->bytes);
@@ -183,20 +186,29 @@ static int check_coverage(const nc_st_file *f, const spanned *t, int n, uint64_t
   return NC_OK;
 }
 
-static int parse(nc_st_file *f) {
-  const char *L = f->label;
-  if (f->len < 8)
-    return nc_fail(NC_EFORMAT, "%s: %zu bytes, too short for a safetensors file", L, f->len);
-  uint64_t hlen = 0;
-  for (int b = 7; b >= 0; b--) hlen = hlen << 8 | f->bytes[b];
-  if (hlen > f->len - 8)
-    return nc_fail(NC_EFORMAT, "%s: header length %llu exceeds the file's %zu bytes after it", L,
-                   (unsigned long long)hlen, f->len - 8);
-  if (hlen > ST_MAX_HEADER)
+/* The 8-byte length prefix, checked against the file's size before anything else is read. */
+static int header_length(const char *L, const unsigned char *prefix, uint64_t file_len,
+                         uint64_t *hlen) {
+  if (file_len < 8)
+    return nc_fail(NC_EFORMAT, "%s: %llu bytes, too short for a safetensors file", L,
+                   (unsigned long long)file_len);
+  *hlen = 0;
+  for (int b = 7; b >= 0; b--) *hlen = *hlen << 8 | prefix[b];
+  if (*hlen > file_len - 8)
+    return nc_fail(NC_EFORMAT, "%s: header length %llu exceeds the file's %llu bytes after it", L,
+                   (unsigned long long)*hlen, (unsigned long long)(file_len - 8));
+  if (*hlen > ST_MAX_HEADER)
     return nc_fail(NC_EFORMAT, "%s: header length %llu is over the %u-byte limit", L,
-                   (unsigned long long)hlen, ST_MAX_HEADER);
+                   (unsigned long long)*hlen, ST_MAX_HEADER);
+  return NC_OK;
+}
+
+/* Parses and validates the header (hlen bytes at hdr) for a data block of data_len bytes; the
+ * entries get their data pointers from attach_data once the data is read. */
+static int parse(nc_st_file *f, const unsigned char *hdr, uint64_t hlen, uint64_t data_len) {
+  const char *L = f->label;
   json_error_t err;
-  json_t *root = json_loadb((const char *)f->bytes + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &err);
+  json_t *root = json_loadb((const char *)hdr, (size_t)hlen, JSON_REJECT_DUPLICATES, &err);
   if (!root)
     return nc_fail(NC_EFORMAT, "%s: header is not valid JSON: %s (header byte %d)", L, err.text,
                    err.position);
@@ -224,18 +236,18 @@ static int parse(nc_st_file *f) {
   }
   if (rc == NC_OK) {
     qsort(t, (size_t)n, sizeof *t, by_offset);
-    rc = check_coverage(f, t, n, f->len - 8 - hlen);
+    rc = check_coverage(f, t, n, data_len);
   }
   if (rc == NC_OK) {
     f->entries = calloc(n ? (size_t)n : 1, sizeof *f->entries);
     f->by_name = calloc(n ? (size_t)n : 1, sizeof *f->by_name);
-    if (!f->entries || !f->by_name) rc = nc_fail(NC_ENOMEM, "out of memory");
+    f->begins = calloc(n ? (size_t)n : 1, sizeof *f->begins);
+    if (!f->entries || !f->by_name || !f->begins) rc = nc_fail(NC_ENOMEM, "out of memory");
   }
   if (rc == NC_OK) {
-    const unsigned char *data = f->bytes + 8 + hlen;
     for (int i = 0; i < n; i++) {
       f->entries[i] = t[i].e;
-      f->entries[i].data = data + t[i].s.begin;
+      f->begins[i] = t[i].s.begin;
       f->by_name[i] = &f->entries[i];
     }
     f->n = n;
@@ -247,6 +259,25 @@ done:
   free(t);
   json_decref(root);
   return rc;
+}
+
+/* Points every entry into the data block and verifies the checksums the writer stored
+ * ("crc32:NAME" metadata, nc_st_add_checksums), so a flipped bit is refused naming the tensor. */
+static int attach_data(nc_st_file *f, const unsigned char *data) {
+  for (int i = 0; i < f->n; i++) f->entries[i].data = data + f->begins[i];
+  for (int i = 0; i < f->nmeta; i++) {
+    if (strncmp(f->meta_keys[i], "crc32:", 6) != 0) continue;
+    const char *name = f->meta_keys[i] + 6;
+    const nc_st_entry *e = nc_st_find(f, name);
+    if (!e)
+      return nc_fail(NC_EFORMAT, "%s: checksum for tensor '%s', which is missing", f->label, name);
+    char want[16];
+    snprintf(want, sizeof want, "%08lx", nc_st_crc32(e->data, e->nbytes));
+    if (strcmp(want, f->meta_values[i]) != 0)
+      return nc_fail(NC_EFORMAT, "%s: tensor '%s' is damaged (checksum %s, the file says %.16s)",
+                     f->label, name, want, f->meta_values[i]);
+  }
+  return NC_OK;
 }
 
 int nc_st_open_memory(nc_st_file **out, const void *bytes, size_t len, const char *label) {
@@ -261,7 +292,10 @@ int nc_st_open_memory(nc_st_file **out, const void *bytes, size_t len, const cha
   }
   if (len) memcpy(f->bytes, bytes, len);
   f->len = len;
-  int rc = parse(f);
+  uint64_t hlen = 0;
+  int rc = header_length(label, f->bytes, len, &hlen);
+  if (!rc) rc = parse(f, f->bytes + 8, hlen, len - 8 - hlen);
+  if (!rc) rc = attach_data(f, f->bytes + 8 + hlen);
   if (rc) {
     nc_st_close(f);
     return rc;
@@ -270,54 +304,59 @@ int nc_st_open_memory(nc_st_file **out, const void *bytes, size_t len, const cha
   return NC_OK;
 }
 
-int nc_st_open(nc_st_file **out, const char *path) {
-  *out = NULL;
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return nc_fail(NC_EIO, "cannot open %s: %s", path, strerror(errno));
-  unsigned char *buf = NULL;
-  size_t len = 0, cap = 0;
-  int rc = NC_OK;
-  /* Start from the file's size (one read for a regular file); grow if it was not one. */
-  struct stat st;
-  size_t first = fstat(fileno(fp), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16;
-  for (;;) {
-    if (len == cap) {
-      cap = cap ? 2 * cap : first;
-      unsigned char *b = realloc(buf, cap);
-      if (!b) {
-        rc = nc_fail(NC_ENOMEM, "out of memory reading %s", path);
-        break;
-      }
-      buf = b;
-    }
-    size_t k = fread(buf + len, 1, cap - len, fp);
-    len += k;
-    if (k == 0) {
-      if (ferror(fp)) rc = nc_fail(NC_EIO, "cannot read %s: %s", path, strerror(errno));
-      break;
-    }
-  }
-  fclose(fp);
-  if (rc == NC_OK) {
-    /* Hand the buffer over instead of copying it (checkpoints can be large). */
-    nc_st_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->label = dup_str(path))) {
-      free(f);
-      free(buf);
-      return nc_fail(NC_ENOMEM, "out of memory reading %s", path);
-    }
-    f->bytes = buf;
-    f->len = len;
-    if ((rc = parse(f)) != NC_OK) {
-      nc_st_close(f);
-      return rc;
-    }
-    *out = f;
-    return NC_OK;
-  }
-  free(buf);
-  return rc;
+static int read_exact(FILE *fp, const char *path, void *dst, size_t n) {
+  if (n && fread(dst, 1, n, fp) != n)
+    return nc_fail(NC_EIO, "cannot read %s: %s", path,
+                   ferror(fp) ? strerror(errno) : "the file is shorter than its size");
+  return NC_OK;
 }
+
+/* The file is read in the order its header allows: the length prefix (checked against the file
+ * size), the header (parsed and validated), and only then the data block, so a damaged or hostile
+ * file is refused before anything of its claimed size is allocated. */
+static int open_file(nc_st_file **out, const char *path, int nofollow) {
+  *out = NULL;
+  FILE *fp = NULL;
+  int rc = nc_fopen_input(path, nofollow, &fp); /* regular files only: no FIFO, no /dev/zero */
+  if (rc) return rc;
+  struct stat st;
+  nc_st_file *f = calloc(1, sizeof *f);
+  unsigned char prefix[8];
+  uint64_t hlen = 0, size = 0;
+  if (!f || !(f->label = dup_str(path)))
+    rc = nc_fail(NC_ENOMEM, "out of memory reading %s", path);
+  else if (fstat(fileno(fp), &st) != 0)
+    rc = nc_fail(NC_EIO, "cannot read %s: %s", path, strerror(errno));
+  if (!rc) {
+    size = (uint64_t)st.st_size;
+    rc = read_exact(fp, path, prefix, size < 8 ? (size_t)size : 8);
+  }
+  if (!rc) rc = header_length(path, prefix, size, &hlen);
+  unsigned char *hdr = NULL;
+  if (!rc && !(hdr = malloc(hlen ? (size_t)hlen : 1)))
+    rc = nc_fail(NC_ENOMEM, "out of memory reading %s", path);
+  if (!rc) rc = read_exact(fp, path, hdr, (size_t)hlen);
+  if (!rc) rc = parse(f, hdr, hlen, size - 8 - hlen);
+  free(hdr);
+  if (!rc) {
+    f->len = (size_t)(size - 8 - hlen); /* the data block only */
+    if (!(f->bytes = malloc(f->len ? f->len : 1)))
+      rc = nc_fail(NC_ENOMEM, "out of memory reading %s (%zu bytes of tensors)", path, f->len);
+  }
+  if (!rc) rc = read_exact(fp, path, f->bytes, f->len);
+  if (!rc) rc = attach_data(f, f->bytes);
+  fclose(fp);
+  if (rc) {
+    nc_st_close(f);
+    return rc;
+  }
+  *out = f;
+  return NC_OK;
+}
+
+int nc_st_open(nc_st_file **out, const char *path) { return open_file(out, path, 0); }
+
+int nc_st_open_nofollow(nc_st_file **out, const char *path) { return open_file(out, path, 1); }
 
 int nc_st_count(const nc_st_file *f) { return f->n; }
 

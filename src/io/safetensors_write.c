@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "ncssl/afile.h"
 #include "ncssl/checkpoint.h"
@@ -130,6 +131,29 @@ int nc_st_add_params(nc_st_writer *w, const nc_param_list *params, const char *p
 int nc_st_add_i64(nc_st_writer *w, const char *name, int n, const int64_t *values) {
   int64_t shape[1] = {n};
   return nc_st_add(w, name, NC_ST_I64, 1, shape, values);
+}
+
+unsigned long nc_st_crc32(const void *data, size_t n) {
+  const unsigned char *p = data;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (n > 0) { /* zlib takes the length as uInt */
+    uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+    crc = crc32(crc, p, chunk);
+    p += chunk, n -= chunk;
+  }
+  return (unsigned long)crc;
+}
+
+int nc_st_add_checksums(nc_st_writer *w) {
+  for (int i = 0; i < w->n; i++) {
+    char key[300], value[16];
+    if (snprintf(key, sizeof key, "crc32:%s", w->items[i].name) >= (int)sizeof key)
+      return nc_fail(NC_EINVAL, "safetensors: name too long: %s", w->items[i].name);
+    snprintf(value, sizeof value, "%08lx", nc_st_crc32(w->items[i].data, w->items[i].nbytes));
+    int rc = nc_st_set_meta(w, key, value);
+    if (rc) return rc;
+  }
+  return NC_OK;
 }
 
 int nc_st_set_meta(nc_st_writer *w, const char *key, const char *value) {

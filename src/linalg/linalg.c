@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,27 +46,83 @@ const char *nc_sgemm_backend(void) {
 #endif
 }
 
-int nc_eigh_d(int n, double *A, double *w) {
-  for (int i = 0; i < n * n; i++)
-    if (!isfinite(A[i])) return nc_fail(NC_ENUMERIC, "eigh: matrix has a non-finite entry");
-  lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', n, A, n, w);
-  if (info != 0) return nc_fail(NC_ENUMERIC, "eigh: dsyevd failed (info %d)", (int)info);
+/* What a LAPACK info code means, for messages that name the routine, size and flag. */
+static int lapack_failed(const char *routine, int n, lapack_int info) {
+  if (info < 0)
+    return nc_fail(NC_ENUMERIC, "%s on a %dx%d matrix: parameter %d had an illegal value", routine,
+                   n, n, (int)-info);
+  return nc_fail(NC_ENUMERIC, "%s on a %dx%d matrix did not converge (info %d)", routine, n, n,
+                 (int)info);
+}
+
+/* ?syevd's workspace, from its documentation (JOBZ = 'V'): LWORK = 1 + 6n + 2n², LIWORK = 3 + 5n.
+ * Computed here rather than queried: the query returns LWORK as a float, which for ssyevd at
+ * n = 4096 rounds 33,579,009 down to 33,579,008, one short, and LAPACK then refuses it
+ * ("parameter number 8 had an illegal value"). */
+static int syevd_workspace(const char *routine, int n, lapack_int *lwork, lapack_int *liwork) {
+  size_t nn = (size_t)n, lw = 1 + 6 * nn + 2 * nn * nn, liw = 3 + 5 * nn;
+  if (n <= 1) lw = 1, liw = 1;
+  if (lw > (size_t)INT32_MAX || liw > (size_t)INT32_MAX)
+    return nc_fail(NC_ENUMERIC,
+                   "%s on a %dx%d matrix: its workspace of %zu elements is over "
+                   "LAPACK's 32-bit limit",
+                   routine, n, n, lw);
+  *lwork = (lapack_int)lw;
+  *liwork = (lapack_int)liw;
   return NC_OK;
+}
+
+static int finite_d(const double *A, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(A[i])) return 0;
+  return 1;
+}
+
+static int finite_f(const float *A, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(A[i])) return 0;
+  return 1;
+}
+
+int nc_eigh_d(int n, double *A, double *w) {
+  if (!finite_d(A, (size_t)n * n))
+    return nc_fail(NC_ENUMERIC, "eigh: matrix has a non-finite entry");
+  lapack_int lwork = 0, liwork = 0;
+  int rc = syevd_workspace("LAPACK dsyevd", n, &lwork, &liwork);
+  if (rc) return rc;
+  double *work = malloc((size_t)lwork * sizeof *work);
+  lapack_int *iwork = malloc((size_t)liwork * sizeof *iwork);
+  lapack_int info = -1000;
+  if (work && iwork)
+    info = LAPACKE_dsyevd_work(LAPACK_ROW_MAJOR, 'V', 'U', n, A, n, w, work, lwork, iwork, liwork);
+  free(work), free(iwork);
+  if (info == -1000 || info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR)
+    return nc_fail(NC_ENOMEM, "eigh: out of memory for LAPACK dsyevd on a %dx%d matrix", n, n);
+  return info ? lapack_failed("LAPACK dsyevd", n, info) : NC_OK;
 }
 
 int nc_eigh_f(int n, float *A, float *w) {
-  for (int i = 0; i < n * n; i++)
-    if (!isfinite(A[i])) return nc_fail(NC_ENUMERIC, "eigh: matrix has a non-finite entry");
-  lapack_int info = LAPACKE_ssyevd(LAPACK_ROW_MAJOR, 'V', 'U', n, A, n, w);
-  if (info != 0) return nc_fail(NC_ENUMERIC, "eigh: ssyevd failed (info %d)", (int)info);
-  return NC_OK;
+  if (!finite_f(A, (size_t)n * n))
+    return nc_fail(NC_ENUMERIC, "eigh: matrix has a non-finite entry");
+  lapack_int lwork = 0, liwork = 0;
+  int rc = syevd_workspace("LAPACK ssyevd", n, &lwork, &liwork);
+  if (rc) return rc;
+  float *work = malloc((size_t)lwork * sizeof *work);
+  lapack_int *iwork = malloc((size_t)liwork * sizeof *iwork);
+  lapack_int info = -1000;
+  if (work && iwork)
+    info = LAPACKE_ssyevd_work(LAPACK_ROW_MAJOR, 'V', 'U', n, A, n, w, work, lwork, iwork, liwork);
+  free(work), free(iwork);
+  if (info == -1000 || info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR)
+    return nc_fail(NC_ENOMEM, "eigh: out of memory for LAPACK ssyevd on a %dx%d matrix", n, n);
+  return info ? lapack_failed("LAPACK ssyevd", n, info) : NC_OK;
 }
 
 int nc_eig_general_d(int n, double *A, double *wr, double *wi) {
-  for (int i = 0; i < n * n; i++)
-    if (!isfinite(A[i])) return nc_fail(NC_ENUMERIC, "eig: matrix has a non-finite entry");
+  if (!finite_d(A, (size_t)n * n))
+    return nc_fail(NC_ENUMERIC, "eig: matrix has a non-finite entry");
   lapack_int info = LAPACKE_dgeev(LAPACK_ROW_MAJOR, 'N', 'N', n, A, n, wr, wi, NULL, 1, NULL, 1);
-  if (info != 0) return nc_fail(NC_ENUMERIC, "eig: dgeev failed (info %d)", (int)info);
+  if (info != 0) return lapack_failed("LAPACK dgeev", n, info);
   /* Insertion sort by real part, descending: n is small (a predictor's width). */
   for (int i = 1; i < n; i++) {
     double r = wr[i], im = wi[i];

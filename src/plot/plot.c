@@ -3,6 +3,7 @@
 #include "ncssl/plot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <plplot.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ncssl/status.h"
 
@@ -559,8 +561,16 @@ static int write_to_temp(const nc_figure *fig, const char *path, const char *for
   if (!dev) return nc_fail(NC_EINVAL, "plot: unknown format '%s' (png or svg)", format);
   if ((size_t)snprintf(tmp, tmp_size, "%s.partial", path) >= tmp_size)
     return nc_fail(NC_EINVAL, "plot: path too long: %s", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) return nc_fail(NC_EIO, "cannot write %s: %s", path, strerror(errno));
+  /* A fresh file of our own: a leftover or a planted symlink of that name is removed first, and
+   * O_EXCL | O_NOFOLLOW makes sure nothing is written through a link. */
+  unlink(tmp);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+  FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (!f) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    return nc_fail(NC_EIO, "cannot write %s: %s", path, strerror(err));
+  }
   int rc = render_to(fig, dev, f, path);
   if (!rc && strcmp(format, "svg") == 0) rc = svg_add_metadata(fig, tmp, path);
   if (rc) remove(tmp);

@@ -23,7 +23,8 @@ static int write_index(const char *dir, const char *title, const char *what, con
 
 static int make_dirs(const char *dir, char *fig_dir, size_t size) {
   snprintf(fig_dir, size, "%s/" NC_REPORT_FIG_DIR, dir);
-  return nc_mkdir_p(fig_dir);
+  int rc = nc_mkdir_p(dir);
+  return rc ? rc : nc_mkdir_nofollow(fig_dir); /* never a symlink to somewhere else */
 }
 
 int nc_report_modes_plot(const char *dir, const double *t, const nc_mode_state *x, int rows,

@@ -409,7 +409,8 @@ int nc_report_write(const nc_report_run *runs, int n, const char *out_dir,
   memset(summary, 0, sizeof *summary);
   char fig_dir[4200];
   snprintf(fig_dir, sizeof fig_dir, "%s/" NC_REPORT_FIG_DIR, out_dir);
-  int rc = nc_mkdir_p(fig_dir);
+  int rc = nc_mkdir_p(out_dir);
+  if (!rc) rc = nc_mkdir_nofollow(fig_dir); /* never a symlink to somewhere else */
   if (rc) return rc;
   page_figs pf = {.summary = summary, .fig_dir = fig_dir};
   for (size_t i = 0; i < sizeof specs / sizeof specs[0] && !rc; i++) {

@@ -1,5 +1,6 @@
 /* Checkpoints of a training run: the full state (resume) and the bare torchvision backbone. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,15 @@ int nc_train_save(nc_ssl *s, const char *path, const nc_train_state *st, const c
     int64_t shape[1] = {d};
     rc = nc_st_add(w, "predictor.pv", NC_ST_F64, 1, shape, pv);
   }
+  if (!rc && st->monitor_corr) {
+    int64_t shape[2] = {d, d};
+    rc = nc_st_add(w, "monitor.corr", NC_ST_F32, 2, shape, st->monitor_corr);
+  }
+  double prev_rank = st->monitor_prev_rank;
+  int64_t mrows = st->monitor_rows, one = 1;
+  if (!rc && st->monitor_corr) rc = nc_st_add_i64(w, "state.monitor_rows", 1, &mrows);
+  if (!rc && st->monitor_corr)
+    rc = nc_st_add(w, "state.monitor_prev_rank", NC_ST_F64, 1, &one, &prev_rank);
   int64_t step = st->step, epoch = st->epoch, pos[2] = {st->pos.epoch, st->pos.batch},
           osteps = o->steps, pstate[2] = {*seen, *niter}, seed = (int64_t)st->seed;
   if (!rc) rc = nc_st_add_i64(w, "state.step", 1, &step);
@@ -126,6 +136,7 @@ int nc_train_save(nc_ssl *s, const char *path, const nc_train_state *st, const c
   if (!rc) rc = nc_st_set_meta(w, "format", "ncssl-train-state 1");
   if (!rc) rc = nc_st_set_meta(w, "arch", arch);
   if (!rc && config_text) rc = nc_st_set_meta(w, "config", config_text);
+  if (!rc) rc = nc_st_add_checksums(w);
   if (!rc) rc = nc_st_write(w, path);
   nc_st_writer_free(w);
   free(zeros);
@@ -180,7 +191,7 @@ static int read_i64(const nc_st_file *f, const char *path, const char *name, int
 
 int nc_train_load(nc_ssl *s, const char *path, nc_train_state *st) {
   nc_st_file *f = NULL;
-  int rc = nc_st_open(&f, path);
+  int rc = nc_st_open_nofollow(&f, path);
   if (rc) return rc;
   char arch[256];
   nc_train_arch_string(nc_ssl_config_of(s), arch, sizeof arch);
@@ -219,6 +230,25 @@ int nc_train_load(nc_ssl *s, const char *path, nc_train_state *st) {
   if (!rc && (step < 0 || epoch < 0 || pos[0] < 0 || pos[1] < 0 || osteps < 0 || pstate[0] < 0 ||
               pstate[1] < 0))
     rc = nc_fail(NC_EFORMAT, "%s: negative counters in the state", path);
+  /* Upper bounds too, so no counter can overflow where it is used (loader position × batches
+   * per epoch, int casts): 2^40 steps is beyond any run. */
+  const int64_t big = (int64_t)1 << 40;
+  if (!rc && (step > big || epoch > INT32_MAX || pos[0] > big || pos[1] > big || osteps > big ||
+              pstate[0] > INT32_MAX || pstate[1] > big))
+    rc = nc_fail(NC_EFORMAT, "%s: a counter in the state is out of range", path);
+  const nc_st_entry *mc = st->monitor_corr ? nc_st_find(f, "monitor.corr") : NULL;
+  int64_t mrows = 0;
+  double prev_rank = NAN;
+  if (!rc && mc) {
+    const nc_st_entry *pr = nc_st_find(f, "state.monitor_prev_rank");
+    if (mc->dtype != NC_ST_F32 || mc->count != (size_t)d * d || !pr || pr->dtype != NC_ST_F64 ||
+        pr->count != 1)
+      rc = nc_fail(NC_EFORMAT, "%s: the monitor state is malformed", path);
+    if (!rc) rc = read_i64(f, path, "state.monitor_rows", &mrows, 1);
+    if (!rc && (mrows < 0 || mrows > big))
+      rc = nc_fail(NC_EFORMAT, "%s: state.monitor_rows is out of range", path);
+    if (!rc) rc = nc_st_read(f, "state.monitor_prev_rank", NC_ST_F64, &prev_rank, 1);
+  }
   if (!rc && F) {
     const nc_st_entry *e = nc_st_find(f, "predictor.F");
     const nc_st_entry *v = nc_st_find(f, "predictor.pv");
@@ -234,6 +264,14 @@ int nc_train_load(nc_ssl *s, const char *path, nc_train_state *st) {
   }
   if (!rc && F) rc = nc_st_read(f, "predictor.F", NC_ST_F32, F, (size_t)d * d);
   if (!rc && pv) rc = nc_st_read(f, "predictor.pv", NC_ST_F64, pv, (size_t)d);
+  if (!rc && st->monitor_corr) {
+    if (mc)
+      rc = nc_st_read(f, "monitor.corr", NC_ST_F32, st->monitor_corr, (size_t)d * d);
+    else /* a checkpoint from before the monitor state: start the accumulator afresh */
+      memset(st->monitor_corr, 0, (size_t)d * d * sizeof(float));
+    st->monitor_rows = (long)mrows;
+    st->monitor_prev_rank = prev_rank;
+  }
   if (!rc) {
     o->steps = osteps;
     *seen = (int)pstate[0];
@@ -250,6 +288,10 @@ int nc_train_load(nc_ssl *s, const char *path, nc_train_state *st) {
 }
 
 int nc_train_save_backbone(nc_net *backbone, const char *path, const char *arch) {
+  return nc_train_save_backbone_at(backbone, path, arch, -1);
+}
+
+int nc_train_save_backbone_at(nc_net *backbone, const char *path, const char *arch, long step) {
   nc_st_writer *w = NULL;
   int rc = nc_st_writer_create(&w);
   if (rc) return rc;
@@ -262,6 +304,10 @@ int nc_train_save_backbone(nc_net *backbone, const char *path, const char *arch)
     rc = nc_st_add(w, bare, NC_ST_F32, p->ndim, shape, p->w);
   }
   if (!rc && arch) rc = nc_st_set_meta(w, "arch", arch);
+  char step_text[32];
+  snprintf(step_text, sizeof step_text, "%ld", step);
+  if (!rc && step >= 0) rc = nc_st_set_meta(w, "step", step_text);
+  if (!rc) rc = nc_st_add_checksums(w);
   if (!rc) rc = nc_st_write(w, path);
   nc_st_writer_free(w);
   return rc;
@@ -281,4 +327,25 @@ int nc_train_load_backbone(nc_net *net, const char *path) {
   }
   nc_st_close(f);
   return rc;
+}
+
+int nc_train_file_step(const char *path, long *step) {
+  nc_st_file *f = NULL;
+  int rc = nc_st_open(&f, path);
+  if (rc) return rc;
+  const char *meta = nc_st_meta(f, "step");
+  int64_t v = -1;
+  if (meta) {
+    char *end = NULL;
+    long long x = strtoll(meta, &end, 10);
+    if (end != meta && !*end && x >= 0) v = x;
+  } else if (nc_st_find(f, "state.step")) {
+    rc = read_i64(f, path, "state.step", &v, 1);
+  }
+  nc_st_close(f);
+  if (rc) return rc;
+  if (v < 0)
+    return nc_fail(NC_EFORMAT, "%s: the file does not say at which step it was written", path);
+  *step = (long)v;
+  return NC_OK;
 }

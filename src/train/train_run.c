@@ -1,10 +1,14 @@
 /* The training loop of `ncssl train`: loader → SSL step → metrics, monitors, checkpoints. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "ncssl/afile.h"
 #include "ncssl/linalg.h"
 #include "ncssl/monitor.h"
 #include "ncssl/runlog.h"
@@ -125,8 +129,12 @@ static void accumulate(run *r, int n) {
 
 /* A monitor record: the F̂ spectrum (DirectPred's own F̂, else the projector outputs'
  * correlation since the last record), effective rank, W_p alignment/asymmetry for linear
- * predictors, feature std of the last batch, and the collapse flag. */
-static int monitor_record(run *r, long step, int epoch, int n_last, nc_train_result *res) {
+ * predictors, feature std of the last batch, and the collapse flag. A record that is not regular
+ * (the last step of a --max-steps run, off the epoch ends and --monitor-every) only looks: it
+ * keeps the accumulator and the previous rank, so a run resumed from there writes the same
+ * regular records as one that never stopped. */
+static int monitor_record(run *r, long step, int epoch, int n_last, int regular,
+                          nc_train_result *res) {
   const int d = r->cfg.proj_out;
   nc_predictor *p = nc_ssl_predictor(r->ssl);
   const float *F = nc_predictor_corr(p);
@@ -143,7 +151,6 @@ static int monitor_record(run *r, long step, int epoch, int n_last, nc_train_res
   if (rc) return rc;
   double fstd = nc_train_feature_std(n_last, d, nc_ssl_f(r->ssl, 0));
   int collapse = nc_train_collapsed(r->mon.effective_rank, r->prev_rank, fstd, d);
-  r->prev_rank = r->mon.effective_rank;
   if ((rc = nc_metrics_monitor(r->metrics, step, epoch, &r->mon, W != NULL, fstd, collapse)))
     return rc;
   if (collapse) {
@@ -157,6 +164,8 @@ static int monitor_record(run *r, long step, int epoch, int n_last, nc_train_res
   res->effective_rank = r->mon.effective_rank;
   res->feature_std = fstd;
   res->collapsed = collapse;
+  if (!regular) return NC_OK;
+  r->prev_rank = r->mon.effective_rank;
   memset(r->corr, 0, (size_t)d * d * sizeof(float));
   r->corr_rows = 0;
   return NC_OK;
@@ -223,11 +232,48 @@ static int knn_record(run *r, long step, int epoch) {
   return rc;
 }
 
+/* The checkpoint first, then the backbone: a kill between the two leaves the backbone one save
+ * behind, never a backbone without a checkpoint (so a run directory without a checkpoint is one
+ * killed before its first save). Both carry their step, and eval says when they differ. */
 static int checkpoint(run *r, long step, int epochs_done) {
-  nc_train_state st = {step, epochs_done, nc_loader_position(r->loader), r->cfg.seed};
+  nc_train_state st = {step,        epochs_done, nc_loader_position(r->loader),
+                       r->cfg.seed, r->corr,     r->corr_rows,
+                       r->prev_rank};
   int rc = nc_train_save(r->ssl, r->ckpt, &st, r->o->config_text);
-  if (!rc) rc = nc_train_save_backbone(nc_ssl_backbone(r->ssl), r->backbone, r->arch);
+  if (!rc) rc = nc_train_save_backbone_at(nc_ssl_backbone(r->ssl), r->backbone, r->arch, step);
   return rc;
+}
+
+/* The files a run directory holds; any of them means "a run is here". */
+static const char *const run_files[] = {"checkpoint.safetensors", "backbone.safetensors",
+                                        "metrics.jsonl", "config.txt", NULL};
+
+/* A fresh run into a directory that already holds one is refused unless o->force. */
+static int check_out(const nc_train_opts *o) {
+  if (o->resume || o->force) return NC_OK;
+  char path[4096];
+  struct stat st;
+  for (int i = 0; run_files[i]; i++) {
+    snprintf(path, sizeof path, "%s/%s", o->out, run_files[i]);
+    if (lstat(path, &st) == 0)
+      return nc_fail(NC_EINVAL,
+                     "%s already holds a run (%s): --resume %s continues it, --force replaces it",
+                     o->out, run_files[i], o->out);
+  }
+  return NC_OK;
+}
+
+/* The loader position a checkpoint stored must be where its step count puts it (one batch per
+ * step): another --subset, --batch or dataset gives another number of batches per epoch. */
+static int check_position(const run *r, const nc_train_state *st) {
+  const long spe = r->steps_per_epoch;
+  if (st->pos.epoch > ((int64_t)1 << 40) / spe || st->pos.batch >= spe ||
+      st->pos.epoch * spe + st->pos.batch != st->step)
+    return nc_fail(NC_EFORMAT,
+                   "%s: step %ld at loader position (epoch %lld, batch %lld) does not fit %ld "
+                   "batches per epoch: the data, --subset or --batch differ from the run's",
+                   r->ckpt, st->step, (long long)st->pos.epoch, (long long)st->pos.batch, spe);
+  return NC_OK;
 }
 
 static int setup(run *r, nc_train_state *st) {
@@ -249,6 +295,9 @@ static int setup(run *r, nc_train_state *st) {
   /* Schedules run over the epochs; --max-steps only stops early, so a resumed run with another
    * --max-steps follows the same schedule. */
   r->cfg.total_steps = r->total_steps;
+  if (!(o->warmup_epochs >= 0 && o->warmup_epochs <= o->epochs))
+    return nc_fail(NC_EINVAL, "train: a warm-up of %g epochs does not fit the run's %d epochs",
+                   o->warmup_epochs, o->epochs);
   if (r->cfg.lr.kind == NC_SCHED_COSINE) {
     r->cfg.lr.total_steps = r->total_steps;
     r->cfg.lr.warmup_steps = (long)(o->warmup_epochs * r->steps_per_epoch + 0.5);
@@ -262,26 +311,56 @@ static int setup(run *r, nc_train_state *st) {
   r->prev_rank = NAN;
   if (!r->corr || !r->F || !r->W) return nc_fail(NC_ENOMEM, "train: out of memory");
   if ((rc = nc_monitor_init(&r->mon, d))) return rc;
-  if ((rc = nc_mkdir_p(o->out))) return rc;
   snprintf(r->ckpt, sizeof r->ckpt, "%s/checkpoint.safetensors", o->out);
   snprintf(r->backbone, sizeof r->backbone, "%s/backbone.safetensors", o->out);
-  char path[4096];
+  char path[4096], cfg_path[4096];
   snprintf(path, sizeof path, "%s/metrics.jsonl", o->out);
+  snprintf(cfg_path, sizeof cfg_path, "%s/config.txt", o->out);
   memset(st, 0, sizeof *st);
-  if (!o->resume && o->init_from && *o->init_from) { /* pretrained start (target = online) */
+  st->monitor_corr = r->corr;
+  struct stat sb;
+  int fresh = 0; /* resuming a run killed before its first checkpoint: it starts over */
+  if (o->resume && lstat(r->ckpt, &sb) != 0 && errno == ENOENT) {
+    if (lstat(r->backbone, &sb) == 0)
+      return nc_fail(NC_EFORMAT,
+                     "%s has a backbone but no checkpoint.safetensors to resume from (--force "
+                     "starts the run over)",
+                     o->out);
+    fresh = 1;
+  }
+  if ((!o->resume || fresh) && o->init_from && *o->init_from) { /* pretrained start */
     nc_net *online = nc_ssl_backbone(r->ssl), *target = nc_ssl_target_backbone(r->ssl);
     if ((rc = nc_train_load_backbone(online, o->init_from))) return rc;
     if (target && (rc = nc_net_copy_params(target, online))) return rc;
   }
-  if (o->resume) {
+  if (o->resume && !fresh) {
     if ((rc = nc_train_load(r->ssl, r->ckpt, st))) return rc;
     if (st->seed != r->cfg.seed)
       return nc_fail(NC_EFORMAT, "%s: written with seed %llu, this run has seed %llu", r->ckpt,
                      (unsigned long long)st->seed, (unsigned long long)r->cfg.seed);
-    if ((rc = nc_loader_seek(r->loader, st->pos))) return rc;
-    /* Records written after the checkpoint (a run killed between checkpoints) are redone. */
-    if ((rc = nc_metrics_rewind(path, st->step))) return rc;
+    if ((rc = check_position(r, st)) || (rc = nc_loader_seek(r->loader, st->pos))) return rc;
+    r->corr_rows = st->monitor_rows;
+    r->prev_rank = st->monitor_prev_rank;
   }
+  /* Everything is validated: from here on the run directory is written. */
+  if ((rc = nc_mkdir_p(o->out))) return rc;
+  if (nc_remove_stale_tmp(o->out, run_files) < 0) return NC_EIO;
+  if (o->force && !o->resume) { /* replacing a run: its checkpoints must not outlive it */
+    unlink(r->ckpt);
+    unlink(r->backbone);
+  }
+  if (o->config_text && (rc = nc_write_atomic(cfg_path, o->config_text, strlen(o->config_text))))
+    return rc;
+  /* Records written after the checkpoint (a run killed between checkpoints) are redone. */
+  if (o->resume && (rc = nc_metrics_rewind(path, st->step))) return rc;
+  if (fresh) message(r, "no checkpoint yet (stopped before its first save): starting at step 0");
+  /* A run killed between writing the checkpoint and the backbone left the backbone one save
+   * behind (or half-written): bring it to the checkpoint's step now. */
+  long bstep = -1;
+  if (o->resume && !fresh &&
+      (nc_train_file_step(r->backbone, &bstep) != NC_OK || bstep != st->step) &&
+      (rc = nc_train_save_backbone_at(nc_ssl_backbone(r->ssl), r->backbone, r->arch, st->step)))
+    return rc;
   return nc_metrics_open(&r->metrics, path, o->resume);
 }
 
@@ -305,7 +384,9 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
   res->effective_rank = res->feature_std = NAN;
   res->last_loss = NAN;
   nc_train_state st;
-  int rc = setup(&r, &st);
+  memset(&st, 0, sizeof st);
+  int rc = check_out(o);
+  if (!rc) rc = setup(&r, &st);
   long step = st.step;
   const long stop = o->max_steps > 0 && o->max_steps < r.total_steps ? o->max_steps : r.total_steps;
   const double t_start = now_seconds();
@@ -314,21 +395,29 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     res->already_finished = 1;
     res->steps = step;
   }
+  long saved = st.step; /* the step of the last checkpoint */
   while (!rc && step < stop) {
+    if (o->stop && *o->stop) break;
     const nc_batch *b = NULL;
     if ((rc = nc_loader_next(r.loader, &b))) break;
     double lr = nc_schedule_at(&r.cfg.lr, step), loss = 0;
     rc = nc_ssl_step(r.ssl, b->n, b->x1, b->x2, &loss);
     step++;
-    if (rc == NC_ENUMERIC || (!rc && (!isfinite(loss) || !weights_finite(r.ssl)))) {
-      /* (NC_ENUMERIC from the step: DirectPred's eigensolver met a non-finite F̂.) */
+    if (rc == NC_ENUMERIC) {
+      /* The step's own numerical failure (DirectPred's eigensolver: a non-finite F̂, or LAPACK
+       * refusing), named as it is. */
+      char why[512];
+      snprintf(why, sizeof why, "%s", nc_last_error());
+      rc = nc_fail(NC_ENUMERIC, "step %ld: %s (stopped; the last good checkpoint is kept)", step,
+                   why);
+      res->steps = step;
+      break;
+    }
+    if (!rc && (!isfinite(loss) || !weights_finite(r.ssl))) {
       rc = nc_fail(NC_ENUMERIC,
                    "step %ld: the %s became NaN or Inf (stopped; the last good checkpoint is "
                    "kept)",
-                   step,
-                   !isfinite(loss) ? "loss"
-                   : rc            ? "predictor input"
-                                   : "weights");
+                   step, !isfinite(loss) ? "loss" : "weights");
       res->steps = step;
       break;
     }
@@ -357,15 +446,22 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
                              (stop - step) * b->n / rate};
       o->on_progress(o->ctx, &p);
     }
-    if (epoch_end || step == stop || (o->monitor_every > 0 && step % o->monitor_every == 0))
-      if ((rc = monitor_record(&r, step, epoch, b->n, res))) break;
+    const int regular = epoch_end || (o->monitor_every > 0 && step % o->monitor_every == 0);
+    if (regular || step == stop)
+      if ((rc = monitor_record(&r, step, epoch, b->n, regular, res))) break;
     if (epoch_end && o->eval_every_epoch && (rc = eval_record(&r, step, epoch))) break;
     if (o->knn_every > 0 && (step % o->knn_every == 0 || step == stop) &&
         (rc = knn_record(&r, step, epoch)))
       break;
-    if (epoch_end || step == stop || (o->checkpoint_every > 0 && step % o->checkpoint_every == 0))
+    if (epoch_end || step == stop || (o->checkpoint_every > 0 && step % o->checkpoint_every == 0) ||
+        (o->stop && *o->stop)) {
       if ((rc = checkpoint(&r, step, epoch_end ? epoch : epoch - 1))) break;
+      saved = step;
+    }
   }
+  if (!rc && o->stop && *o->stop && step < stop)
+    rc = nc_fail(NC_EINTR, "stopped at step %ld of %ld; the checkpoint at step %ld is saved", step,
+                 stop, saved);
   teardown(&r);
   return rc;
 }
