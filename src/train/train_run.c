@@ -459,9 +459,17 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
       saved = step;
     }
   }
-  if (!rc && o->stop && *o->stop && step < stop)
-    rc = nc_fail(NC_EINTR, "stopped at step %ld of %ld; the checkpoint at step %ld is saved", step,
-                 stop, saved);
+  if (!rc && o->stop && *o->stop && step < stop) {
+    if (step > st.step)
+      rc = nc_fail(NC_EINTR, "stopped at step %ld of %ld; the checkpoint at step %ld is saved",
+                   step, stop, saved);
+    else if (step > 0)
+      rc = nc_fail(NC_EINTR,
+                   "stopped before its first step; the checkpoint at step %ld is as it was", step);
+    else
+      rc = nc_fail(NC_EINTR,
+                   "stopped before the first step; nothing to save (--resume starts over)");
+  }
   teardown(&r);
   return rc;
 }

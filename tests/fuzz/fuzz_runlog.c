@@ -9,12 +9,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char dir[64], path[96];
+
+static void remove_dir(void) { rmdir(dir); } /* the file is removed after every input */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static char dir[64], path[96];
   if (!dir[0]) {
     snprintf(dir, sizeof dir, "/tmp/ncssl-fuzz-runlog.%d", (int)getpid());
     nc_mkdir_p(dir);
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    atexit(remove_dir);
   }
   FILE *f = fopen(path, "wb");
   if (!f) return 0;
