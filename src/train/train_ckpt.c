@@ -114,6 +114,11 @@ int nc_train_save(nc_ssl *s, const char *path, const nc_train_state *st, const c
     int64_t shape[1] = {d};
     rc = nc_st_add(w, "predictor.pv", NC_ST_F64, 1, shape, pv);
   }
+  float *C = nc_predictor_cross(pred); /* the optimal predictor's E[f_a fᵀ] */
+  if (!rc && C) {
+    int64_t shape[2] = {d, d};
+    rc = nc_st_add(w, "predictor.C", NC_ST_F32, 2, shape, C);
+  }
   int64_t step = st->step, epoch = st->epoch, pos[2] = {st->pos.epoch, st->pos.batch},
           osteps = o->steps, pstate[2] = {*seen, *niter}, seed = (int64_t)st->seed;
   if (!rc) rc = nc_st_add_i64(w, "state.step", 1, &step);
@@ -210,6 +215,8 @@ int nc_train_load(nc_ssl *s, const char *path, nc_train_state *st) {
   }
   if (!rc && F) rc = nc_st_read(f, "predictor.F", NC_ST_F32, F, (size_t)d * d);
   if (!rc && pv) rc = nc_st_read(f, "predictor.pv", NC_ST_F64, pv, (size_t)d);
+  float *C = nc_predictor_cross(nc_ssl_predictor(s));
+  if (!rc && C) rc = nc_st_read(f, "predictor.C", NC_ST_F32, C, (size_t)d * d);
   if (!rc) {
     o->steps = osteps;
     *seen = (int)pstate[0];
