@@ -17,6 +17,8 @@ static const command commands[] = {
     {"train", cmd_train, "train BYOL / SimSiam / DirectPred on a dataset into a run directory"},
     {"eval", cmd_eval, "linear probe and kNN of a trained (or random) backbone"},
     {"bench", cmd_bench, "benchmarks: the SSL training step"},
+    {"reproduce", cmd_reproduce,
+     "the paper's deep-network experiments as one suite, with verdicts"},
 };
 
 static void usage(FILE *f) {

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
+#include "train_prepare.h"
 
 /* Every option of a run, in the order config.txt lists them. */
 typedef struct {
@@ -279,6 +280,49 @@ static int refuse_ignored(const train_args *a) {
   else if (a->warmup_epochs != d.warmup_epochs && strcmp(a->schedule, "cosine"))
     snprintf(msg, sizeof msg, "--warmup-epochs: applies to --schedule cosine only");
   return msg[0] ? nc_cli_error(NC_EXIT_USAGE, msg) : -1;
+}
+
+/* For `ncssl reproduce` (train_prepare.h): the same table, defaults and refusals as cmd_train. */
+int nc_train_cli_prepare(int argc, char **argv, nc_train_opts *o, char **config_text,
+                         int write_config) {
+  train_args a;
+  defaults(&a);
+  nc_opt opts[N_TRAIN_OPTS];
+  int nopts = build_opts(&a, opts);
+  const nc_cmd_spec spec = {"train", "", "", opts, nopts, 0};
+  nc_args args;
+  *config_text = NULL;
+  if (nc_args_parse(&spec, argc, argv, &args)) return nc_cli_error(NC_EXIT_USAGE, NULL);
+  if (*a.resume || *a.config)
+    return nc_cli_error(NC_EXIT_USAGE, "reproduce: rows cannot use --resume or --config");
+  if (!*a.out) return nc_cli_error(NC_EXIT_USAGE, "--out: a run directory is required");
+  *o = nc_train_default();
+  if (to_ssl_config(&a, &o->ssl)) return nc_cli_error(NC_EXIT_USAGE, NULL);
+  if (o->ssl.method != NC_SSL_SIMSIAM && a.no_stopgrad)
+    return nc_cli_error(NC_EXIT_USAGE, "--no-stopgrad: needs --method simsiam");
+  int rc = refuse_ignored(&a);
+  if (rc >= 0) return rc;
+  nc_config cfg = {0};
+  if (effective_config(&spec, &cfg)) return nc_cli_error(NC_EXIT_FAIL, NULL);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/config.txt", a.out);
+  if (write_config && ((rc = nc_mkdir_p(a.out)) || (rc = nc_config_write(&cfg, path)))) {
+    nc_config_free(&cfg);
+    return nc_cli_error_flag(NC_EXIT_FAIL, "--out");
+  }
+  *config_text = nc_config_text(&cfg);
+  nc_config_free(&cfg);
+  o->data = a.data, o->data_dir = a.data_dir, o->preset = a.preset, o->subset = a.subset;
+  o->epochs = (int)a.epochs, o->max_steps = a.max_steps, o->out = a.out;
+  o->loader_threads = (int)a.loader_threads, o->monitor_every = a.monitor_every;
+  o->checkpoint_every = a.checkpoint_every, o->eval_every_epoch = a.eval_every_epoch;
+  o->probe_epochs = (int)a.probe_epochs, o->knn_k = (int)a.knn_k;
+  o->warmup_epochs = a.warmup_epochs, o->config_text = *config_text;
+  if (a.threads > 0) {
+    omp_set_num_threads((int)a.threads);
+    openblas_set_num_threads((int)a.threads);
+  }
+  return -1;
 }
 
 /* Progress: a live bar on a terminal, plain lines (about ten per epoch) otherwise. */
