@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
 # `ncssl reproduce`: --list, usage errors, every scale's runs accepted by `ncssl train`'s checks,
 # a clear refusal when the paper's data are missing, and the whole suite end to end at --scale
 # quick (every experiment's table and verdicts, ordinary run directories, finished runs not
