@@ -198,7 +198,7 @@ static double k_identity_residual(nc_linear *m, const double *K, double *dy) {
  * from an aligned start with a small symmetric misalignment; records ‖[F, W_p]‖, its size
  * relative to ‖F‖‖W_p‖, the asymmetry of W_p and λ_min(K) along the way. */
 int nc_rows_align(const nc_align_setup *a, nc_align_run *out) {
-  enum { N = 4 };
+  enum { N = 4, OBS = 200 }; /* observations along the run */
   nc_linear_params p;
   nc_linear_defaults(&p);
   p.n1 = p.n2 = N;
@@ -209,24 +209,24 @@ int nc_rows_align(const nc_align_setup *a, nc_align_run *out) {
   p.predictor = a->trained ? NC_PRED_TRAINED : NC_PRED_SYMMETRIC;
   p.target = NC_TARGET_FIXED_TAU;
   p.tau = a->tau;
-  p.dt = 0.02; /* RK4; every rate here is below 1 */
+  p.dt = 0.05; /* RK4; every rate here is below 1 */
   nc_linear m;
   nc_monitor mon;
   nc_linear_scalars sc;
   int rc = open_observed(&m, &mon, &p);
   if (rc) return rc;
-  double W[N * N] = {0}, Wp[N * N] = {0}, K[N * N], kv[N], ts[401], cs[401], dy[3 * N * N];
+  double W[N * N] = {0}, Wp[N * N] = {0}, K[N * N], kv[N], ts[OBS + 1], cs[OBS + 1], dy[3 * N * N];
   for (int i = 0; i < N; i++) {
     W[i * N + i] = sqrt(a->s0[i]);
     Wp[i * N + i] = a->p0[i];
     for (int j = 0; j < i; j++) Wp[i * N + j] = Wp[j * N + i] = 1e-6 * sin(3.0 * i + j);
   }
   rc = nc_linear_set_state(&m, W, Wp, NULL);
-  long per = (long)(a->T / p.dt / 400 + 0.5);
+  long per = (long)(a->T / p.dt / OBS + 0.5);
   double f0 = 0;
   out->lam_min = INFINITY;
   out->asym_max = 0;
-  for (int k = 0; k <= 400 && !rc; k++) {
+  for (int k = 0; k <= OBS && !rc; k++) {
     if (k) rc = advance(&m, per);
     if (!rc) rc = nc_linear_observe(&m, &mon, &sc);
     if (!rc) rc = nc_linear_theorem3_k(&m, K);
@@ -255,7 +255,7 @@ int nc_rows_align(const nc_align_setup *a, nc_align_run *out) {
     out->f_growth = nc_frob_d(N, N, m.F) / f0;
     out->p_end = mon.wp_eig_re[0];
     out->bound_ratio = 0;
-    for (int k = 0; k <= 400; k++) /* while the commutator is above its rounding floor */
+    for (int k = 0; k <= OBS; k++) /* while the commutator is above its rounding floor */
       if (cs[k] > 1e-10 * cs[0])
         out->bound_ratio = fmax(out->bound_ratio, cs[k] / (exp(-2 * out->lam_min * ts[k]) * cs[0]));
   }
