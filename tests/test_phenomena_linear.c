@@ -8,8 +8,8 @@
 #include "testing.h"
 
 int main(void) {
-  struct timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
+  struct timespec a, b; /* CPU time: the rows' cost, not the load of a shared machine */
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
   int n = 0;
   for (const nc_phenomenon_fn *f = nc_phenomena_linear_rows; *f; f++, n++) {
     nc_phenomenon row;
@@ -29,7 +29,7 @@ int main(void) {
     CHECK(row.reproduced);
     printf("%-80s  %s\n  measured: %s\n", row.claim, row.reproduced ? "yes" : "NO", row.measured);
   }
-  clock_gettime(CLOCK_MONOTONIC, &b);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
   double secs = (b.tv_sec - a.tv_sec) + 1e-9 * (b.tv_nsec - a.tv_nsec);
   printf("%d rows in %.2f s\n", n, secs);
   CHECK(n >= 8);

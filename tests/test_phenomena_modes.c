@@ -8,9 +8,11 @@
 #include "ncssl/status.h"
 #include "testing.h"
 
+/* CPU time of this process: the budget is the table's cost, which wall time on a machine shared
+ * with other builds does not measure. */
 static double now(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 

@@ -100,7 +100,7 @@ static void test_closed_form(void) {
   for (int i = 0; i < D; i++) v[i] = 1;
   CHECK_NEAR(nc_psd_top_eigenvalue(D, nc_predictor_corr(dc), v, tmp), 4.0, 1e-5);
 
-  /* Offset variant (Table 7): p_j = sqrt(max(s_j/s_max − c, 0)), no ε. */
+  /* Offset variant (Table 7): p_j = sqrt(max(s_j/s_max − c, 1e-4)), no ε (the official floor). */
   nc_predictor_config c = nc_predictor_default(NC_PREDICTOR_DIRECTPRED);
   c.dim = D;
   c.use_offset = 1;
@@ -109,7 +109,7 @@ static void test_closed_form(void) {
   CHECK(nc_predictor_create(&off, &c, D) == NC_OK);
   nc_predictor_observe(off, D, R, R);
   CHECK(nc_predictor_after_step(off) == NC_OK);
-  for (int j = 0; j < D; j++) p[j] = sqrt(fmax(s[j] / 4 - 0.2, 0));
+  for (int j = 0; j < D; j++) p[j] = sqrt(fmax(s[j] / 4 - 0.2, 1e-4));
   compose(Q, p, W);
   CHECK(max_diff(nc_predictor_weight(off), W, D * D) < 1e-5);
   nc_predictor_free(dp);

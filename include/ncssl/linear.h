@@ -123,7 +123,8 @@ double nc_linear_batch_loss(nc_linear *m, const double *W, const double *Wp, con
 
 /* Computes F = W Σ^d Wᵀ into m->F, measures the monitors on (F, W_p) and the scalars. */
 int nc_linear_observe(nc_linear *m, nc_monitor *mon, nc_linear_scalars *out);
-/* Theorem 3's K = (1+σ²)[(α_p/2)F + W_p² − τ/(1+σ²)·W_p] + (3/2)ηI for isotropic data with F = WWᵀ
+/* Theorem 3's K = (1+σ²)[(α_p/2)F + W_p² − τ/(1+σ²)·W_p] + (η + η_p/2)I (= (3/2)ηI for η_p = η)
+ * for isotropic data with F = WWᵀ
  * (τ = 1 for W_a ≡ W, the least-squares ratio ⟨W_a,W⟩/‖W‖² for EMA); NC_EINVAL otherwise. */
 int nc_linear_theorem3_k(nc_linear *m, double *K);
 /* The DirectPred predictor of Eqn 18 from a symmetric F̂ (n×n): U diag(sqrt(max(s_j,0)) + ε·max s)

@@ -15,9 +15,11 @@ typedef struct {
 /* A row's experiment: fills `row`; returns NC_OK, or an error code when it could not run. */
 typedef int (*nc_phenomenon_fn)(nc_phenomenon *row);
 
-/* The rows, NULL-terminated: per-mode experiments and full-matrix experiments. */
+/* The rows, NULL-terminated: per-mode experiments, full-matrix experiments, and the rows for
+ * Assumption 1, §4.9 and the symmetric-loss remark. */
 extern const nc_phenomenon_fn nc_phenomena_modes_rows[];
 extern const nc_phenomenon_fn nc_phenomena_linear_rows[];
+extern const nc_phenomenon_fn nc_phenomena_more_rows[];
 
 /* Number of rows nc_phenomena_run fills. */
 int nc_phenomena_count(void);

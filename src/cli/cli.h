@@ -58,5 +58,6 @@ int cmd_embed(int argc, char **argv);
 /* Every train option at its default, as config.txt lists them (for the report's table). */
 int nc_cli_train_defaults(nc_config *c);
 int cmd_report(int argc, char **argv);
+int cmd_reproduce(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const command commands[] = {
     {"eval", cmd_eval, "linear probe and kNN of a trained (or random) backbone"},
     {"embed", cmd_embed, "write a backbone's features and labels (safetensors or .npy)"},
     {"bench", cmd_bench, "benchmarks: the SSL training step"},
+    {"reproduce", cmd_reproduce,
+     "the paper's deep-network experiments as one suite, with verdicts"},
 };
 
 static void usage(FILE *f) {

@@ -16,16 +16,17 @@
 #include "ncssl/json.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
+#include "train_prepare.h"
 
 /* Every option of a run, in the order config.txt lists them. */
 typedef struct {
   const char *method, *arch, *stem, *predictor, *optimizer, *schedule, *target_init, *loss;
-  const char *data, *data_dir, *preset, *config, *out, *resume, *init_from;
+  const char *data, *data_dir, *preset, *config, *out, *resume, *init_from, *dp_offset;
   long width, proj_hidden, proj_out, pred_hidden, freq, batch, epochs, max_steps, seed, threads,
       loader_threads, subset, monitor_every, checkpoint_every, probe_epochs, knn_k;
   long image_size, channels, knn_every, knn_bank, knn_queries;
   int symmetric, pred_bias, ema_cosine, no_stopgrad, eval_every_epoch, force;
-  double rho, eps, dp_offset, alpha, alpha_p, wd, wd_predictor, lr, momentum, warmup_epochs, ema;
+  double rho, eps, ridge, alpha, alpha_p, wd, wd_predictor, lr, momentum, warmup_epochs, ema;
 } train_args;
 
 /* Room for every option build_opts declares (it has fewer). */
@@ -43,15 +44,20 @@ static int build_opts(train_args *a, nc_opt *o) {
   OPT("proj-out", NC_OPT_INT, &a->proj_out, "projector output = predictor width d",
       NC_RANGE(2, 65536));
   OPT("predictor", NC_OPT_CHOICE, &a->predictor, "predictor",
-      .choices = "mlp|linear|directpred|directset|directcopy|identity");
+      .choices = "mlp|linear|directpred|directset|directcopy|identity|optimal");
   OPT("pred-hidden", NC_OPT_INT, &a->pred_hidden, "mlp predictor hidden width", NC_RANGE(1, 65536));
-  OPT("symmetric", NC_OPT_FLAG, &a->symmetric, "linear predictor: W_p <- (W_p + W_p^T)/2 per step");
+  OPT("symmetric", NC_OPT_FLAG, &a->symmetric,
+      "linear: W_p <- (W_p + W_p^T)/2 per step; mlp: w0 = w1^T = (w0 + w1^T)/2");
   OPT("pred-bias", NC_OPT_FLAG, &a->pred_bias, "linear/direct predictors: a trained bias");
-  OPT("rho", NC_OPT_DOUBLE, &a->rho, "DirectPred: F moving-average weight rho", NC_PROB);
+  OPT("rho", NC_OPT_DOUBLE, &a->rho, "DirectPred/optimal: F moving-average weight rho", NC_PROB);
   OPT("eps", NC_OPT_DOUBLE, &a->eps, "DirectPred: epsilon added to p_j", NC_NONNEG);
-  OPT("freq", NC_OPT_INT, &a->freq, "DirectPred: set W_p every FREQ steps", NC_RANGE(1, 1e9));
-  OPT("dp-offset", NC_OPT_DOUBLE, &a->dp_offset,
-      "DirectPred: p_j = sqrt(max(s_j/s_max - c, 0)) with this c (negative: off)");
+  OPT("freq", NC_OPT_INT, &a->freq, "DirectPred/optimal: set W_p every FREQ steps",
+      NC_RANGE(1, 1e9));
+  OPT("dp-offset", NC_OPT_STRING, &a->dp_offset,
+      "DirectPred: p_j = sqrt(max(s_j/s_max - c, 1e-4)) with this c, any sign (off: sqrt + eps)");
+  OPT("ridge", NC_OPT_DOUBLE, &a->ridge,
+      "optimal: W_p = sym(E[f_a f^T]) (F + ridge*s_max*I)^-1, ridge relative to F's top eigenvalue",
+      NC_NONNEG);
   OPT("alpha", NC_OPT_DOUBLE, &a->alpha, "directset: p_j = (s_j/s_max)^alpha + eps", NC_POSITIVE);
   OPT("alpha-p", NC_OPT_DOUBLE, &a->alpha_p, "predictor learning-rate multiplier alpha_p",
       NC_NONNEG);
@@ -120,12 +126,12 @@ static void defaults(train_args *a) {
   a->method = "byol", a->arch = "resnet18", a->stem = "cifar", a->predictor = "mlp";
   a->optimizer = "sgd", a->schedule = "constant", a->target_init = "copy", a->loss = "auto";
   a->data = "fashion-mnist", a->data_dir = "", a->preset = "", a->config = "", a->out = "";
-  a->resume = "";
+  a->resume = "", a->dp_offset = "off", a->ridge = 0.01;
   a->init_from = "";
   a->width = 64, a->proj_hidden = 512, a->proj_out = 128, a->pred_hidden = 512, a->freq = 1;
   a->batch = 128, a->epochs = 1, a->probe_epochs = 50, a->knn_k = 200, a->loader_threads = 1;
   a->knn_bank = 2000, a->knn_queries = 1000;
-  a->rho = 0.3, a->eps = 0.1, a->dp_offset = -1, a->alpha = 0.5, a->alpha_p = 1;
+  a->rho = 0.3, a->eps = 0.1, a->alpha = 0.5, a->alpha_p = 1;
   a->wd = 4e-4, a->wd_predictor = 4e-4, a->lr = 0.03, a->momentum = 0.9, a->ema = 0.996;
 }
 
@@ -232,8 +238,10 @@ static int to_ssl_config(const train_args *a, nc_ssl_config *c) {
   c->predictor.rho = a->rho;
   c->predictor.eps = a->eps;
   c->predictor.freq = (int)a->freq;
-  c->predictor.use_offset = a->dp_offset >= 0;
-  c->predictor.offset = a->dp_offset >= 0 ? a->dp_offset : 0;
+  c->predictor.ridge = a->ridge;
+  c->predictor.use_offset = strcmp(a->dp_offset, "off") != 0;
+  if (c->predictor.use_offset && nc_parse_double("--dp-offset", a->dp_offset, &c->predictor.offset))
+    return NC_EUSAGE;
   c->loss = strcmp(a->loss, "byol") == 0      ? NC_LOSS_BYOL
             : strcmp(a->loss, "simsiam") == 0 ? NC_LOSS_SIMSIAM
             : strcmp(a->loss, "mse") == 0     ? NC_LOSS_SQUARED
@@ -253,6 +261,86 @@ static int to_ssl_config(const train_args *a, nc_ssl_config *c) {
   c->pred_weight_decay = a->wd_predictor;
   c->seed = (uint64_t)a->seed;
   return NC_OK;
+}
+
+/* Options that the chosen method or predictor would ignore are refused, not dropped silently: a
+ * value other than the default for an option that does not apply is an error naming it. */
+static int refuse_ignored(const train_args *a) {
+  const char *p = a->predictor;
+  const int mlp = !strcmp(p, "mlp"), linear = !strcmp(p, "linear"), dp = !strcmp(p, "directpred"),
+            dset = !strcmp(p, "directset"), dcopy = !strcmp(p, "directcopy"),
+            ident = !strcmp(p, "identity"), optimal = !strcmp(p, "optimal");
+  const int corr = dp || dset || dcopy || optimal, simsiam = !strcmp(a->method, "simsiam");
+  train_args d;
+  defaults(&d);
+  char msg[256];
+  msg[0] = 0;
+  if (a->symmetric && !(linear || mlp))
+    snprintf(msg, sizeof msg, "--symmetric: applies to --predictor linear or mlp, not %s", p);
+  else if (a->pred_bias && !(linear || corr))
+    snprintf(msg, sizeof msg, "--pred-bias: the %s predictor has no optional bias", p);
+  else if (a->pred_hidden != d.pred_hidden && !mlp)
+    snprintf(msg, sizeof msg, "--pred-hidden: applies to --predictor mlp only");
+  else if ((a->rho != d.rho || a->freq != d.freq) && !corr)
+    snprintf(msg, sizeof msg, "--%s: applies to directpred/directset/directcopy/optimal, not %s",
+             a->rho != d.rho ? "rho" : "freq", p);
+  else if (a->eps != d.eps && !(dp || dset || dcopy))
+    snprintf(msg, sizeof msg, "--eps: applies to directpred/directset/directcopy, not %s", p);
+  else if (strcmp(a->dp_offset, "off") && !dp)
+    snprintf(msg, sizeof msg, "--dp-offset: applies to --predictor directpred, not %s", p);
+  else if (strcmp(a->dp_offset, "off") && a->eps != d.eps)
+    snprintf(msg, sizeof msg, "--eps: the --dp-offset form has no epsilon (c is the offset)");
+  else if (a->alpha != d.alpha && !dset)
+    snprintf(msg, sizeof msg, "--alpha: applies to --predictor directset, not %s", p);
+  else if (a->ridge != d.ridge && !optimal)
+    snprintf(msg, sizeof msg, "--ridge: applies to --predictor optimal, not %s", p);
+  else if ((a->alpha_p != d.alpha_p || a->wd_predictor != d.wd_predictor) && ident)
+    snprintf(msg, sizeof msg, "--%s: the identity predictor has no parameters",
+             a->alpha_p != d.alpha_p ? "alpha-p" : "wd-predictor");
+  else if (simsiam && (a->ema != d.ema || a->ema_cosine || strcmp(a->target_init, "copy")))
+    snprintf(msg, sizeof msg, "--%s: SimSiam has no EMA target",
+             a->ema != d.ema ? "ema"
+             : a->ema_cosine ? "ema-cosine"
+                             : "target-init");
+  else if (a->warmup_epochs != d.warmup_epochs && strcmp(a->schedule, "cosine"))
+    snprintf(msg, sizeof msg, "--warmup-epochs: applies to --schedule cosine only");
+  return msg[0] ? nc_cli_error(NC_EXIT_USAGE, msg) : -1;
+}
+
+/* For `ncssl reproduce` (train_prepare.h): the same table, defaults and refusals as cmd_train. */
+int nc_train_cli_prepare(int argc, char **argv, nc_train_opts *o, char **config_text) {
+  train_args a;
+  defaults(&a);
+  nc_opt opts[N_TRAIN_OPTS];
+  int nopts = build_opts(&a, opts);
+  const nc_cmd_spec spec = {"train", "", "", opts, nopts, 0};
+  nc_args args;
+  *config_text = NULL;
+  if (nc_args_parse(&spec, argc, argv, &args)) return nc_cli_error(NC_EXIT_USAGE, NULL);
+  if (*a.resume || *a.config)
+    return nc_cli_error(NC_EXIT_USAGE, "reproduce: rows cannot use --resume or --config");
+  if (!*a.out) return nc_cli_error(NC_EXIT_USAGE, "--out: a run directory is required");
+  *o = nc_train_default();
+  if (to_ssl_config(&a, &o->ssl)) return nc_cli_error(NC_EXIT_USAGE, NULL);
+  if (o->ssl.method != NC_SSL_SIMSIAM && a.no_stopgrad)
+    return nc_cli_error(NC_EXIT_USAGE, "--no-stopgrad: needs --method simsiam");
+  int rc = refuse_ignored(&a);
+  if (rc >= 0) return rc;
+  nc_config cfg = {0};
+  if (effective_config(&spec, &cfg)) return nc_cli_error(NC_EXIT_FAIL, NULL);
+  *config_text = nc_config_text(&cfg);
+  nc_config_free(&cfg);
+  o->data = a.data, o->data_dir = a.data_dir, o->preset = a.preset, o->subset = a.subset;
+  o->epochs = (int)a.epochs, o->max_steps = a.max_steps, o->out = a.out;
+  o->loader_threads = (int)a.loader_threads, o->monitor_every = a.monitor_every;
+  o->checkpoint_every = a.checkpoint_every, o->eval_every_epoch = a.eval_every_epoch;
+  o->probe_epochs = (int)a.probe_epochs, o->knn_k = (int)a.knn_k;
+  o->warmup_epochs = a.warmup_epochs, o->config_text = *config_text;
+  if (a.threads > 0) {
+    omp_set_num_threads((int)a.threads);
+    openblas_set_num_threads((int)a.threads);
+  }
+  return -1;
 }
 
 /* Progress: a live bar on a terminal, plain lines (about ten per epoch) otherwise. */
@@ -367,6 +455,10 @@ int cmd_train(int argc, char **argv) {
              a.threads > 4 * cores ? a.threads : a.loader_threads, cores);
     nc_config_free(&file_cfg);
     return nc_cli_error(NC_EXIT_USAGE, msg);
+  }
+  if ((rc = refuse_ignored(&a)) >= 0) {
+    nc_config_free(&file_cfg);
+    return rc;
   }
   if (a.threads > 0) {
     omp_set_num_threads((int)a.threads);

@@ -17,6 +17,8 @@ struct nc_predictor {
   nc_net *net;         /* NULL for identity */
   nc_param_list empty; /* the parameters of identity */
   float *W;            /* the d×d weight inside net (linear kinds) */
+  float *w0, *w1;      /* mlp: the h×d and d×h weights (symmetric form) */
+  float *C, *M, *inv;  /* optimal: E[f_a fᵀ], ½(C + Cᵀ), (F̂ + λ s_max I)⁻¹ */
   /* F̂ and the workspace for setting W_p from it (directpred / directset). */
   float *F, *U, *s;
   double *pv, *ptmp; /* power-iteration vector and scratch */
@@ -27,7 +29,8 @@ struct nc_predictor {
 };
 
 static int uses_corr(const nc_predictor_config *c) {
-  return c->type == NC_PREDICTOR_DIRECTPRED || c->type == NC_PREDICTOR_DIRECTSET;
+  return c->type == NC_PREDICTOR_DIRECTPRED || c->type == NC_PREDICTOR_DIRECTSET ||
+         c->type == NC_PREDICTOR_OPTIMAL;
 }
 
 int nc_predictor_parse(const char *name, nc_predictor_config *cfg) {
@@ -39,7 +42,8 @@ int nc_predictor_parse(const char *name, nc_predictor_config *cfg) {
                {"directpred", NC_PREDICTOR_DIRECTPRED},
                {"directset", NC_PREDICTOR_DIRECTSET},
                {"directcopy", NC_PREDICTOR_DIRECTSET},
-               {"identity", NC_PREDICTOR_IDENTITY}};
+               {"identity", NC_PREDICTOR_IDENTITY},
+               {"optimal", NC_PREDICTOR_OPTIMAL}};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(name, names[i].name) == 0) {
       cfg->type = names[i].type;
@@ -48,7 +52,7 @@ int nc_predictor_parse(const char *name, nc_predictor_config *cfg) {
     }
   return nc_fail(NC_EUSAGE,
                  "unknown predictor '%s' (mlp, linear, directpred, directset, "
-                 "directcopy, identity)",
+                 "directcopy, identity, optimal)",
                  name);
 }
 
@@ -62,6 +66,7 @@ nc_predictor_config nc_predictor_default(nc_predictor_type type) {
   c.eps = 0.1;
   c.freq = 1;
   c.alpha = 0.5;
+  c.ridge = 0.01;
   return c;
 }
 
@@ -74,6 +79,10 @@ int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int 
     return nc_fail(NC_EINVAL, "predictor: rho must be in [0, 1), got %g", cfg->rho);
   if (cfg->type == NC_PREDICTOR_DIRECTSET && !(cfg->alpha > 0))
     return nc_fail(NC_EINVAL, "predictor: alpha must be > 0, got %g", cfg->alpha);
+  if (cfg->type == NC_PREDICTOR_OPTIMAL && !(cfg->ridge >= 0))
+    return nc_fail(NC_EINVAL, "predictor: ridge must be >= 0, got %g", cfg->ridge);
+  if (cfg->symmetric && cfg->type != NC_PREDICTOR_LINEAR && cfg->type != NC_PREDICTOR_MLP)
+    return nc_fail(NC_EINVAL, "predictor: symmetric applies to the linear and mlp predictors only");
   nc_predictor *p = calloc(1, sizeof *p);
   if (!p) return nc_fail(NC_ENOMEM, "predictor: out of memory");
   p->cfg = *cfg;
@@ -81,10 +90,15 @@ int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int 
   switch (cfg->type) {
     case NC_PREDICTOR_MLP:
       rc = nc_mlp_build(&p->net, d, cfg->hidden, d, cfg->bn_affine, batch, 2, 1, "predictor");
+      if (rc == NC_OK) {
+        p->w0 = nc_params_find(nc_net_params(p->net), "predictor.net.0.weight")->w;
+        p->w1 = nc_params_find(nc_net_params(p->net), "predictor.net.3.weight")->w;
+      }
       break;
     case NC_PREDICTOR_LINEAR:
     case NC_PREDICTOR_DIRECTPRED:
     case NC_PREDICTOR_DIRECTSET:
+    case NC_PREDICTOR_OPTIMAL:
       rc = nc_linear_net_build(&p->net, d, d, cfg->bias, batch, 2, 1, "predictor");
       if (rc == NC_OK) p->W = nc_params_find(nc_net_params(p->net), "predictor.weight")->w;
       break;
@@ -105,6 +119,13 @@ int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int 
     else /* a start with a component along every direction */
       for (int i = 0; i < d; i++) p->pv[i] = 1.0 + 0.01 * i;
   }
+  if (rc == NC_OK && cfg->type == NC_PREDICTOR_OPTIMAL) {
+    size_t dd = (size_t)d * d;
+    p->C = calloc(dd, sizeof(float));
+    p->M = malloc(dd * sizeof(float));
+    p->inv = malloc(dd * sizeof(float));
+    if (!p->C || !p->M || !p->inv) rc = nc_fail(NC_ENOMEM, "predictor: out of memory");
+  }
   if (rc != NC_OK) {
     nc_predictor_free(p);
     return rc;
@@ -121,6 +142,9 @@ void nc_predictor_free(nc_predictor *p) {
   free(p->s);
   free(p->pv);
   free(p->ptmp);
+  free(p->C);
+  free(p->M);
+  free(p->inv);
   free(p);
 }
 
@@ -142,6 +166,20 @@ void nc_predictor_observe(nc_predictor *p, int n, const float *f1, const float *
   nc_mm_f(1, 0, d, d, n, add, f2, f2, 1.0f, p->F);
   p->seen++;
 }
+
+void nc_predictor_observe_target(nc_predictor *p, int n, const float *f1, const float *f2,
+                                 const float *z1, const float *z2) {
+  if (p->cfg.type != NC_PREDICTOR_OPTIMAL) return;
+  const int d = p->cfg.dim;
+  /* observe has already counted this batch: seen == 1 is the first, which replaces C. */
+  const int first = p->seen <= 1;
+  const float keep = first ? 0.0f : (float)p->cfg.rho;
+  const float add = (float)((first ? 1.0 : 1.0 - p->cfg.rho) / (2.0 * n));
+  nc_mm_f(1, 0, d, d, n, add, z2, f1, keep, p->C); /* C_ij = E[z_i f_j]: E[f_a fᵀ] */
+  nc_mm_f(1, 0, d, d, n, add, z1, f2, 1.0f, p->C);
+}
+
+float *nc_predictor_cross(nc_predictor *p) { return p->C; }
 
 int nc_predictor_forward(nc_predictor *p, int slot, int n, const float *f, float *q) {
   if (slot < 0 || slot > 1) return nc_fail(NC_EINVAL, "predictor: slot %d not 0 or 1", slot);
@@ -201,10 +239,10 @@ static double now_seconds(void) {
 /* p_j from a normalised eigenvalue x = max(s_j, 0)/s_max. */
 static double eigen_map(const nc_predictor_config *c, double x) {
   if (c->type == NC_PREDICTOR_DIRECTPRED && c->use_offset) {
-    /* Table 7. The official code's equivalent (dyn_eps_inside) floors s_j/s_max − c at 1e-4
-     * inside the square root; the paper's formula, followed here, floors it at 0. */
-    double v = x - c->offset;
-    return sqrt(v > 0 ? v : 0.0);
+    /* Table 7, as the official code computes it (dyn_eps_inside, c = −dyn_eps): s_j/s_max − c
+     * floored at 1e-4 inside the square root. The paper prints a floor of 0, which for c > 0
+     * makes W_p singular; the table's numbers come from the code. */
+    return sqrt(fmax(x - c->offset, P_FLOOR));
   }
   double a = c->type == NC_PREDICTOR_DIRECTSET ? c->alpha : 0.5;
   double base = a == 0.5 ? sqrt(x) : pow(x, a); /* sqrt: bit-identical to directpred at α=1/2 */
@@ -243,6 +281,31 @@ static int set_from_corr(nc_predictor *p) {
   return NC_OK;
 }
 
+/* Table 1: W_p = ½(C + Cᵀ)·(F̂ + λ s_max I)⁻¹, the inverse through F̂'s eigenvectors. */
+static int set_optimal(nc_predictor *p) {
+  const int d = p->cfg.dim;
+  memcpy(p->U, p->F, (size_t)d * d * sizeof(float));
+  int rc = nc_eigh_f(d, p->U, p->s);
+  if (rc != NC_OK) return rc;
+  double smax = p->s[d - 1];
+  if (!(smax > 0)) return nc_fail(NC_ENUMERIC, "optimal predictor: F has no positive eigenvalue");
+  const double lambda = p->cfg.ridge * smax;
+  if (!(lambda > 0) && !(p->s[0] > 0))
+    return nc_fail(NC_ENUMERIC, "optimal predictor: F is singular and the ridge is 0");
+  for (int j = 0; j < d; j++) p->s[j] = (float)(1.0 / (fmax(p->s[j], 0.0) + lambda));
+  for (int i = 0; i < d; i++)
+    for (int j = 0; j <= i; j++) {
+      double acc = 0;
+      const float *ui = p->U + (size_t)i * d, *uj = p->U + (size_t)j * d;
+      for (int k = 0; k < d; k++) acc += (double)ui[k] * p->s[k] * uj[k];
+      p->inv[(size_t)i * d + j] = p->inv[(size_t)j * d + i] = (float)acc;
+      p->M[(size_t)i * d + j] = p->M[(size_t)j * d + i] =
+          0.5f * (p->C[(size_t)i * d + j] + p->C[(size_t)j * d + i]);
+    }
+  nc_mm_f(0, 0, d, d, d, 1.0f, p->M, p->inv, 0.0f, p->W);
+  return NC_OK;
+}
+
 int nc_predictor_after_step(nc_predictor *p) {
   const int d = p->cfg.dim;
   int rc = NC_OK;
@@ -253,9 +316,18 @@ int nc_predictor_after_step(nc_predictor *p) {
         float m = (*a + *b) * 0.5f;
         *a = *b = m;
       }
+  } else if (p->cfg.type == NC_PREDICTOR_MLP && p->cfg.symmetric) {
+    /* The official two-layer form: w = (w0 + w1ᵀ)/2, w0 = w, w1 = wᵀ. */
+    const int h = p->cfg.hidden;
+    for (int i = 0; i < h; i++)
+      for (int j = 0; j < d; j++) {
+        float *a = &p->w0[(size_t)i * d + j], *b = &p->w1[(size_t)j * h + i];
+        float m = (*a + *b) * 0.5f;
+        *a = *b = m;
+      }
   } else if (uses_corr(&p->cfg) && p->seen > 0 && p->niter % p->cfg.freq == 0) {
     double t0 = now_seconds();
-    rc = set_from_corr(p);
+    rc = p->cfg.type == NC_PREDICTOR_OPTIMAL ? set_optimal(p) : set_from_corr(p);
     p->set_seconds += now_seconds() - t0;
   }
   p->niter++;

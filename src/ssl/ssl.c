@@ -209,6 +209,8 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
     }
     z[v] = s->z[v];
   }
+  /* Table 1's optimal predictor estimates E[f_a fᵀ] from the targets (a no-op otherwise). */
+  nc_predictor_observe_target(s->pred, n, s->f[0], s->f[1], z[0], z[1]);
   t1 = now_seconds();
   s->timing.target_forward += t1 - t0;
   t0 = t1;

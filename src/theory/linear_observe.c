@@ -42,10 +42,11 @@ int nc_linear_theorem3_k(nc_linear *m, double *K) {
     tau = ww > 0 ? aw / ww : 0.0;
   }
   double s1 = 1 + p->sigma2;
-  /* (1+σ²)[(α_p/2) W Wᵀ + W_p² − τ/(1+σ²) W_p] + (3/2)η I. */
+  /* (1+σ²)[(α_p/2) W Wᵀ + W_p² − τ/(1+σ²) W_p] + (η + η_p/2) I: [F, Ẇ_p] brings −η_p L, [Ḟ, W_p]
+   * −2η L (Theorem 3's proof with the two decays apart; (3/2)η I when they are equal). */
   nc_mm_d(0, 1, n2, n2, n1, s1 * p->alpha_p / 2, m->W, m->W, 0.0, K);
   nc_mm_d(0, 0, n2, n2, n2, s1, m->Wp, m->Wp, 1.0, K);
   nc_axpy_d((size_t)n2 * n2, -tau, m->Wp, K);
-  for (int i = 0; i < n2; i++) K[i * n2 + i] += 1.5 * p->eta;
+  for (int i = 0; i < n2; i++) K[i * n2 + i] += p->eta + 0.5 * p->eta_p;
   return NC_OK;
 }

@@ -123,6 +123,11 @@ int nc_train_save(nc_ssl *s, const char *path, const nc_train_state *st, const c
   if (!rc && st->monitor_corr) rc = nc_st_add_i64(w, "state.monitor_rows", 1, &mrows);
   if (!rc && st->monitor_corr)
     rc = nc_st_add(w, "state.monitor_prev_rank", NC_ST_F64, 1, &one, &prev_rank);
+  float *C = nc_predictor_cross(pred); /* the optimal predictor's E[f_a fᵀ] */
+  if (!rc && C) {
+    int64_t shape[2] = {d, d};
+    rc = nc_st_add(w, "predictor.C", NC_ST_F32, 2, shape, C);
+  }
   int64_t step = st->step, epoch = st->epoch, pos[2] = {st->pos.epoch, st->pos.batch},
           osteps = o->steps, pstate[2] = {*seen, *niter}, seed = (int64_t)st->seed;
   if (!rc) rc = nc_st_add_i64(w, "state.step", 1, &step);
@@ -272,6 +277,8 @@ int nc_train_load(nc_ssl *s, const char *path, nc_train_state *st) {
     st->monitor_rows = (long)mrows;
     st->monitor_prev_rank = prev_rank;
   }
+  float *C = nc_predictor_cross(nc_ssl_predictor(s));
+  if (!rc && C) rc = nc_st_read(f, "predictor.C", NC_ST_F32, C, (size_t)d * d);
   if (!rc) {
     o->steps = osteps;
     *seen = (int)pstate[0];
