@@ -153,6 +153,7 @@ static int bench_step(int argc, char **argv) {
         arch, stem, width, c.image_h, in_channels, batch, method, predictor, nthreads, steps);
     nc_json_num(stdout, step_s * 1e3);
     nc_json_field(stdout, "images_per_s", ips);
+    nc_json_field(stdout, "gflop_per_step", flops / 1e9);
     nc_json_field(stdout, "gflops", gflops);
     printf(", \"sgemm_backend\": \"%s\"", nc_sgemm_backend());
     nc_json_field(stdout, "sgemm_peak_gflops", peak);
