@@ -91,10 +91,10 @@ void nc_add_relu_forward(size_t n, const float *a, const float *b, float *y);
 void nc_add_relu_backward(size_t n, const float *y, float *dy, float *db);
 
 /* ---- 2-D convolution without bias: W is [cout, cin, kh, kw] as PyTorch; any kernel, stride,
- * padding (zero). Computed as im2col + OpenBLAS SGEMM over chunks of images, the chunks shared
- * by OpenMP threads. These functions set OpenBLAS to one thread (openblas_set_num_threads(1)) and
- * leave it so: OpenBLAS's own thread pool competing with OpenMP's for the cores was 3-4× slower.
- * Results are deterministic for a given OpenMP thread count. ---- */
+ * padding (zero). Computed as im2col + SGEMM over chunks of images, the chunks shared by OpenMP
+ * threads. OpenBLAS runs single-threaded inside them (its own pool competing with OpenMP's for
+ * the cores was 3-4× slower); its thread count is restored on return, so the caller's setting
+ * holds for everything else. Results are deterministic for a given OpenMP thread count. ---- */
 
 typedef struct {
   int cin, cout, kh, kw, stride, pad;
@@ -115,6 +115,33 @@ void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const 
                         size_t scratch_floats);
 /* Forward FLOPs (2 per multiply-add) for n images of h×w. */
 double nc_conv2d_flops(const nc_conv_cfg *cfg, int n, int h, int w);
+
+/* ---- Convolution plans: oneDNN's convolution primitives for one layer's shape, created once
+ * (at network build time) in the channel-blocked layout oneDNN prefers on this CPU, with reorders
+ * from and to the caller's layout in the scratch. Same contract as nc_conv2d_* (backward
+ * accumulates; deterministic for a given OpenMP thread count). Without oneDNN, or when it declines
+ * the shape, no plan is made and the *_with functions run im2col + SGEMM. ---- */
+
+typedef struct nc_conv_plan nc_conv_plan;
+
+/* *plan = a plan for inputs in view xs (its n is the batch) and outputs in view ys, with the
+ * backward primitives when backward != 0; *plan = NULL (and NC_OK) when there is none for this
+ * shape. Fails only when out of memory. */
+int nc_conv_plan_new(nc_conv_plan **plan, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward);
+void nc_conv_plan_free(nc_conv_plan *plan);
+/* Scratch floats the plan's forward and backward need (0 for NULL). */
+size_t nc_conv_plan_scratch_floats(const nc_conv_plan *plan);
+/* Whether the plan serves these views (same batch and layout) with this much scratch. */
+int nc_conv_plan_fits(const nc_conv_plan *plan, nc_t4 xs, nc_t4 ys, size_t scratch_floats);
+/* "onednn" when a plan exists, "im2col" otherwise: what nc_conv2d_*_with runs for its views. */
+const char *nc_conv_plan_kind(const nc_conv_plan *plan);
+/* nc_conv2d_forward / nc_conv2d_backward through the plan when it fits, else im2col + SGEMM. */
+void nc_conv2d_forward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs, const float *x,
+                            const float *W, nc_t4 ys, float *y, float *scratch,
+                            size_t scratch_floats);
+void nc_conv2d_backward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs, const float *x,
+                             const float *W, nc_t4 ys, const float *dy, float *dx, float *dW,
+                             float *scratch, size_t scratch_floats);
 
 /* ---- Max pooling k×k, stride, zero-free padding (padded cells never win), as PyTorch's
  * MaxPool2d(k, stride, pad); the ResNet stem uses 3, 2, 1. ---- */

@@ -59,6 +59,7 @@ static double peak_rss_mb(void) {
 static int bench_step(int argc, char **argv) {
   const char *arch = "resnet18", *stem = "cifar", *predictor = "mlp", *method = "byol";
   long batch = 128, steps = 3, warmup = 1, threads = 0, width = 64, image = 0, seed = 0;
+  long in_channels = 3;
   int json = 0;
   const nc_opt opts[] = {
       {"arch", NC_OPT_CHOICE, &arch, "backbone", .choices = "resnet18|resnet34|resnet50"},
@@ -66,6 +67,8 @@ static int bench_step(int argc, char **argv) {
       {"width", NC_OPT_INT, &width, "base channels (64 = the standard network)", NC_RANGE(1, 512)},
       {"image", NC_OPT_INT, &image, "image side in pixels (0: 32 for cifar, 96 for imagenet)",
        NC_RANGE(0, 1024)},
+      {"in-channels", NC_OPT_INT, &in_channels, "image channels (1: grey, 3: colour)",
+       NC_RANGE(1, 3)},
       {"batch", NC_OPT_INT, &batch, "images per view", NC_RANGE(2, 65536)},
       {"method", NC_OPT_CHOICE, &method, "SSL method", .choices = "byol|simsiam"},
       {"predictor", NC_OPT_CHOICE, &predictor, "predictor",
@@ -79,7 +82,9 @@ static int bench_step(int argc, char **argv) {
   };
   const nc_cmd_spec spec = {
       "bench step",
-      "[--arch A] [--stem S] [--batch B] [--predictor P] [--steps N] [--threads T] [--json]",
+      "[--arch A] [--stem S] [--width W] [--image S] [--in-channels C] [--batch B] [--predictor "
+      "P]\n"
+      "  [--steps N] [--threads T] [--json]",
       "Times the SSL training step on random images: images/s (an image = two views through the\n"
       "online network forward and backward plus the target forward), effective GFLOP/s, their\n"
       "share of this machine's SGEMM peak (measured in the same run), peak RSS, and for\n"
@@ -102,13 +107,14 @@ static int bench_step(int argc, char **argv) {
   c.backbone.depth = atoi(arch + strlen("resnet"));
   c.backbone.stem = strcmp(stem, "imagenet") == 0 ? NC_STEM_IMAGENET : NC_STEM_CIFAR;
   c.backbone.width = (int)width;
+  c.backbone.in_channels = (int)in_channels;
   c.image_h = c.image_w = image ? (int)image : (c.backbone.stem == NC_STEM_CIFAR ? 32 : 96);
   c.batch = (int)batch;
   c.seed = (uint64_t)seed;
   if ((rc = nc_predictor_parse(predictor, &c.predictor))) return nc_cli_error(NC_EXIT_USAGE, NULL);
   nc_ssl *s = NULL;
   if ((rc = nc_ssl_create(&s, &c))) return nc_cli_error(nc_cli_exit_code(rc), NULL);
-  size_t per_view = (size_t)batch * 3 * c.image_h * c.image_w;
+  size_t per_view = (size_t)batch * in_channels * c.image_h * c.image_w;
   float *x = malloc(2 * per_view * sizeof(float));
   if (!x) {
     nc_ssl_free(s);
@@ -141,12 +147,13 @@ static int bench_step(int argc, char **argv) {
       c.predictor.type == NC_PREDICTOR_DIRECTPRED || c.predictor.type == NC_PREDICTOR_DIRECTSET;
   if (json) {
     printf(
-        "{\"arch\": \"%s\", \"stem\": \"%s\", \"width\": %ld, \"image\": %d, \"batch\": %ld, "
-        "\"method\": \"%s\", \"predictor\": \"%s\", \"threads\": %d, \"steps\": %ld, "
-        "\"ms_per_step\": ",
-        arch, stem, width, c.image_h, batch, method, predictor, nthreads, steps);
+        "{\"arch\": \"%s\", \"stem\": \"%s\", \"width\": %ld, \"image\": %d, "
+        "\"in_channels\": %ld, \"batch\": %ld, \"method\": \"%s\", \"predictor\": \"%s\", "
+        "\"threads\": %d, \"steps\": %ld, \"ms_per_step\": ",
+        arch, stem, width, c.image_h, in_channels, batch, method, predictor, nthreads, steps);
     nc_json_num(stdout, step_s * 1e3);
     nc_json_field(stdout, "images_per_s", ips);
+    nc_json_field(stdout, "gflop_per_step", flops / 1e9);
     nc_json_field(stdout, "gflops", gflops);
     printf(", \"sgemm_backend\": \"%s\"", nc_sgemm_backend());
     nc_json_field(stdout, "sgemm_peak_gflops", peak);
@@ -158,8 +165,8 @@ static int bench_step(int argc, char **argv) {
     }
     printf("}\n");
   } else {
-    printf("%s (%s stem, width %ld, %dx%d), %s, predictor %s, batch %ld, %d threads\n", arch, stem,
-           width, c.image_h, c.image_w, method, predictor, batch, nthreads);
+    printf("%s (%s stem, width %ld, %dx%dx%ld), %s, predictor %s, batch %ld, %d threads\n", arch,
+           stem, width, c.image_h, c.image_w, in_channels, method, predictor, batch, nthreads);
     printf("  %.1f ms/step, %.2f images/s, %.1f GFLOP/s effective (%.1f GFLOP/step)\n",
            step_s * 1e3, ips, gflops, flops / 1e9);
     printf("  SGEMM peak %.1f GFLOP/s here (%s): share %.1f%%; peak RSS %.0f MB\n", peak,

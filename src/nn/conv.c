@@ -8,12 +8,12 @@
  * skip im2col and read x in place.
  *
  * Threads: OpenMP threads take whole chunks (im2col, GEMM, col2im) with OpenBLAS running
- * single-threaded inside. The forward hands chunks out dynamically (outputs are disjoint, so a
- * thread descheduled on a busy machine does not hold the others up); the backward keeps a static
- * split: each thread sums its weight gradient privately and the partial sums are added in thread
- * order, so results are deterministic for a given thread count. Measured on the
- * 2-core machine: OpenBLAS's own pthreads spinning against OpenMP's made the same work 3-4× slower
- * than one pool. */
+ * single-threaded inside (for the call only: its thread count is restored on return). The forward
+ * hands chunks out dynamically (outputs are disjoint, so a thread descheduled on a busy machine
+ * does not hold the others up); the backward keeps a static split: each thread sums its weight
+ * gradient privately and the partial sums are added in thread order, so results are deterministic
+ * for a given thread count. Measured on the 2-core machine: OpenBLAS's own pthreads spinning
+ * against OpenMP's made the same work 3-4× slower than one pool. */
 #include <cblas.h>
 #include <float.h>
 #include <omp.h>
@@ -93,9 +93,17 @@ static conv_plan make_plan(const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, size_t sc
   return p;
 }
 
-/* OpenBLAS must not start its own threads inside ours. */
-static void blas_single_thread(void) {
-  if (openblas_get_num_threads() > 1) openblas_set_num_threads(1);
+/* OpenBLAS must not start its own threads inside ours: it runs single-threaded for the call, and
+ * the caller's thread count is handed back afterwards (blas_restore), so the setting of --threads
+ * still holds for the heads, the probe and the theory code. Returns the count found. */
+static int blas_single_thread(void) {
+  int found = openblas_get_num_threads();
+  if (found > 1) openblas_set_num_threads(1);
+  return found;
+}
+
+static void blas_restore(int found) {
+  if (found > 1) openblas_set_num_threads(found);
 }
 
 double nc_conv2d_flops(const nc_conv_cfg *cfg, int n, int h, int w) {
@@ -177,7 +185,7 @@ void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const f
                        float *y, float *scratch, size_t scratch_floats) {
   const int K = cfg->cin * cfg->kh * cfg->kw, ohw = ys.h * ys.w;
   const conv_plan p = make_plan(cfg, xs, ys, scratch_floats);
-  blas_single_thread();
+  const int blas_threads = blas_single_thread();
 #pragma omp parallel for num_threads(p.threads) schedule(dynamic, 1)
   for (int c = 0; c < p.nchunks; c++) {
     int i0 = c * p.nb, nb = xs.n - i0 < p.nb ? xs.n - i0 : p.nb;
@@ -192,6 +200,7 @@ void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const f
     }
     sgemm(0, 0, cfg->cout, nb * ohw, K, 1.0f, W, K, B, ldb, 0.0f, y + i0 * ys.sn, (int)ys.sc);
   }
+  blas_restore(blas_threads);
 }
 
 void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const float *W, nc_t4 ys,
@@ -200,7 +209,7 @@ void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const 
   const int K = cfg->cin * cfg->kh * cfg->kw, ohw = ys.h * ys.w;
   const conv_plan p = make_plan(cfg, xs, ys, scratch_floats);
   const size_t nw = (size_t)cfg->cout * K;
-  blas_single_thread();
+  const int blas_threads = blas_single_thread();
 #pragma omp parallel num_threads(p.threads)
   {
     float *col = scratch + (size_t)omp_get_thread_num() * p.stride, *dWt = col + p.col;
@@ -228,6 +237,7 @@ void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const 
       }
     }
   }
+  blas_restore(blas_threads);
   if (!dW) return;
     /* partial sums added in thread order: deterministic for a given thread count */
 #pragma omp parallel for schedule(static) num_threads(p.threads)

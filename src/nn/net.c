@@ -11,6 +11,8 @@
 #include "ncssl/status.h"
 #include "net_internal.h"
 
+static nc_t4 view(const nc_net *net, int id, int n);
+
 nc_net *nc_net_new(int batch, int n_slots, int with_grad) {
   nc_net *net = calloc(1, sizeof *net);
   if (!net) return NULL;
@@ -24,6 +26,7 @@ nc_net *nc_net_new(int batch, int n_slots, int with_grad) {
 
 void nc_net_free(nc_net *net) {
   if (!net) return;
+  for (int i = 0; i < net->nn; i++) nc_conv_plan_free(net->nodes[i].plan);
   nc_arena_free(&net->arena);
   nc_params_free(&net->params);
   free(net->t);
@@ -209,6 +212,8 @@ static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_
     const nc_tensor *x = &net->t[n->in];
     size_t s = nc_conv2d_scratch_floats(&n->conv, net->batch, x->h, x->w);
     if (s > scratch) scratch = s;
+    s = nc_conv_plan_scratch_floats(n->plan);
+    if (s > scratch) scratch = s;
   }
   net->n_scratch = scratch ? scratch : 1;
   net->scratch = nc_arena_floats(a, net->n_scratch);
@@ -306,6 +311,13 @@ int nc_net_finish(nc_net *net, const char *prefix) {
     rc = nc_fail(NC_EINVAL, "net: too many shared buffers");
     goto done;
   }
+  for (int i = 0; i < net->nn && rc == NC_OK; i++) {
+    nc_node *n = &net->nodes[i];
+    if (n->kind != OP_CONV) continue;
+    nc_t4 xs = view(net, n->in, net->batch), ys = view(net, n->out, net->batch);
+    rc = nc_conv_plan_new(&n->plan, &n->conv, xs, ys, net->with_grad);
+  }
+  if (rc) goto done;
   nc_arena_init(&net->arena, 0);
   carve(net, which, size, nb_act, nb_grad, which_g, size_g);
   size_t bytes = net->arena.used;
@@ -350,8 +362,8 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
     float *out = net->t[nd->out].act[s];
     switch (nd->kind) {
       case OP_CONV:
-        nc_conv2d_forward(&nd->conv, xs, in, param(net, nd->w_off), ys, out, net->scratch,
-                          net->n_scratch);
+        nc_conv2d_forward_with(nd->plan, &nd->conv, xs, in, param(net, nd->w_off), ys, out,
+                               net->scratch, net->n_scratch);
         break;
       case OP_BN: {
         float *save = nd->save[s];
@@ -418,8 +430,8 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
     float *gb = nd->b_off >= 0 ? net->g + nd->b_off : NULL;
     switch (nd->kind) {
       case OP_CONV:
-        nc_conv2d_backward(&nd->conv, xs, in, param(net, nd->w_off), ys, g, gin, gw, net->scratch,
-                           net->n_scratch);
+        nc_conv2d_backward_with(nd->plan, &nd->conv, xs, in, param(net, nd->w_off), ys, g, gin, gw,
+                                net->scratch, net->n_scratch);
         break;
       case OP_BN: {
         const float *save = nd->save[s];

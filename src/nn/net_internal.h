@@ -31,6 +31,7 @@ typedef struct {
   /* parameter offsets into net->w (trainable) and net->buf (buffers); -1 when absent */
   long w_off, b_off, rm_off, rv_off;
   void *save[NC_NET_MAX_SLOTS]; /* BN: mean then invstd (2c floats); max-pool: int32 argmax */
+  nc_conv_plan *plan;           /* conv: oneDNN primitives for the full batch (NULL: im2col) */
 } nc_node;
 
 struct nc_net {
