@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "ncssl/augment.h"
+#include "ncssl/comm.h"
 #include "ncssl/data.h"
 #include "ncssl/loader.h"
 #include "ncssl/probe.h"
@@ -55,6 +56,14 @@ typedef struct {
   int probe_epochs;        /* linear-probe epochs for those evaluations (50) */
   int knn_k;               /* kNN k (200) */
   const char *config_text; /* config.txt's text, stored in checkpoint metadata (may be NULL) */
+  /* Data-parallel runs (docs/distributed.md): every rank calls nc_train_run with the same
+   * options; ssl.batch is the GLOBAL batch (divisible by the ranks), each rank steps on its slice.
+   * Rank 0 alone writes metrics.jsonl and checkpoints and calls the callbacks; every rank reads
+   * the checkpoint on resume. A failure on one rank stops every rank after the step (the lowest
+   * failing rank keeps the message, the others get "rank R failed"). */
+  nc_comm *comm;   /* NULL: one process */
+  int sync_bn;     /* batch norm over the global batch (with more than one rank) */
+  long check_sync; /* every N steps compare a checksum of the parameters across ranks (0: off) */
   void (*on_progress)(void *ctx, const nc_train_progress *p); /* may be NULL */
   void (*on_message)(void *ctx, const char *line); /* warnings and notices, may be NULL */
   void *ctx;
@@ -65,7 +74,9 @@ typedef struct {
   double last_loss;
   double effective_rank; /* from the last monitor record (NaN if none) */
   double feature_std;
-  int collapsed; /* the last monitor record raised the collapse flag */
+  int collapsed;   /* the last monitor record raised the collapse flag */
+  int failed_rank; /* data-parallel runs: the lowest rank whose own failure stopped the run
+                      (-1: none, or every rank failed alike, e.g. NaN) */
 } nc_train_result;
 
 /* Defaults: nc_ssl_default() with the dataset's preset, 1 epoch, monitors at epoch ends, probe 50

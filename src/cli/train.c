@@ -22,10 +22,12 @@ typedef struct {
   long width, proj_hidden, proj_out, pred_hidden, freq, batch, epochs, max_steps, seed, threads,
       loader_threads, subset, monitor_every, checkpoint_every, probe_epochs, knn_k;
   int symmetric, pred_bias, ema_cosine, no_stopgrad, eval_every_epoch;
+  int sync_bn, no_sync_bn; /* data-parallel runs (mpirun) */
+  long check_sync;
   double rho, eps, dp_offset, alpha, alpha_p, wd, wd_predictor, lr, momentum, warmup_epochs, ema;
 } train_args;
 
-#define N_TRAIN_OPTS 48
+#define N_TRAIN_OPTS 51
 
 static int build_opts(train_args *a, nc_opt *o) {
   int n = 0;
@@ -91,6 +93,11 @@ static int build_opts(train_args *a, nc_opt *o) {
   OPT("probe-epochs", NC_OPT_INT, &a->probe_epochs, "linear-probe epochs of those evaluations",
       NC_RANGE(1, 10000));
   OPT("knn-k", NC_OPT_INT, &a->knn_k, "kNN neighbours", NC_RANGE(1, 100000));
+  OPT("sync-bn", NC_OPT_FLAG, &a->sync_bn,
+      "mpirun: batch norm over the global batch (the default with more than one rank)");
+  OPT("no-sync-bn", NC_OPT_FLAG, &a->no_sync_bn, "mpirun: per-rank batch-norm statistics");
+  OPT("check-sync", NC_OPT_INT, &a->check_sync,
+      "mpirun: compare a parameter checksum across ranks every N steps (0: off)", NC_NONNEG);
   OPT("out", NC_OPT_STRING, &a->out, "run directory");
   OPT("config", NC_OPT_STRING, &a->config, "read options from FILE (\"key = value\" lines)");
   OPT("resume", NC_OPT_STRING, &a->resume, "continue the run in RUN_DIR from its checkpoint");
@@ -276,7 +283,30 @@ static void on_message(void *vctx, const char *line) {
   fprintf(strncmp(line, "warning", 7) == 0 ? stderr : stdout, "%s\n", line);
 }
 
-int cmd_train(int argc, char **argv) {
+/* Ranks other than 0 parse with stderr sent to /dev/null (the same command line fails alike on
+ * every rank: rank 0 reports it); it is restored before the run, whose failures may be one
+ * rank's own. */
+static int saved_stderr = -1;
+
+static void quiet_stderr(void) {
+  fflush(stderr);
+  saved_stderr = dup(STDERR_FILENO);
+  if (saved_stderr >= 0 && !freopen("/dev/null", "w", stderr)) {
+    close(saved_stderr);
+    saved_stderr = -1;
+  }
+}
+
+static void restore_stderr(void) {
+  if (saved_stderr < 0) return;
+  fflush(stderr);
+  dup2(saved_stderr, STDERR_FILENO);
+  close(saved_stderr);
+  saved_stderr = -1;
+}
+
+/* The training command proper; comm is this process's communicator (single without mpirun). */
+static int train_main(int argc, char **argv, nc_comm *comm) {
   train_args a;
   defaults(&a);
   nc_opt opts[N_TRAIN_OPTS];
@@ -315,6 +345,17 @@ int cmd_train(int argc, char **argv) {
     if (*resume) a.out = resume;
   }
   if (!*a.out) return nc_cli_error(NC_EXIT_USAGE, "--out: a run directory is required");
+  const int n_ranks = nc_comm_size(comm), root = nc_comm_rank(comm) == 0;
+  if (a.sync_bn && a.no_sync_bn)
+    return nc_cli_error(NC_EXIT_USAGE, "--no-sync-bn: cannot be combined with --sync-bn");
+  if (a.batch % n_ranks != 0 || a.batch / n_ranks < 2) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "--batch: the global batch %ld does not split into %d slices of 2 or more images "
+             "(one per rank)",
+             a.batch, n_ranks);
+    return nc_cli_error(NC_EXIT_USAGE, msg);
+  }
   nc_train_opts o = nc_train_default();
   if (to_ssl_config(&a, &o.ssl)) return nc_cli_error(NC_EXIT_USAGE, NULL);
   if (o.ssl.method != NC_SSL_SIMSIAM && a.no_stopgrad)
@@ -331,7 +372,7 @@ int cmd_train(int argc, char **argv) {
   char *text = nc_config_text(&cfg);
   char path[4096];
   snprintf(path, sizeof path, "%s/config.txt", a.out);
-  if ((rc = nc_mkdir_p(a.out)) || (rc = nc_config_write(&cfg, path))) {
+  if (root && ((rc = nc_mkdir_p(a.out)) || (rc = nc_config_write(&cfg, path)))) {
     free(text), nc_config_free(&cfg), nc_config_free(&file_cfg);
     return nc_cli_error_flag(NC_EXIT_FAIL, "--out");
   }
@@ -351,22 +392,48 @@ int cmd_train(int argc, char **argv) {
   o.knn_k = (int)a.knn_k;
   o.warmup_epochs = a.warmup_epochs;
   o.config_text = text;
+  o.comm = comm;
+  o.sync_bn = !a.no_sync_bn; /* on by default; it only matters with more than one rank */
+  o.check_sync = a.check_sync;
   progress_ctx ctx = {isatty(STDOUT_FILENO), 0};
   o.on_progress = on_progress;
   o.on_message = on_message;
   o.ctx = &ctx;
   nc_train_result res;
+  restore_stderr();
   rc = nc_train_run(&o, &res);
   free(text);
   nc_config_free(&cfg);
   if (rc) {
     nc_config_free(&file_cfg);
-    if (ctx.tty) fputc('\n', stdout);
-    return nc_cli_error(rc == NC_EINVAL || rc == NC_EUSAGE ? NC_EXIT_USAGE : NC_EXIT_FAIL, NULL);
+    int code = rc == NC_EINVAL || rc == NC_EUSAGE ? NC_EXIT_USAGE : NC_EXIT_FAIL;
+    if (ctx.tty && root) fputc('\n', stdout);
+    /* one message per job: the rank whose failure stopped it, or rank 0 when all failed alike */
+    int speaker = res.failed_rank >= 0 ? res.failed_rank : 0;
+    if (nc_comm_rank(comm) != speaker) return code;
+    if (n_ranks > 1) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "rank %d of %d: %s", nc_comm_rank(comm), n_ranks, nc_last_error());
+      return nc_cli_error(code, msg);
+    }
+    return nc_cli_error(code, NULL);
+  }
+  if (!root) {
+    nc_config_free(&file_cfg);
+    return NC_EXIT_OK;
   }
   printf("done: %ld steps, last loss %.5f, effective rank %.3f, feature std %.4f%s; run in %s\n",
          res.steps, res.last_loss, res.effective_rank, res.feature_std,
          res.collapsed ? " (COLLAPSED)" : "", a.out);
   nc_config_free(&file_cfg);
   return NC_EXIT_OK;
+}
+
+int cmd_train(int argc, char **argv) {
+  nc_comm *comm = nc_comm_open(NULL, NULL);
+  if (nc_comm_rank(comm) != 0) quiet_stderr();
+  int code = train_main(argc, argv, comm);
+  restore_stderr();
+  nc_comm_close(comm);
+  return code;
 }

@@ -51,11 +51,16 @@ typedef struct {
   double prev_rank; /* effective rank of the previous monitor record (NaN before the first) */
   char ckpt[4096], backbone[4096], arch[256];
   long steps_per_epoch, total_steps;
+  nc_comm *comm; /* data-parallel ranks (NULL: one process) */
+  int root;      /* rank 0: the one that writes files and reports */
+  double *fsums; /* feature-std sums over the ranks: [2d + 1] */
 } run;
 
 static void message(const run *r, const char *line) {
-  if (r->o->on_message) r->o->on_message(r->o->ctx, line);
+  if (r->root && r->o->on_message) r->o->on_message(r->o->ctx, line);
 }
+
+static int ranks(const run *r) { return nc_comm_size(r->comm); }
 
 static int load_data(run *r) {
   const nc_train_opts *o = r->o;
@@ -112,9 +117,54 @@ static void accumulate(run *r, int n) {
 /* A monitor record: the F̂ spectrum (DirectPred's own F̂, else the projector outputs'
  * correlation since the last record), effective rank, W_p alignment/asymmetry for linear
  * predictors, feature std of the last batch, and the collapse flag. */
-static int monitor_record(run *r, long step, int epoch, int n_last, nc_train_result *res) {
+/* Feature std of the last GLOBAL batch: nc_train_feature_std's sums (normalised rows, their
+ * squares, the row count) all-reduced over the ranks; one process computes it directly. */
+static double feature_std_global(run *r, int n, int d, const float *f) {
+  if (ranks(r) == 1) return nc_train_feature_std(n, d, f);
+  double *mean = r->fsums, *sq = mean + d;
+  memset(mean, 0, (2 * (size_t)d + 1) * sizeof(double));
+  for (int i = 0; i < n; i++) {
+    const float *row = f + (size_t)i * d;
+    double norm = 0;
+    for (int j = 0; j < d; j++) norm += (double)row[j] * row[j];
+    norm = sqrt(norm);
+    double inv = norm > 0 ? 1.0 / norm : 0;
+    for (int j = 0; j < d; j++) {
+      double v = row[j] * inv;
+      mean[j] += v;
+      sq[j] += v * v;
+    }
+  }
+  mean[2 * d] = n;
+  if (nc_comm_allreduce_d(r->comm, mean, 2 * (size_t)d + 1, NC_COMM_SUM)) return NAN;
+  double rows = mean[2 * d], total = 0;
+  if (rows < 2) return 0;
+  for (int j = 0; j < d; j++) {
+    double m = mean[j] / rows, var = sq[j] / rows - m * m;
+    total += sqrt(var > 0 ? var : 0);
+  }
+  return total / d;
+}
+
+/* A monitor record; every rank takes part (the reductions), rank 0 alone writes it, and only
+ * when `write` (no earlier failure in this step). */
+static int monitor_record(run *r, long step, int epoch, int n_last, nc_train_result *res,
+                          int write) {
   const int d = r->cfg.proj_out;
   nc_predictor *p = nc_ssl_predictor(r->ssl);
+  if (ranks(r) > 1) { /* Σ f fᵀ and its rows over the global batches since the last record */
+    double rows = (double)r->corr_rows;
+    int rc = nc_comm_allreduce_f(r->comm, r->corr, (size_t)d * d, NC_COMM_SUM);
+    if (!rc) rc = nc_comm_allreduce_d(r->comm, &rows, 1, NC_COMM_SUM);
+    if (rc) return rc;
+    r->corr_rows = (long)rows;
+  }
+  double fstd = feature_std_global(r, n_last, d, nc_ssl_f(r->ssl, 0));
+  if (!write) { /* the other ranks: only the sums since the last record start over */
+    memset(r->corr, 0, (size_t)d * d * sizeof(float));
+    r->corr_rows = 0;
+    return NC_OK;
+  }
   const float *F = nc_predictor_corr(p);
   double scale = 1;
   if (!F) {
@@ -127,7 +177,6 @@ static int monitor_record(run *r, long step, int epoch, int n_last, nc_train_res
     for (size_t i = 0; i < (size_t)d * d; i++) r->W[i] = W[i];
   int rc = nc_monitor_measure(&r->mon, r->F, W ? r->W : NULL);
   if (rc) return rc;
-  double fstd = nc_train_feature_std(n_last, d, nc_ssl_f(r->ssl, 0));
   int collapse = nc_train_collapsed(r->mon.effective_rank, r->prev_rank, fstd, d);
   r->prev_rank = r->mon.effective_rank;
   if ((rc = nc_metrics_monitor(r->metrics, step, epoch, &r->mon, W != NULL, fstd, collapse)))
@@ -176,16 +225,64 @@ static int checkpoint(run *r, long step, int epochs_done) {
   return rc;
 }
 
+/* FNV-1a over bytes, continued from h. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+static uint64_t hash_params(uint64_t h, nc_param_list *pl) {
+  for (int i = 0; i < pl->n; i++)
+    if (!pl->items[i].is_buffer) h = fnv1a(h, pl->items[i].w, pl->items[i].n * sizeof(float));
+  return h;
+}
+
+/* --check-sync: a checksum of everything the replicas must share (trained parameters, target,
+ * DirectPred's F̂) compared with rank 0's. BN running statistics are left out: with --no-sync-bn
+ * they are per rank by design (rank 0's are the ones checkpointed). */
+static int check_sync(run *r, long step) {
+  nc_ssl *s = r->ssl;
+  uint64_t h = 1469598103934665603ULL;
+  h = hash_params(h, nc_net_params(nc_ssl_backbone(s)));
+  h = hash_params(h, nc_net_params(nc_ssl_projector(s)));
+  if (nc_ssl_target_backbone(s)) {
+    h = hash_params(h, nc_net_params(nc_ssl_target_backbone(s)));
+    h = hash_params(h, nc_net_params(nc_ssl_target_projector(s)));
+  }
+  h = hash_params(h, nc_predictor_params(nc_ssl_predictor(s)));
+  const float *F = nc_predictor_corr(nc_ssl_predictor(s));
+  if (F) h = fnv1a(h, F, (size_t)r->cfg.proj_out * r->cfg.proj_out * sizeof(float));
+  uint64_t h0 = h;
+  int rc = nc_comm_bcast(r->comm, &h0, sizeof h0, 0);
+  if (rc) return rc;
+  if (h != h0)
+    rc = nc_fail(NC_ENUMERIC,
+                 "step %ld: the replicas diverged: rank %d's parameters differ from rank 0's "
+                 "(checksum %016llx, rank 0 %016llx)",
+                 step, nc_comm_rank(r->comm), (unsigned long long)h, (unsigned long long)h0);
+  return nc_comm_agree(r->comm, rc, NULL);
+}
+
 static int setup(run *r, nc_train_state *st) {
   const nc_train_opts *o = r->o;
   int rc = load_data(r);
   if (rc) return rc;
+  const int global_batch = r->cfg.batch, n_ranks = ranks(r);
+  if (global_batch % n_ranks != 0 || global_batch / n_ranks < 2)
+    return nc_fail(NC_EINVAL,
+                   "train: the global batch %d does not split into %d slices of 2 or more "
+                   "images (one per rank)",
+                   global_batch, n_ranks);
+  r->cfg.batch = global_batch / n_ranks; /* each step sees this rank's slice */
   r->cfg.backbone.in_channels = r->train.c;
   r->cfg.image_h = r->cfg.image_w = r->aug.view[0].size;
   nc_loader_opts lo = {0};
   lo.data = &r->train;
   lo.aug = r->aug;
-  lo.batch = r->cfg.batch;
+  lo.batch = global_batch;
+  lo.shard = nc_comm_rank(r->comm);
+  lo.shards = n_ranks;
   lo.threads = o->loader_threads;
   lo.drop_last = 1; /* every step sees a full batch (batch norm, identical step cost) */
   lo.seed = r->cfg.seed;
@@ -200,15 +297,17 @@ static int setup(run *r, nc_train_state *st) {
     r->cfg.lr.warmup_steps = (long)(o->warmup_epochs * r->steps_per_epoch + 0.5);
   }
   if ((rc = nc_ssl_create(&r->ssl, &r->cfg))) return rc;
+  if (n_ranks > 1 && (rc = nc_ssl_set_comm(r->ssl, r->comm, o->sync_bn))) return rc;
   nc_train_arch_string(&r->cfg, r->arch, sizeof r->arch);
   const int d = r->cfg.proj_out;
   r->corr = calloc((size_t)d * d, sizeof(float));
   r->F = malloc((size_t)d * d * sizeof(double));
   r->W = malloc((size_t)d * d * sizeof(double));
+  r->fsums = malloc((2 * (size_t)d + 1) * sizeof(double));
   r->prev_rank = NAN;
-  if (!r->corr || !r->F || !r->W) return nc_fail(NC_ENOMEM, "train: out of memory");
+  if (!r->corr || !r->F || !r->W || !r->fsums) return nc_fail(NC_ENOMEM, "train: out of memory");
   if ((rc = nc_monitor_init(&r->mon, d))) return rc;
-  if ((rc = nc_mkdir_p(o->out))) return rc;
+  if (r->root && (rc = nc_mkdir_p(o->out))) return rc;
   snprintf(r->ckpt, sizeof r->ckpt, "%s/checkpoint.safetensors", o->out);
   snprintf(r->backbone, sizeof r->backbone, "%s/backbone.safetensors", o->out);
   char path[4096];
@@ -221,9 +320,9 @@ static int setup(run *r, nc_train_state *st) {
                      (unsigned long long)st->seed, (unsigned long long)r->cfg.seed);
     if ((rc = nc_loader_seek(r->loader, st->pos))) return rc;
     /* Records written after the checkpoint (a run killed between checkpoints) are redone. */
-    if ((rc = nc_metrics_rewind(path, st->step))) return rc;
+    if (r->root && (rc = nc_metrics_rewind(path, st->step))) return rc;
   }
-  return nc_metrics_open(&r->metrics, path, o->resume);
+  return r->root ? nc_metrics_open(&r->metrics, path, o->resume) : NC_OK;
 }
 
 static void teardown(run *r) {
@@ -231,7 +330,7 @@ static void teardown(run *r) {
   nc_loader_close(r->loader);
   nc_ssl_free(r->ssl);
   nc_monitor_free(&r->mon);
-  free(r->corr), free(r->F), free(r->W);
+  free(r->corr), free(r->F), free(r->W), free(r->fsums);
   nc_dataset_free(&r->train);
   nc_dataset_free(&r->eval_train);
   nc_dataset_free(&r->test);
@@ -242,11 +341,16 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
   memset(&r, 0, sizeof r);
   r.o = o;
   r.cfg = o->ssl;
+  r.comm = o->comm;
+  r.root = nc_comm_rank(o->comm) == 0;
   memset(res, 0, sizeof *res);
   res->effective_rank = res->feature_std = NAN;
   res->last_loss = NAN;
+  res->failed_rank = -1;
   nc_train_state st;
   int rc = setup(&r, &st);
+  /* a rank that could not start (a file one node lacks) stops them all */
+  rc = nc_comm_agree(r.comm, rc, &res->failed_rank);
   long step = st.step;
   const long stop = o->max_steps > 0 && o->max_steps < r.total_steps ? o->max_steps : r.total_steps;
   const double t_start = now_seconds();
@@ -276,7 +380,12 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     }
     if (rc) break;
     accumulate(&r, b->n);
-    double t = now_seconds(), ips = b->n / (t - t_prev);
+    /* From here on a failure may be this rank's alone (the files rank 0 writes): it is kept in
+     * lrc, every rank still takes part in the step's collectives, and all agree at the end. */
+    int lrc = NC_OK;
+    if (o->check_sync > 0 && step % o->check_sync == 0) lrc = check_sync(&r, step);
+    const int global_n = b->n * ranks(&r);
+    double t = now_seconds(), ips = global_n / (t - t_prev);
     t_prev = t;
     rate = rate > 0 ? 0.9 * rate + 0.1 * ips : ips;
     const long in_epoch = (step - 1) % r.steps_per_epoch + 1;
@@ -284,8 +393,8 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     const int epoch_end = in_epoch == r.steps_per_epoch;
     res->steps = step;
     res->last_loss = loss;
-    if ((rc = nc_metrics_step(r.metrics, step, epoch, loss, lr, ips))) break;
-    if (o->on_progress) {
+    if (!lrc && r.root) lrc = nc_metrics_step(r.metrics, step, epoch, loss, lr, ips);
+    if (!lrc && r.root && o->on_progress) {
       nc_train_progress p = {step,
                              stop,
                              epoch,
@@ -296,14 +405,19 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
                              lr,
                              rate,
                              t - t_start,
-                             (stop - step) * b->n / rate};
+                             (stop - step) * global_n / rate};
       o->on_progress(o->ctx, &p);
     }
-    if (epoch_end || step == stop || (o->monitor_every > 0 && step % o->monitor_every == 0))
-      if ((rc = monitor_record(&r, step, epoch, b->n, res))) break;
-    if (epoch_end && o->eval_every_epoch && (rc = eval_record(&r, step, epoch))) break;
-    if (epoch_end || step == stop || (o->checkpoint_every > 0 && step % o->checkpoint_every == 0))
-      if ((rc = checkpoint(&r, step, epoch_end ? epoch : epoch - 1))) break;
+    if (epoch_end || step == stop || (o->monitor_every > 0 && step % o->monitor_every == 0)) {
+      int mrc = monitor_record(&r, step, epoch, b->n, res, r.root && !lrc);
+      if (!lrc) lrc = mrc;
+    }
+    /* the probe runs on rank 0 alone (the others wait at the agreement below) */
+    if (!lrc && r.root && epoch_end && o->eval_every_epoch) lrc = eval_record(&r, step, epoch);
+    if (!lrc && r.root &&
+        (epoch_end || step == stop || (o->checkpoint_every > 0 && step % o->checkpoint_every == 0)))
+      lrc = checkpoint(&r, step, epoch_end ? epoch : epoch - 1);
+    if ((rc = nc_comm_agree(r.comm, lrc, &res->failed_rank))) break;
   }
   teardown(&r);
   return rc;
