@@ -13,6 +13,7 @@
 #include "ncssl/net.h"
 #include "ncssl/rng.h"
 #include "ncssl/status.h"
+#include "ncssl/train.h"
 #include "testing.h"
 
 static nc_rng rng;
@@ -178,6 +179,28 @@ static void test_sync_net(nc_comm *c, int sync) {
   nc_net_free(part);
 }
 
+/* --check-sync's comparison: replicas built from one seed agree; one weight changed on the last
+ * rank is caught there, and every rank stops. */
+static void test_check_sync(nc_comm *c) {
+  nc_ssl_config cfg = nc_ssl_default();
+  cfg.backbone.width = 2, cfg.backbone.in_channels = 1;
+  cfg.image_h = cfg.image_w = 8, cfg.batch = 4, cfg.proj_hidden = 8, cfg.proj_out = 4;
+  cfg.predictor = nc_predictor_default(NC_PREDICTOR_DIRECTPRED);
+  cfg.predictor.dim = 4;
+  nc_ssl *s = NULL;
+  CHECK(nc_ssl_create(&s, &cfg) == NC_OK);
+  if (!s) return;
+  CHECK(nc_train_check_sync(s, c, 1) == NC_OK);
+  float *w, *g;
+  size_t n;
+  nc_net_flat(nc_ssl_projector(s), &w, &g, &n);
+  if (nc_comm_rank(c) == nc_comm_size(c) - 1) w[n / 2] += 1e-6f;
+  CHECK(nc_train_check_sync(s, c, 7) == NC_ENUMERIC);
+  if (nc_comm_rank(c) == nc_comm_size(c) - 1)
+    CHECK(strstr(nc_last_error(), "step 7: the replicas diverged") != NULL);
+  nc_ssl_free(s);
+}
+
 int main(void) {
   nc_rng_seed(&rng, 1);
   nc_comm *c = nc_comm_open(NULL, NULL);
@@ -190,6 +213,7 @@ int main(void) {
     test_mpi_collectives(c);
     test_sync_net(c, 1);
     test_sync_net(c, 0);
+    test_check_sync(c);
   }
   int rc = nc_test_done();
   nc_comm_close(c);

@@ -116,6 +116,14 @@ int nc_train_load_backbone(nc_net *net, const char *path);
  * metadata; NC_EFORMAT when the file has none. */
 int nc_train_read_arch(const char *path, nc_resnet_cfg *cfg, int *image_h, int *image_w);
 
+/* ---- Data-parallel runs ---- */
+
+/* --check-sync: every rank hashes what the replicas must share (trained parameters, target,
+ * DirectPred's F̂; not the BN running statistics, per rank under --no-sync-bn) and compares with
+ * rank 0's. NC_OK when all agree; else NC_ENUMERIC on every rank, the lowest differing rank with
+ * "step S: the replicas diverged: rank R's parameters differ from rank 0's (...)". Collective. */
+int nc_train_check_sync(nc_ssl *s, nc_comm *comm, long step);
+
 /* ---- Evaluation of a frozen backbone ---- */
 
 /* Features [d->n, out_dim] of un-augmented images (nc_aug_plain with `view`), the backbone in eval

@@ -225,45 +225,6 @@ static int checkpoint(run *r, long step, int epochs_done) {
   return rc;
 }
 
-/* FNV-1a over bytes, continued from h. */
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-  const unsigned char *b = p;
-  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
-  return h;
-}
-
-static uint64_t hash_params(uint64_t h, nc_param_list *pl) {
-  for (int i = 0; i < pl->n; i++)
-    if (!pl->items[i].is_buffer) h = fnv1a(h, pl->items[i].w, pl->items[i].n * sizeof(float));
-  return h;
-}
-
-/* --check-sync: a checksum of everything the replicas must share (trained parameters, target,
- * DirectPred's F̂) compared with rank 0's. BN running statistics are left out: with --no-sync-bn
- * they are per rank by design (rank 0's are the ones checkpointed). */
-static int check_sync(run *r, long step) {
-  nc_ssl *s = r->ssl;
-  uint64_t h = 1469598103934665603ULL;
-  h = hash_params(h, nc_net_params(nc_ssl_backbone(s)));
-  h = hash_params(h, nc_net_params(nc_ssl_projector(s)));
-  if (nc_ssl_target_backbone(s)) {
-    h = hash_params(h, nc_net_params(nc_ssl_target_backbone(s)));
-    h = hash_params(h, nc_net_params(nc_ssl_target_projector(s)));
-  }
-  h = hash_params(h, nc_predictor_params(nc_ssl_predictor(s)));
-  const float *F = nc_predictor_corr(nc_ssl_predictor(s));
-  if (F) h = fnv1a(h, F, (size_t)r->cfg.proj_out * r->cfg.proj_out * sizeof(float));
-  uint64_t h0 = h;
-  int rc = nc_comm_bcast(r->comm, &h0, sizeof h0, 0);
-  if (rc) return rc;
-  if (h != h0)
-    rc = nc_fail(NC_ENUMERIC,
-                 "step %ld: the replicas diverged: rank %d's parameters differ from rank 0's "
-                 "(checksum %016llx, rank 0 %016llx)",
-                 step, nc_comm_rank(r->comm), (unsigned long long)h, (unsigned long long)h0);
-  return nc_comm_agree(r->comm, rc, NULL);
-}
-
 static int setup(run *r, nc_train_state *st) {
   const nc_train_opts *o = r->o;
   int rc = load_data(r);
@@ -383,7 +344,8 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     /* From here on a failure may be this rank's alone (the files rank 0 writes): it is kept in
      * lrc, every rank still takes part in the step's collectives, and all agree at the end. */
     int lrc = NC_OK;
-    if (o->check_sync > 0 && step % o->check_sync == 0) lrc = check_sync(&r, step);
+    if (o->check_sync > 0 && step % o->check_sync == 0)
+      lrc = nc_train_check_sync(r.ssl, r.comm, step);
     const int global_n = b->n * ranks(&r);
     double t = now_seconds(), ips = global_n / (t - t_prev);
     t_prev = t;

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The communicator over two real ranks: test_comm under mpirun (collectives, agreement, a ResNet
+# with synchronised batch norm against the whole batch in one process, --check-sync's checksum).
+set -u
+NCSSL=$1 MPIEXEC=$2 BUILD=$3
+exec "$MPIEXEC" --allow-run-as-root --oversubscribe -np 2 "$BUILD/test_comm"
