@@ -50,7 +50,8 @@ int nc_comm_agree(nc_comm *c, int rc, int *first_failed);
  * that other ranks cannot learn of through a collective; the caller prints its message first. */
 void nc_comm_abort(nc_comm *c, int code);
 
-/* Bytes passed to allreduce and the seconds spent inside it since the start (this rank). */
-void nc_comm_stats(const nc_comm *c, double *bytes, double *seconds);
+/* All-reduce calls, the bytes passed to them and the seconds spent inside them since the start
+ * (this rank; any pointer may be NULL). */
+void nc_comm_stats(const nc_comm *c, long *calls, double *bytes, double *seconds);
 
 #endif

@@ -422,6 +422,14 @@ static int train_main(int argc, char **argv, nc_comm *comm) {
     nc_config_free(&file_cfg);
     return NC_EXIT_OK;
   }
+  if (n_ranks > 1 && res.steps_run > 0) { /* what data parallelism cost (docs/distributed.md) */
+    long calls;
+    double bytes, seconds;
+    nc_comm_stats(comm, &calls, &bytes, &seconds);
+    printf("%d ranks (%s): per step %.0f all-reduce calls, %.3f MB, %.1f ms inside them\n", n_ranks,
+           nc_comm_kind(comm), (double)calls / res.steps_run, bytes / res.steps_run / 1e6,
+           1e3 * seconds / res.steps_run);
+  }
   printf("done: %ld steps, last loss %.5f, effective rank %.3f, feature std %.4f%s; run in %s\n",
          res.steps, res.last_loss, res.effective_rank, res.feature_std,
          res.collapsed ? " (COLLAPSED)" : "", a.out);

@@ -32,7 +32,7 @@ static void single_close(nc_comm *c) { (void)c; }
 
 static const nc_comm_ops single_ops = {"single",       single_allreduce, single_bcast,
                                        single_barrier, single_abort,     single_close};
-static nc_comm single = {&single_ops, 0, 1, 0, 0, NULL};
+static nc_comm single = {&single_ops, 0, 1, 0, 0, 0, NULL};
 
 nc_comm *nc_comm_single(void) { return &single; }
 
@@ -54,6 +54,7 @@ static int allreduce(nc_comm *c, void *buf, size_t n, nc_comm_dtype t, nc_comm_o
   double t0 = now_seconds();
   int rc = c->ops->allreduce(c, buf, n, t, op);
   c->seconds += now_seconds() - t0;
+  c->calls++;
   c->bytes += (double)n * (t == NC_DT_FLOAT ? sizeof(float) : sizeof(double));
   return rc;
 }
@@ -90,7 +91,8 @@ void nc_comm_abort(nc_comm *c, int code) {
   c->ops->abort(c, code);
 }
 
-void nc_comm_stats(const nc_comm *c, double *bytes, double *seconds) {
+void nc_comm_stats(const nc_comm *c, long *calls, double *bytes, double *seconds) {
+  if (calls) *calls = c ? c->calls : 0;
   if (bytes) *bytes = c ? c->bytes : 0;
   if (seconds) *seconds = c ? c->seconds : 0;
 }

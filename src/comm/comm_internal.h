@@ -18,7 +18,8 @@ typedef struct {
 struct nc_comm {
   const nc_comm_ops *ops;
   int rank, size;
-  double bytes, seconds; /* allreduce traffic and time, for the benchmark */
+  long calls; /* all-reduce calls, traffic and time, for the benchmark */
+  double bytes, seconds;
   void *impl;
 };
 

@@ -354,6 +354,7 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     const int epoch = (int)((step - 1) / r.steps_per_epoch) + 1; /* 1-based epoch of this step */
     const int epoch_end = in_epoch == r.steps_per_epoch;
     res->steps = step;
+    res->steps_run++;
     res->last_loss = loss;
     if (!lrc && r.root) lrc = nc_metrics_step(r.metrics, step, epoch, loss, lr, ips);
     if (!lrc && r.root && o->on_progress) {
