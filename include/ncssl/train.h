@@ -74,10 +74,11 @@ typedef struct {
   double last_loss;
   double effective_rank; /* from the last monitor record (NaN if none) */
   double feature_std;
-  int collapsed;   /* the last monitor record raised the collapse flag */
-  long steps_run;  /* steps this process took (a resumed run starts later) */
-  int failed_rank; /* data-parallel runs: the lowest rank whose own failure stopped the run
-                      (-1: none, or every rank failed alike, e.g. NaN) */
+  int collapsed;    /* the last monitor record raised the collapse flag */
+  long steps_run;   /* steps this process took (a resumed run starts later) */
+  long sync_checks; /* --check-sync comparisons made (all found the replicas identical) */
+  int failed_rank;  /* data-parallel runs: the lowest rank whose own failure stopped the run
+                       (-1: none, or every rank failed alike, e.g. NaN) */
 } nc_train_result;
 
 /* Defaults: nc_ssl_default() with the dataset's preset, 1 epoch, monitors at epoch ends, probe 50

@@ -287,6 +287,7 @@ static void on_message(void *vctx, const char *line) {
  * every rank: rank 0 reports it); it is restored before the run, whose failures may be one
  * rank's own. */
 static int saved_stderr = -1;
+static int reached_run; /* train_main got as far as nc_train_run */
 
 static void quiet_stderr(void) {
   fflush(stderr);
@@ -401,6 +402,7 @@ static int train_main(int argc, char **argv, nc_comm *comm) {
   o.ctx = &ctx;
   nc_train_result res;
   restore_stderr();
+  reached_run = 1;
   rc = nc_train_run(&o, &res);
   free(text);
   nc_config_free(&cfg);
@@ -430,6 +432,9 @@ static int train_main(int argc, char **argv, nc_comm *comm) {
            nc_comm_kind(comm), (double)calls / res.steps_run, bytes / res.steps_run / 1e6,
            1e3 * seconds / res.steps_run);
   }
+  if (res.sync_checks > 0)
+    printf("--check-sync: the replicas were compared %ld times and were identical\n",
+           res.sync_checks);
   printf("done: %ld steps, last loss %.5f, effective rank %.3f, feature std %.4f%s; run in %s\n",
          res.steps, res.last_loss, res.effective_rank, res.feature_std,
          res.collapsed ? " (COLLAPSED)" : "", a.out);
@@ -442,6 +447,11 @@ int cmd_train(int argc, char **argv) {
   if (nc_comm_rank(comm) != 0) quiet_stderr();
   int code = train_main(argc, argv, comm);
   restore_stderr();
+  /* A rank that stopped before the run (a config file one node lacks, a run directory rank 0
+   * cannot write) still answers the run's first agreement, so the others stop instead of
+   * waiting for it forever. */
+  if (!reached_run && code != NC_EXIT_OK && nc_comm_size(comm) > 1)
+    nc_comm_agree(comm, code == NC_EXIT_USAGE ? NC_EUSAGE : NC_EIO, NULL);
   nc_comm_close(comm);
   return code;
 }

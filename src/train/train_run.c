@@ -344,8 +344,10 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     /* From here on a failure may be this rank's alone (the files rank 0 writes): it is kept in
      * lrc, every rank still takes part in the step's collectives, and all agree at the end. */
     int lrc = NC_OK;
-    if (o->check_sync > 0 && step % o->check_sync == 0)
+    if (o->check_sync > 0 && step % o->check_sync == 0 && ranks(&r) > 1) {
       lrc = nc_train_check_sync(r.ssl, r.comm, step);
+      if (!lrc) res->sync_checks++;
+    }
     const int global_n = b->n * ranks(&r);
     double t = now_seconds(), ips = global_n / (t - t_prev);
     t_prev = t;
