@@ -4,8 +4,11 @@
 # cannot split, --sync-bn with --no-sync-bn) come once, from rank 0, exit 2.
 set -u
 NCSSL=$1 MPIEXEC=$2 BUILD=$3
-# under the sanitizer build, Open MPI's own allocations kept until exit are not ncssl's leaks
-export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/mpi/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# Under the sanitizer build (make test-sanitize) the leak check is off for multi-rank runs: Open
+# MPI's plugins keep memory until exit and are unloaded before LeakSanitizer reports, so their
+# frames cannot be told from ncssl's; address and undefined-behaviour checks stay on, and the
+# single-process tests check ncssl's own leaks.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 CMP=$BUILD/st_compare
 fails=0; checks=0
 T=$(mktemp -d /tmp/ncssl-mpi-train.XXXXXX)

@@ -12,8 +12,11 @@
 # is the equivalence the code must and does keep, tightly.
 set -u
 NCSSL=$1 MPIEXEC=$2 BUILD=$3
-# under the sanitizer build, Open MPI's own allocations kept until exit are not ncssl's leaks
-export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/mpi/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# Under the sanitizer build (make test-sanitize) the leak check is off for multi-rank runs: Open
+# MPI's plugins keep memory until exit and are unloaded before LeakSanitizer reports, so their
+# frames cannot be told from ncssl's; address and undefined-behaviour checks stay on, and the
+# single-process tests check ncssl's own leaks.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 CMP=$BUILD/st_compare
 fails=0; checks=0
 T=$(mktemp -d /tmp/ncssl-mpi-train.XXXXXX)
@@ -48,6 +51,8 @@ check "2 ranks, sync-bn: the step-1 loss equals the single process's" \
   close <(head -1 "$T/ls") <(head -1 "$T/lm") 1e-6
 check "2 ranks, sync-bn: the losses of 3 steps match" close "$T/ls" "$T/lm" 1e-3
 check "2 ranks, no-sync-bn: the step-1 loss differs" differ <(head -1 "$T/ls") "$T/ln" 1e-3
+check "--check-sync 1 compared the replicas after each of the 3 steps" \
+  grep -q 'compared 3 times and were identical' "$T/m.log"
 check "one run directory: config.txt, backbone" \
   test -f "$T/m/config.txt" -a -f "$T/m/backbone.safetensors"
 
