@@ -69,6 +69,34 @@ void nc_batchnorm_relu_backward(nc_t4 s, const float *x, const float *y, const f
                                 const float *save_invstd, int train, float *dx, float *dgamma,
                                 float *dbeta);
 
+/* ---- Batch norm split into statistics → reduce → apply, for synchronised batch norm across
+ * ranks (the caller all-reduces the per-channel double sums between the calls, outside any
+ * OpenMP region). With the sums of one process these give bit for bit what the fused functions
+ * above give. Training mode only; m is the number of samples per channel the sums cover (n·h·w
+ * summed over the ranks). ---- */
+
+/* sum[c] = Σ x over the batch and pixels of channel c. */
+void nc_batchnorm_sums(nc_t4 s, const float *x, double *sum);
+/* ss[c] = Σ (x − mean[c])², the deviations taken from the float-rounded mean as the fused form. */
+void nc_batchnorm_sqdev(nc_t4 s, const float *x, const double *mean, double *ss);
+/* y = bn(x) (then ReLU when relu) with mean[c] and var = ss[c]/m; running statistics (if not
+ * NULL) updated with the unbiased ss[c]/(m − 1); save_mean/save_invstd as the fused forward. */
+void nc_batchnorm_apply(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
+                        float *running_mean, float *running_var, const double *mean,
+                        const double *ss, double m, int relu, float *save_mean, float *save_invstd);
+/* sum_g[c] = Σ g, sum_gx[c] = Σ g·(x − mean), g = dy masked by the forward's output y > 0 when
+ * y is not NULL (the fused ReLU). */
+void nc_batchnorm_grad_sums(nc_t4 s, const float *x, const float *y, const float *dy,
+                            const float *save_mean, double *sum_g, double *sum_gx);
+/* dgamma += Σ g·xhat, dbeta += Σ g from this process's sums (either may be NULL). */
+void nc_batchnorm_param_grads(int channels, const double *sum_g, const double *sum_gx,
+                              const float *save_invstd, float *dgamma, float *dbeta);
+/* dx += the batch-statistics gradient from the (reduced) sums over m samples. */
+void nc_batchnorm_backward_apply(nc_t4 s, const float *x, const float *y, const float *dy,
+                                 const float *gamma, const float *save_mean,
+                                 const float *save_invstd, const double *sum_g,
+                                 const double *sum_gx, double m, float *dx);
+
 /* ---- ReLU over n contiguous floats. ---- */
 
 /* y = max(x, 0); y may equal x (in place). */

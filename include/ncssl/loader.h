@@ -17,6 +17,9 @@ typedef struct {
   int prefetch;           /* batches in the ring; 0 = 2 * threads + 1 */
   int drop_last;          /* drop the last incomplete batch of each epoch */
   int no_shuffle;         /* keep the dataset order (views are still random) */
+  int shard, shards;      /* data-parallel ranks: this loader makes only rows
+                             [n·shard/shards, n·(shard+1)/shards) of every batch of n (the global
+                             batch); shards 0 or 1 = the whole batch */
   uint64_t seed;
 } nc_loader_opts;
 

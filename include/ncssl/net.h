@@ -28,6 +28,7 @@
 #define NCSSL_NET_H
 #include <stddef.h>
 
+#include "ncssl/comm.h"
 #include "ncssl/param.h"
 #include "ncssl/rng.h"
 
@@ -69,6 +70,12 @@ void nc_net_init(nc_net *net, nc_rng *rng);
 void nc_net_set_train(nc_net *net, int train);
 /* 1 in training mode. */
 int nc_net_is_train(const nc_net *net);
+/* Synchronised batch norm: with a communicator of more than one rank, training-mode batch norm
+ * reduces its forward statistics and backward sums over the ranks (each rank holds a slice of the
+ * global batch; statistics → all-reduce → apply), so it normalises with the global batch's
+ * statistics and the running statistics are identical on every rank. NULL (the default) or a
+ * single rank: per-process statistics. Returns NC_OK or NC_ENOMEM (the sums' buffer). */
+int nc_net_set_comm(nc_net *net, nc_comm *comm);
 
 /* The named parameters and buffers (owned by the network). */
 nc_param_list *nc_net_params(nc_net *net);

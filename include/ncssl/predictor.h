@@ -35,6 +35,7 @@
  * backward, optimizer step, then after_step (which may overwrite the SGD step). */
 #ifndef NCSSL_PREDICTOR_H
 #define NCSSL_PREDICTOR_H
+#include "ncssl/comm.h"
 #include "ncssl/param.h"
 #include "ncssl/rng.h"
 
@@ -90,6 +91,11 @@ void nc_predictor_observe_target(nc_predictor *p, int n, const float *f1, const 
                                  const float *z1, const float *z2);
 /* C (d×d) of the optimal predictor, NULL for the others (for checkpoints). */
 float *nc_predictor_cross(nc_predictor *p);
+/* Data-parallel runs: with a communicator of more than one rank, observe folds in the GLOBAL
+ * batch (Σ f fᵀ and the row count all-reduced; its error, if any, comes back from
+ * nc_predictor_forward), so every rank holds the same F̂ and sets the same W_p; with sync_bn the
+ * mlp predictor's batch norm is synchronised too (nc_net_set_comm). */
+int nc_predictor_set_comm(nc_predictor *p, nc_comm *comm, int sync_bn);
 /* q = predictor(f) for n rows into activation slot `slot` (0 or 1). */
 int nc_predictor_forward(nc_predictor *p, int slot, int n, const float *f, float *q);
 /* Backward of the last forward in slot: parameter gradients accumulate, df is overwritten. */

@@ -60,6 +60,7 @@ typedef struct {
 typedef struct {
   double online_forward, target_forward, loss, backward, optimizer, predictor_set, ema;
   long steps;
+  double grad_reduce; /* data-parallel runs: the gradient and loss all-reduce */
 } nc_ssl_timing;
 
 typedef struct nc_ssl nc_ssl;
@@ -73,6 +74,15 @@ nc_ssl_config nc_ssl_default(void);
 int nc_ssl_create(nc_ssl **out, const nc_ssl_config *cfg);
 /* Frees it (NULL is fine). */
 void nc_ssl_free(nc_ssl *s);
+/* Data-parallel training (comm.h): each rank passes its slice of the global batch to nc_ssl_step;
+ * after the backward the gradients of the online network and the predictor are averaged over the
+ * ranks (one all-reduce per network's flat gradient vector), the loss returned is the global
+ * one, DirectPred's F̂ comes from the global batch, and with sync_bn every batch norm (online,
+ * target, mlp predictor) uses the global batch's statistics. The replicas start identical (same
+ * seed) and stay so. NULL or one rank: the single-process step, unchanged. */
+int nc_ssl_set_comm(nc_ssl *s, nc_comm *comm, int sync_bn);
+/* The communicator set by nc_ssl_set_comm (NULL when none). */
+nc_comm *nc_ssl_comm(const nc_ssl *s);
 /* One training step on n images per view (NCHW floats); *loss receives the loss before the update.
  */
 int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss);

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "ncssl/augment.h"
+#include "ncssl/comm.h"
 #include "ncssl/data.h"
 #include "ncssl/loader.h"
 #include "ncssl/probe.h"
@@ -69,6 +70,14 @@ typedef struct {
   /* Set (by a signal handler) to ask the run to stop: the current step finishes, a checkpoint is
    * written, and nc_train_run returns NC_EINTR. May be NULL. */
   const volatile sig_atomic_t *stop;
+  /* Data-parallel runs (docs/distributed.md): every rank calls nc_train_run with the same
+   * options; ssl.batch is the GLOBAL batch (divisible by the ranks), each rank steps on its slice.
+   * Rank 0 alone writes metrics.jsonl and checkpoints and calls the callbacks; every rank reads
+   * the checkpoint on resume. A failure on one rank stops every rank after the step (the lowest
+   * failing rank keeps the message, the others get "rank R failed"). */
+  nc_comm *comm;   /* NULL: one process */
+  int sync_bn;     /* batch norm over the global batch (with more than one rank) */
+  long check_sync; /* every N steps compare a checksum of the parameters across ranks (0: off) */
   void (*on_progress)(void *ctx, const nc_train_progress *p); /* may be NULL */
   void (*on_message)(void *ctx, const char *line); /* warnings and notices, may be NULL */
   void *ctx;
@@ -81,6 +90,10 @@ typedef struct {
   double feature_std;
   int collapsed;        /* the last monitor record raised the collapse flag */
   int already_finished; /* a resumed run was already at its last step: nothing was done */
+  long steps_run;       /* steps this process took (a resumed run starts later) */
+  long sync_checks;     /* --check-sync comparisons made (all found the replicas identical) */
+  int failed_rank;      /* data-parallel runs: the lowest rank whose own failure stopped the run
+                           (-1: none, or every rank failed alike, e.g. NaN) */
 } nc_train_result;
 
 /* Defaults: nc_ssl_default() with the dataset's preset, 1 epoch, monitors at epoch ends, probe 50
@@ -145,6 +158,14 @@ int nc_train_load_backbone(nc_net *net, const char *path);
 /* Reads the backbone configuration (depth, stem, in_channels, width) from a checkpoint's "arch"
  * metadata; NC_EFORMAT when the file has none. */
 int nc_train_read_arch(const char *path, nc_resnet_cfg *cfg, int *image_h, int *image_w);
+
+/* ---- Data-parallel runs ---- */
+
+/* --check-sync: every rank hashes what the replicas must share (trained parameters, target,
+ * DirectPred's F̂; not the BN running statistics, per rank under --no-sync-bn) and compares with
+ * rank 0's. NC_OK when all agree; else NC_ENUMERIC on every rank, the lowest differing rank with
+ * "step S: the replicas diverged: rank R's parameters differ from rank 0's (...)". Collective. */
+int nc_train_check_sync(nc_ssl *s, nc_comm *comm, long step);
 
 /* ---- Evaluation of a frozen backbone ---- */
 

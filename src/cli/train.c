@@ -26,6 +26,8 @@ typedef struct {
       loader_threads, subset, monitor_every, checkpoint_every, probe_epochs, knn_k;
   long image_size, channels, knn_every, knn_bank, knn_queries;
   int symmetric, pred_bias, ema_cosine, no_stopgrad, eval_every_epoch, force;
+  int sync_bn, no_sync_bn; /* data-parallel runs (mpirun) */
+  long check_sync;
   double rho, eps, ridge, alpha, alpha_p, wd, wd_predictor, lr, momentum, warmup_epochs, ema;
 } train_args;
 
@@ -111,6 +113,11 @@ static int build_opts(train_args *a, nc_opt *o) {
       NC_NONNEG);
   OPT("knn-queries", NC_OPT_INT, &a->knn_queries, "online kNN: test images classified (0: all)",
       NC_NONNEG);
+  OPT("sync-bn", NC_OPT_FLAG, &a->sync_bn,
+      "mpirun: batch norm over the global batch (the default with more than one rank)");
+  OPT("no-sync-bn", NC_OPT_FLAG, &a->no_sync_bn, "mpirun: per-rank batch-norm statistics");
+  OPT("check-sync", NC_OPT_INT, &a->check_sync,
+      "mpirun: compare a parameter checksum across ranks every N steps (0: off)", NC_NONNEG);
   OPT("out", NC_OPT_STRING, &a->out, "run directory");
   OPT("config", NC_OPT_STRING, &a->config, "read options from FILE (\"key = value\" lines)");
   OPT("resume", NC_OPT_STRING, &a->resume, "continue the run in RUN_DIR from its checkpoint");
@@ -397,7 +404,31 @@ int nc_cli_train_defaults(nc_config *c) {
   return effective_config(&spec, c);
 }
 
-int cmd_train(int argc, char **argv) {
+/* Ranks other than 0 parse with stderr sent to /dev/null (the same command line fails alike on
+ * every rank: rank 0 reports it); it is restored before the run, whose failures may be one
+ * rank's own. */
+static int saved_stderr = -1;
+static int reached_run; /* train_main got as far as nc_train_run */
+
+static void quiet_stderr(void) {
+  fflush(stderr);
+  saved_stderr = dup(STDERR_FILENO);
+  if (saved_stderr >= 0 && !freopen("/dev/null", "w", stderr)) {
+    close(saved_stderr);
+    saved_stderr = -1;
+  }
+}
+
+static void restore_stderr(void) {
+  if (saved_stderr < 0) return;
+  fflush(stderr);
+  dup2(saved_stderr, STDERR_FILENO);
+  close(saved_stderr);
+  saved_stderr = -1;
+}
+
+/* The training command proper; comm is this process's communicator (single without mpirun). */
+static int train_main(int argc, char **argv, nc_comm *comm) {
   train_args a;
   defaults(&a);
   nc_opt opts[N_TRAIN_OPTS];
@@ -442,6 +473,17 @@ int cmd_train(int argc, char **argv) {
   if (!*a.out) return nc_cli_error(NC_EXIT_USAGE, "--out: a run directory is required");
   if ((a.image_size || a.channels) && strncmp(a.data, "folder:", 7) != 0)
     return nc_cli_error(NC_EXIT_USAGE, "--image-size/--channels: only for --data folder:PATH");
+  const int n_ranks = nc_comm_size(comm), root = nc_comm_rank(comm) == 0;
+  if (a.sync_bn && a.no_sync_bn)
+    return nc_cli_error(NC_EXIT_USAGE, "--no-sync-bn: cannot be combined with --sync-bn");
+  if (a.batch % n_ranks != 0 || a.batch / n_ranks < 2) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "--batch: the global batch %ld does not split into %d slices of 2 or more images "
+             "(one per rank)",
+             a.batch, n_ranks);
+    return nc_cli_error(NC_EXIT_USAGE, msg);
+  }
   nc_train_opts o = nc_train_default();
   if (to_ssl_config(&a, &o.ssl)) return nc_cli_error(NC_EXIT_USAGE, NULL);
   if (o.ssl.method != NC_SSL_SIMSIAM && a.no_stopgrad)
@@ -499,6 +541,9 @@ int cmd_train(int argc, char **argv) {
   o.knn_bank = (int)a.knn_bank;
   o.knn_queries = (int)a.knn_queries;
   o.channels = (int)a.channels;
+  o.comm = comm;
+  o.sync_bn = !a.no_sync_bn; /* on by default; it only matters with more than one rank */
+  o.check_sync = a.check_sync;
   progress_ctx ctx = {isatty(STDOUT_FILENO), 0};
   nc_cli_catch_stop_signals(ctx.tty);
   o.stop = nc_cli_stop_flag();
@@ -506,19 +551,35 @@ int cmd_train(int argc, char **argv) {
   o.on_message = on_message;
   o.ctx = &ctx;
   nc_train_result res;
+  restore_stderr();
+  reached_run = 1;
   rc = nc_train_run(&o, &res);
   free(text);
   nc_config_free(&cfg);
   if (rc) {
     nc_config_free(&file_cfg);
-    if (ctx.tty) fputc('\n', stdout);
+    int code = rc == NC_EINVAL || rc == NC_EUSAGE ? NC_EXIT_USAGE : NC_EXIT_FAIL;
+    if (ctx.tty && root) fputc('\n', stdout);
     fflush(stdout);
+    /* one message per job: the rank whose failure stopped it, or rank 0 when all failed alike */
+    int speaker = res.failed_rank >= 0 ? res.failed_rank : 0;
+    int sig = *o.stop ? (int)*o.stop : SIGTERM; /* (another rank may have been the one asked) */
+    if (nc_comm_rank(comm) != speaker) return rc == NC_EINTR ? 128 + sig : code;
     if (rc == NC_EINTR) { /* stopped by a signal: say how to go on, exit 128 + the signal */
       fprintf(stderr, "ncssl: %s: %s; continue with: ncssl train --resume %s\n",
-              *o.stop == SIGTERM ? "SIGTERM" : "SIGINT", nc_last_error(), a.out);
-      return 128 + (int)*o.stop;
+              sig == SIGTERM ? "SIGTERM" : "SIGINT", nc_last_error(), a.out);
+      return 128 + sig;
     }
-    return nc_cli_error(rc == NC_EINVAL || rc == NC_EUSAGE ? NC_EXIT_USAGE : NC_EXIT_FAIL, NULL);
+    if (n_ranks > 1) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "rank %d of %d: %s", nc_comm_rank(comm), n_ranks, nc_last_error());
+      return nc_cli_error(code, msg);
+    }
+    return nc_cli_error(code, NULL);
+  }
+  if (!root) {
+    nc_config_free(&file_cfg);
+    return NC_EXIT_OK;
   }
   if (res.already_finished) {
     printf("already finished at step %ld (raise --epochs or --max-steps to go on); run in %s\n",
@@ -526,9 +587,34 @@ int cmd_train(int argc, char **argv) {
     nc_config_free(&file_cfg);
     return NC_EXIT_OK;
   }
+  if (n_ranks > 1 && res.steps_run > 0) { /* what data parallelism cost (docs/distributed.md) */
+    long calls;
+    double bytes, seconds;
+    nc_comm_stats(comm, &calls, &bytes, &seconds);
+    printf("%d ranks (%s): per step %.0f all-reduce calls, %.3f MB, %.1f ms inside them\n", n_ranks,
+           nc_comm_kind(comm), (double)calls / res.steps_run, bytes / res.steps_run / 1e6,
+           1e3 * seconds / res.steps_run);
+  }
+  if (res.sync_checks > 0)
+    printf("--check-sync: the replicas were compared %ld times and were identical\n",
+           res.sync_checks);
   printf("done: %ld steps, last loss %.5f, effective rank %.3f, feature std %.4f%s; run in %s\n",
          res.steps, res.last_loss, res.effective_rank, res.feature_std,
          res.collapsed ? " (COLLAPSED)" : "", a.out);
   nc_config_free(&file_cfg);
   return NC_EXIT_OK;
+}
+
+int cmd_train(int argc, char **argv) {
+  nc_comm *comm = nc_comm_open(NULL, NULL);
+  if (nc_comm_rank(comm) != 0) quiet_stderr();
+  int code = train_main(argc, argv, comm);
+  restore_stderr();
+  /* A rank that stopped before the run (a config file one node lacks, a run directory rank 0
+   * cannot write) still answers the run's first agreement, so the others stop instead of
+   * waiting for it forever. */
+  if (!reached_run && code != NC_EXIT_OK && nc_comm_size(comm) > 1)
+    nc_comm_agree(comm, code == NC_EXIT_USAGE ? NC_EUSAGE : NC_EIO, NULL);
+  nc_comm_close(comm);
+  return code;
 }

@@ -97,6 +97,10 @@ static void *worker(void *arg) {
     if (l->perm_epoch != epoch) make_perm(l, epoch); /* once per epoch, claims are in order */
     int64_t start = bi * l->o.batch, n = d->n - start;
     if (n > l->o.batch) n = l->o.batch;
+    if (l->o.shards > 1) { /* this rank's slice of the global batch */
+      int64_t lo = n * l->o.shard / l->o.shards, hi = n * (l->o.shard + 1) / l->o.shards;
+      start += lo, n = hi - lo;
+    }
     s->state = SLOT_CLAIMED;
     s->seq = seq;
     s->b.n = (int)n;
@@ -142,6 +146,8 @@ int nc_loader_open(nc_loader **out, const nc_loader_opts *opts) {
   const nc_dataset *d = opts->data;
   if (!d || d->n <= 0) return nc_fail(NC_EINVAL, "loader: empty dataset");
   if (opts->batch <= 0) return nc_fail(NC_EINVAL, "loader: batch must be positive");
+  if (opts->shards > 1 && (opts->shard < 0 || opts->shard >= opts->shards))
+    return nc_fail(NC_EINVAL, "loader: shard %d not in 0..%d", opts->shard, opts->shards - 1);
   if (opts->aug.view[0].size <= 0 || opts->aug.view[0].size != opts->aug.view[1].size)
     return nc_fail(NC_EINVAL, "loader: both views need the same positive size");
   int64_t per_epoch = opts->drop_last ? d->n / opts->batch : (d->n + opts->batch - 1) / opts->batch;

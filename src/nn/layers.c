@@ -103,28 +103,35 @@ static inline void row_grad_sums(const float *x, const float *dy, const float *y
   *sum_g += sa, *sum_gx += sb;
 }
 
-/* One channel of the batch-norm forward. */
-NC_VECTOR_CLONES static void bn_forward_channel(nc_t4 s, int c, const float *x, float *y,
-                                                const float *gamma, const float *beta,
-                                                float *running_mean, float *running_var, int train,
-                                                float *save_mean, float *save_invstd, int relu) {
+/* Batch norm per channel in three pieces, shared by the fused kernels below and the split
+ * (statistics → reduce → apply) form that synchronised batch norm runs across ranks: the same
+ * arithmetic in the same order, so with one rank the two forms agree bit for bit. */
+NC_VECTOR_CLONES static double bn_channel_sum(nc_t4 s, int c, const float *x) {
   const int hw = s.h * s.w;
-  const double m = (double)s.n * hw;
-  double mean, var;
-  if (train) {
-    double sum = 0, ss = 0;
-    for (int i = 0; i < s.n; i++) sum += row_sum(x + i * s.sn + c * s.sc, hw);
-    mean = sum / m;
-    for (int i = 0; i < s.n; i++) ss += row_sqdev(x + i * s.sn + c * s.sc, hw, (float)mean);
-    var = ss / m;
-    if (running_mean) {
-      double unbiased = m > 1 ? ss / (m - 1) : var;
-      running_mean[c] = (float)((1 - NC_BN_MOMENTUM) * running_mean[c] + NC_BN_MOMENTUM * mean);
-      running_var[c] = (float)((1 - NC_BN_MOMENTUM) * running_var[c] + NC_BN_MOMENTUM * unbiased);
-    }
-  } else {
-    mean = running_mean[c];
-    var = running_var[c];
+  double sum = 0;
+  for (int i = 0; i < s.n; i++) sum += row_sum(x + i * s.sn + c * s.sc, hw);
+  return sum;
+}
+
+NC_VECTOR_CLONES static double bn_channel_sqdev(nc_t4 s, int c, const float *x, double mean) {
+  const int hw = s.h * s.w;
+  double ss = 0;
+  for (int i = 0; i < s.n; i++) ss += row_sqdev(x + i * s.sn + c * s.sc, hw, (float)mean);
+  return ss;
+}
+
+/* Normalises channel c with (mean, var) and, in training, updates the running statistics from
+ * the m samples those came from (ss = Σ (x − mean)² over them). */
+NC_VECTOR_CLONES static void bn_channel_apply(nc_t4 s, int c, const float *x, float *y,
+                                              const float *gamma, const float *beta,
+                                              float *running_mean, float *running_var, int train,
+                                              double mean, double var, double ss, double m,
+                                              float *save_mean, float *save_invstd, int relu) {
+  const int hw = s.h * s.w;
+  if (train && running_mean) {
+    double unbiased = m > 1 ? ss / (m - 1) : var;
+    running_mean[c] = (float)((1 - NC_BN_MOMENTUM) * running_mean[c] + NC_BN_MOMENTUM * mean);
+    running_var[c] = (float)((1 - NC_BN_MOMENTUM) * running_var[c] + NC_BN_MOMENTUM * unbiased);
   }
   float invstd = (float)(1.0 / sqrt(var + NC_BN_EPS));
   save_mean[c] = (float)mean;
@@ -145,6 +152,25 @@ NC_VECTOR_CLONES static void bn_forward_channel(nc_t4 s, int c, const float *x, 
   }
 }
 
+/* One channel of the batch-norm forward. */
+NC_VECTOR_CLONES static void bn_forward_channel(nc_t4 s, int c, const float *x, float *y,
+                                                const float *gamma, const float *beta,
+                                                float *running_mean, float *running_var, int train,
+                                                float *save_mean, float *save_invstd, int relu) {
+  const double m = (double)s.n * s.h * s.w;
+  double mean, var, ss = 0;
+  if (train) {
+    mean = bn_channel_sum(s, c, x) / m;
+    ss = bn_channel_sqdev(s, c, x, mean);
+    var = ss / m;
+  } else {
+    mean = running_mean[c];
+    var = running_var[c];
+  }
+  bn_channel_apply(s, c, x, y, gamma, beta, running_mean, running_var, train, mean, var, ss, m,
+                   save_mean, save_invstd, relu);
+}
+
 static void bn_forward(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
                        float *running_mean, float *running_var, int train, float *save_mean,
                        float *save_invstd, int relu) {
@@ -155,25 +181,25 @@ static void bn_forward(nc_t4 s, const float *x, float *y, const float *gamma, co
                        save_invstd, relu);
 }
 
-/* One channel of the batch-norm backward; y is the forward's output when a ReLU followed (its
- * mask), else NULL. */
-NC_VECTOR_CLONES static void bn_backward_channel(nc_t4 s, int c, const float *x, const float *y,
-                                                 const float *dy, const float *gamma,
-                                                 const float *save_mean, const float *save_invstd,
-                                                 int train, float *dx, float *dgamma,
-                                                 float *dbeta) {
+/* Σ g and Σ g·(x − mean) of channel c, g = dy masked by y > 0 when y is not NULL. */
+NC_VECTOR_CLONES static void bn_channel_grad_sums(nc_t4 s, int c, const float *x, const float *y,
+                                                  const float *dy, float mean, double *sum_g,
+                                                  double *sum_gx) {
   const int hw = s.h * s.w;
-  const double m = (double)s.n * hw;
-  const float mean = save_mean[c], invstd = save_invstd[c];
-  double sum_g = 0, sum_gx = 0;
+  *sum_g = 0, *sum_gx = 0;
   for (int i = 0; i < s.n; i++) {
     long o = i * s.sn + c * s.sc;
-    row_grad_sums(x + o, dy + o, y ? y + o : NULL, hw, mean, &sum_g, &sum_gx);
+    row_grad_sums(x + o, dy + o, y ? y + o : NULL, hw, mean, sum_g, sum_gx);
   }
+}
+
+/* dx += of channel c from the gradient sums over the m samples of the statistics. */
+NC_VECTOR_CLONES static void bn_channel_dx(nc_t4 s, int c, const float *x, const float *y,
+                                           const float *dy, const float *gamma, float mean,
+                                           float invstd, int train, double sum_g, double sum_gx,
+                                           double m, float *dx) {
+  const int hw = s.h * s.w;
   double sum_g_xhat = sum_gx * invstd;
-  if (dgamma) dgamma[c] += (float)sum_g_xhat;
-  if (dbeta) dbeta[c] += (float)sum_g;
-  if (!dx) return;
   float gm = gamma ? gamma[c] : 1.0f, scale = gm * invstd;
   /* train: dx = γ·invstd·(g − mean(g) − xhat·mean(g·xhat)); eval: dx = γ·invstd·g */
   float a = train ? (float)(sum_g / m) : 0.0f;
@@ -194,6 +220,22 @@ NC_VECTOR_CLONES static void bn_backward_channel(nc_t4 s, int c, const float *x,
   }
 }
 
+/* One channel of the batch-norm backward; y is the forward's output when a ReLU followed (its
+ * mask), else NULL. */
+NC_VECTOR_CLONES static void bn_backward_channel(nc_t4 s, int c, const float *x, const float *y,
+                                                 const float *dy, const float *gamma,
+                                                 const float *save_mean, const float *save_invstd,
+                                                 int train, float *dx, float *dgamma,
+                                                 float *dbeta) {
+  const double m = (double)s.n * s.h * s.w;
+  const float mean = save_mean[c], invstd = save_invstd[c];
+  double sum_g, sum_gx;
+  bn_channel_grad_sums(s, c, x, y, dy, mean, &sum_g, &sum_gx);
+  if (dgamma) dgamma[c] += (float)(sum_gx * invstd);
+  if (dbeta) dbeta[c] += (float)sum_g;
+  if (dx) bn_channel_dx(s, c, x, y, dy, gamma, mean, invstd, train, sum_g, sum_gx, m, dx);
+}
+
 static void bn_backward(nc_t4 s, const float *x, const float *y, const float *dy,
                         const float *gamma, const float *save_mean, const float *save_invstd,
                         int train, float *dx, float *dgamma, float *dbeta) {
@@ -201,6 +243,53 @@ static void bn_backward(nc_t4 s, const float *x, const float *y, const float *dy
 #pragma omp parallel for schedule(static) if (m * s.c > 32768)
   for (int c = 0; c < s.c; c++)
     bn_backward_channel(s, c, x, y, dy, gamma, save_mean, save_invstd, train, dx, dgamma, dbeta);
+}
+
+/* ---- the split form (see layers.h) ---- */
+
+void nc_batchnorm_sums(nc_t4 s, const float *x, double *sum) {
+#pragma omp parallel for schedule(static) if (nc_t4_numel(s) > 32768)
+  for (int c = 0; c < s.c; c++) sum[c] = bn_channel_sum(s, c, x);
+}
+
+void nc_batchnorm_sqdev(nc_t4 s, const float *x, const double *mean, double *ss) {
+#pragma omp parallel for schedule(static) if (nc_t4_numel(s) > 32768)
+  for (int c = 0; c < s.c; c++) ss[c] = bn_channel_sqdev(s, c, x, mean[c]);
+}
+
+void nc_batchnorm_apply(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
+                        float *running_mean, float *running_var, const double *mean,
+                        const double *ss, double m, int relu, float *save_mean,
+                        float *save_invstd) {
+#pragma omp parallel for schedule(static) if (nc_t4_numel(s) > 32768)
+  for (int c = 0; c < s.c; c++)
+    bn_channel_apply(s, c, x, y, gamma, beta, running_mean, running_var, 1, mean[c], ss[c] / m,
+                     ss[c], m, save_mean, save_invstd, relu);
+}
+
+void nc_batchnorm_grad_sums(nc_t4 s, const float *x, const float *y, const float *dy,
+                            const float *save_mean, double *sum_g, double *sum_gx) {
+#pragma omp parallel for schedule(static) if (nc_t4_numel(s) > 32768)
+  for (int c = 0; c < s.c; c++)
+    bn_channel_grad_sums(s, c, x, y, dy, save_mean[c], &sum_g[c], &sum_gx[c]);
+}
+
+void nc_batchnorm_param_grads(int channels, const double *sum_g, const double *sum_gx,
+                              const float *save_invstd, float *dgamma, float *dbeta) {
+  for (int c = 0; c < channels; c++) {
+    if (dgamma) dgamma[c] += (float)(sum_gx[c] * save_invstd[c]);
+    if (dbeta) dbeta[c] += (float)sum_g[c];
+  }
+}
+
+void nc_batchnorm_backward_apply(nc_t4 s, const float *x, const float *y, const float *dy,
+                                 const float *gamma, const float *save_mean,
+                                 const float *save_invstd, const double *sum_g,
+                                 const double *sum_gx, double m, float *dx) {
+#pragma omp parallel for schedule(static) if (nc_t4_numel(s) > 32768)
+  for (int c = 0; c < s.c; c++)
+    bn_channel_dx(s, c, x, y, dy, gamma, save_mean[c], save_invstd[c], 1, sum_g[c], sum_gx[c], m,
+                  dx);
 }
 
 void nc_batchnorm_forward(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,

@@ -32,6 +32,7 @@ void nc_net_free(nc_net *net) {
   free(net->t);
   free(net->nodes);
   free(net->grad_ready);
+  free(net->bn_sums);
   free(net);
 }
 
@@ -343,6 +344,55 @@ static nc_t4 view(const nc_net *net, int id, int n) {
 
 static float *param(const nc_net *net, long off) { return off < 0 ? NULL : net->w + off; }
 
+static int sync_bn(const nc_net *net) { return net->comm && nc_comm_size(net->comm) > 1; }
+
+/* Synchronised BN forward: sums → all-reduce → mean; squared deviations → all-reduce → var;
+ * apply (the split kernels of layers.h, each with its own OpenMP loop, the reductions between). */
+static int bn_forward_sync(nc_net *net, const nc_node *nd, nc_t4 xs, const float *in, float *out,
+                           float *save, double global_n) {
+  double *mean = net->bn_sums, *ss = mean + xs.c, m = global_n * xs.h * xs.w;
+  nc_batchnorm_sums(xs, in, mean);
+  int rc = nc_comm_allreduce_d(net->comm, mean, xs.c, NC_COMM_SUM);
+  if (rc) return rc;
+  for (int c = 0; c < xs.c; c++) mean[c] /= m;
+  nc_batchnorm_sqdev(xs, in, mean, ss);
+  if ((rc = nc_comm_allreduce_d(net->comm, ss, xs.c, NC_COMM_SUM))) return rc;
+  nc_batchnorm_apply(xs, in, out, param(net, nd->w_off), param(net, nd->b_off),
+                     net->buf + nd->rm_off, net->buf + nd->rv_off, mean, ss, m, nd->relu, save,
+                     save + xs.c);
+  return NC_OK;
+}
+
+/* Synchronised BN backward: γ and β take this rank's sums (the gradient all-reduce averages
+ * them later, as every other parameter); dx needs the global Σ g and Σ g·(x − mean). */
+static int bn_backward_sync(nc_net *net, const nc_node *nd, nc_t4 xs, const float *in,
+                            const float *out, const float *g, const float *save, double global_n,
+                            float *gin, float *gw, float *gb) {
+  double *sum_g = net->bn_sums, *sum_gx = sum_g + xs.c;
+  const float *mask = nd->relu ? out : NULL;
+  nc_batchnorm_grad_sums(xs, in, mask, g, save, sum_g, sum_gx);
+  nc_batchnorm_param_grads(xs.c, sum_g, sum_gx, save + xs.c, gw, gb);
+  if (!gin) return NC_OK;
+  int rc = nc_comm_allreduce_d(net->comm, sum_g, 2 * (size_t)xs.c, NC_COMM_SUM);
+  if (rc) return rc;
+  nc_batchnorm_backward_apply(xs, in, mask, g, param(net, nd->w_off), save, save + xs.c, sum_g,
+                              sum_gx, global_n * xs.h * xs.w, gin);
+  return NC_OK;
+}
+
+int nc_net_set_comm(nc_net *net, nc_comm *comm) {
+  int cmax = 0;
+  for (int i = 0; i < net->nn; i++)
+    if (net->nodes[i].kind == OP_BN && net->t[net->nodes[i].in].c > cmax)
+      cmax = net->t[net->nodes[i].in].c;
+  if (comm && cmax > 0 && !net->bn_sums) {
+    net->bn_sums = malloc(2 * (size_t)cmax * sizeof(double));
+    if (!net->bn_sums) return nc_fail(NC_ENOMEM, "net: out of memory for sync-BN sums");
+  }
+  net->comm = comm;
+  return NC_OK;
+}
+
 int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
   if (slot < 0 || slot >= net->n_slots)
     return nc_fail(NC_EINVAL, "net forward: slot %d not in 0..%d", slot, net->n_slots - 1);
@@ -354,6 +404,13 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
     if (has_bn) return nc_fail(NC_EINVAL, "net forward: batch norm in training needs n >= 2");
   }
   const int s = slot;
+  const int sync = net->train && sync_bn(net);
+  double global_n = n;
+  if (sync) { /* the global batch: the ranks' slices may differ in size */
+    int rc = nc_comm_allreduce_d(net->comm, &global_n, 1, NC_COMM_SUM);
+    if (rc) return rc;
+  }
+  net->slot_global_n[s] = global_n;
   memcpy(net->t[net->input].act[s], x, nc_net_in_size(net) * n * sizeof(float));
   for (int i = 0; i < net->nn; i++) {
     nc_node *nd = &net->nodes[i];
@@ -367,6 +424,11 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
         break;
       case OP_BN: {
         float *save = nd->save[s];
+        if (sync) {
+          int rc = bn_forward_sync(net, nd, xs, in, out, save, global_n);
+          if (rc) return rc;
+          break;
+        }
         float *rm = net->buf + nd->rm_off, *rv = net->buf + nd->rv_off;
         (nd->relu ? nc_batchnorm_relu_forward : nc_batchnorm_forward)(
             xs, in, out, param(net, nd->w_off), param(net, nd->b_off), rm, rv, net->train, save,
@@ -435,6 +497,12 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
         break;
       case OP_BN: {
         const float *save = nd->save[s];
+        if (train && sync_bn(net)) {
+          int rc =
+              bn_backward_sync(net, nd, xs, in, out, g, save, net->slot_global_n[s], gin, gw, gb);
+          if (rc) return rc;
+          break;
+        }
         if (nd->relu)
           nc_batchnorm_relu_backward(xs, in, out, g, param(net, nd->w_off), save, save + xs.c,
                                      train, gin, gw, gb);

@@ -45,7 +45,10 @@ struct nc_net {
   size_t n_w, n_buf;                /* floats of trainable parameters and of buffers */
   float *w, *g, *buf, *scratch;
   size_t n_scratch;
-  unsigned char *grad_ready; /* per tensor root, during a backward */
+  unsigned char *grad_ready;              /* per tensor root, during a backward */
+  nc_comm *comm;                          /* sync-BN over these ranks (NULL: off) */
+  double *bn_sums;                        /* 2·(max channels) doubles for the reduced BN sums */
+  double slot_global_n[NC_NET_MAX_SLOTS]; /* samples of the last forward over all ranks */
   nc_param_list params;
   nc_arena arena;
 };

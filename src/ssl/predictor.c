@@ -26,6 +26,8 @@ struct nc_predictor {
   int last_n[2];     /* rows of the last forward per slot (identity's backward needs it) */
   long niter;
   double set_seconds;
+  nc_comm *comm;  /* F̂ from the global batch over these ranks (NULL: this process's batch) */
+  int comm_error; /* an all-reduce in observe failed: reported by the next forward */
 };
 
 static int uses_corr(const nc_predictor_config *c) {
@@ -156,8 +158,36 @@ nc_param_list *nc_predictor_params(nc_predictor *p) {
   return p->net ? nc_net_params(p->net) : &p->empty;
 }
 
+int nc_predictor_set_comm(nc_predictor *p, nc_comm *comm, int sync_bn) {
+  p->comm = comm;
+  return p->net ? nc_net_set_comm(p->net, sync_bn ? comm : NULL) : NC_OK;
+}
+
+/* observe over the ranks: Σ f fᵀ of this rank's rows into U (free until after_step), summed over
+ * the ranks with the row count, then folded into F̂ as one batch of the global size. */
+static void observe_global(nc_predictor *p, int n, const float *f1, const float *f2) {
+  const int d = p->cfg.dim;
+  nc_mm_f(1, 0, d, d, n, 1.0f, f1, f1, 0.0f, p->U);
+  nc_mm_f(1, 0, d, d, n, 1.0f, f2, f2, 1.0f, p->U);
+  double rows = n;
+  int rc = nc_comm_allreduce_f(p->comm, p->U, (size_t)d * d, NC_COMM_SUM);
+  if (!rc) rc = nc_comm_allreduce_d(p->comm, &rows, 1, NC_COMM_SUM);
+  if (rc) {
+    p->comm_error = rc;
+    return;
+  }
+  const float keep = p->seen ? (float)p->cfg.rho : 0.0f;
+  const float add = (float)((p->seen ? 1.0 - p->cfg.rho : 1.0) / (2.0 * rows));
+  for (size_t i = 0; i < (size_t)d * d; i++) p->F[i] = keep * p->F[i] + add * p->U[i];
+  p->seen++;
+}
+
 void nc_predictor_observe(nc_predictor *p, int n, const float *f1, const float *f2) {
   if (!uses_corr(&p->cfg)) return;
+  if (p->comm && nc_comm_size(p->comm) > 1) {
+    observe_global(p, n, f1, f2);
+    return;
+  }
   const int d = p->cfg.dim;
   /* F̂ ← ρF̂ + (1−ρ)/(2n)·(f1ᵀf1 + f2ᵀf2); the first batch replaces F̂. */
   const float keep = p->seen ? (float)p->cfg.rho : 0.0f;
@@ -174,6 +204,20 @@ void nc_predictor_observe_target(nc_predictor *p, int n, const float *f1, const 
   /* observe has already counted this batch: seen == 1 is the first, which replaces C. */
   const int first = p->seen <= 1;
   const float keep = first ? 0.0f : (float)p->cfg.rho;
+  if (p->comm && nc_comm_size(p->comm) > 1) { /* the global batch's C, as observe_global's F̂ */
+    nc_mm_f(1, 0, d, d, n, 1.0f, z2, f1, 0.0f, p->U);
+    nc_mm_f(1, 0, d, d, n, 1.0f, z1, f2, 1.0f, p->U);
+    double rows = n;
+    int rc = nc_comm_allreduce_f(p->comm, p->U, (size_t)d * d, NC_COMM_SUM);
+    if (!rc) rc = nc_comm_allreduce_d(p->comm, &rows, 1, NC_COMM_SUM);
+    if (rc) {
+      p->comm_error = rc;
+      return;
+    }
+    const float add = (float)((first ? 1.0 : 1.0 - p->cfg.rho) / (2.0 * rows));
+    for (size_t i = 0; i < (size_t)d * d; i++) p->C[i] = keep * p->C[i] + add * p->U[i];
+    return;
+  }
   const float add = (float)((first ? 1.0 : 1.0 - p->cfg.rho) / (2.0 * n));
   nc_mm_f(1, 0, d, d, n, add, z2, f1, keep, p->C); /* C_ij = E[z_i f_j]: E[f_a fᵀ] */
   nc_mm_f(1, 0, d, d, n, add, z1, f2, 1.0f, p->C);
@@ -183,6 +227,7 @@ float *nc_predictor_cross(nc_predictor *p) { return p->C; }
 
 int nc_predictor_forward(nc_predictor *p, int slot, int n, const float *f, float *q) {
   if (slot < 0 || slot > 1) return nc_fail(NC_EINVAL, "predictor: slot %d not 0 or 1", slot);
+  if (p->comm_error) return p->comm_error;
   p->last_n[slot] = n;
   if (!p->net) {
     memcpy(q, f, (size_t)n * p->cfg.dim * sizeof(float));

@@ -20,6 +20,7 @@ struct nc_ssl {
   const float *f[2];
   long step;
   nc_ssl_timing timing;
+  nc_comm *comm; /* data-parallel ranks (NULL: one process) */
 };
 
 nc_ssl_config nc_ssl_default(void) {
@@ -169,6 +170,51 @@ static void ema_update(nc_net *target, nc_net *online, double tau) {
   for (size_t i = 0; i < tn; i++) tw[i] = tw[i] * keep + mix * ow[i];
 }
 
+int nc_ssl_set_comm(nc_ssl *s, nc_comm *comm, int sync_bn) {
+  nc_comm *bn = sync_bn ? comm : NULL;
+  int rc = nc_net_set_comm(s->backbone, bn);
+  if (!rc) rc = nc_net_set_comm(s->projector, bn);
+  if (!rc && s->tbackbone) rc = nc_net_set_comm(s->tbackbone, bn);
+  if (!rc && s->tprojector) rc = nc_net_set_comm(s->tprojector, bn);
+  if (!rc) rc = nc_predictor_set_comm(s->pred, comm, sync_bn);
+  if (!rc) s->comm = comm;
+  return rc;
+}
+
+nc_comm *nc_ssl_comm(const nc_ssl *s) { return s->comm; }
+
+static int allreduce_mean(nc_comm *comm, float *g, size_t n, float inv) {
+  int rc = nc_comm_allreduce_f(comm, g, n, NC_COMM_SUM);
+  if (rc) return rc;
+#pragma omp parallel for if (n > 65536)
+  for (size_t i = 0; i < n; i++) g[i] *= inv;
+  return NC_OK;
+}
+
+/* The data-parallel hook after the backward: gradients averaged over the ranks, one all-reduce
+ * per network's flat vector (the predictor's tensors one by one: a few small ones), and the
+ * loss made the global batch's. */
+static int reduce_gradients(nc_ssl *s, double *loss) {
+  const float inv = 1.0f / (float)nc_comm_size(s->comm);
+  nc_net *nets[2] = {s->backbone, s->projector};
+  for (int k = 0; k < 2; k++) {
+    float *w, *g;
+    size_t n;
+    nc_net_flat(nets[k], &w, &g, &n);
+    int rc = allreduce_mean(s->comm, g, n, inv);
+    if (rc) return rc;
+  }
+  nc_param_list *pl = nc_predictor_params(s->pred);
+  for (int i = 0; i < pl->n; i++) {
+    if (pl->items[i].is_buffer || !pl->items[i].g) continue;
+    int rc = allreduce_mean(s->comm, pl->items[i].g, pl->items[i].n, inv);
+    if (rc) return rc;
+  }
+  int rc = nc_comm_allreduce_d(s->comm, loss, 1, NC_COMM_SUM);
+  *loss /= nc_comm_size(s->comm);
+  return rc;
+}
+
 static void zero_grads(nc_ssl *s) {
   nc_params_zero_grad(nc_net_params(s->backbone));
   nc_params_zero_grad(nc_net_params(s->projector));
@@ -231,6 +277,12 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
   t1 = now_seconds();
   s->timing.backward += t1 - t0;
   t0 = t1;
+  if (s->comm && nc_comm_size(s->comm) > 1) {
+    if ((rc = reduce_gradients(s, loss))) return rc;
+    t1 = now_seconds();
+    s->timing.grad_reduce += t1 - t0;
+    t0 = t1;
+  }
   /* Optimizer: the online network, then the predictor (the official code's two optimizers). */
   double lr = nc_schedule_at(&c->lr, s->step);
   nc_optim_step(&s->opt, lr);

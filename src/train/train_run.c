@@ -64,10 +64,15 @@ typedef struct {
   double prev_rank; /* effective rank of the previous monitor record (NaN before the first) */
   char ckpt[4096], backbone[4096], arch[256];
   long steps_per_epoch, total_steps;
+  nc_comm *comm;      /* data-parallel ranks (NULL: one process) */
+  int root;           /* rank 0: the one that writes files and reports */
+  double *fsums;      /* feature-std sums over the ranks: [2d + 1] */
+  float *corr_global; /* with several ranks: Σ f fᵀ over all of them (a copy, the sums stay) */
+  long corr_rows_global;
 } run;
 
 static void message(const run *r, const char *line) {
-  if (r->o->on_message) r->o->on_message(r->o->ctx, line);
+  if (r->root && r->o->on_message) r->o->on_message(r->o->ctx, line);
 }
 
 static int load_data(run *r) {
@@ -127,6 +132,55 @@ static void accumulate(run *r, int n) {
   r->corr_rows += 2L * n;
 }
 
+static int ranks(const run *r) { return nc_comm_size(r->comm); }
+
+/* Feature std of the last GLOBAL batch: nc_train_feature_std's sums (normalised rows, their
+ * squares, the row count) all-reduced over the ranks; one process computes it directly. */
+static double feature_std_global(run *r, int n, int d, const float *f) {
+  if (ranks(r) == 1) return nc_train_feature_std(n, d, f);
+  double *mean = r->fsums, *sq = mean + d;
+  memset(mean, 0, (2 * (size_t)d + 1) * sizeof(double));
+  for (int i = 0; i < n; i++) {
+    const float *row = f + (size_t)i * d;
+    double norm = 0;
+    for (int j = 0; j < d; j++) norm += (double)row[j] * row[j];
+    norm = sqrt(norm);
+    double inv = norm > 0 ? 1.0 / norm : 0;
+    for (int j = 0; j < d; j++) {
+      double v = row[j] * inv;
+      mean[j] += v;
+      sq[j] += v * v;
+    }
+  }
+  mean[2 * d] = n;
+  if (nc_comm_allreduce_d(r->comm, mean, 2 * (size_t)d + 1, NC_COMM_SUM)) return NAN;
+  double rows = mean[2 * d], total = 0;
+  if (rows < 2) return 0;
+  for (int j = 0; j < d; j++) {
+    double m = mean[j] / rows, var = sq[j] / rows - m * m;
+    total += sqrt(var > 0 ? var : 0);
+  }
+  return total / d;
+}
+
+/* Σ f fᵀ and its row count over every rank's batches since the last record: this process's own
+ * sums with one rank, else their all-reduced copy in corr_global (each rank keeps its own sums,
+ * so a record that only looks does not count them twice). Every rank calls it. */
+static int global_corr(run *r, const float **corr, long *rows) {
+  const size_t dd = (size_t)r->cfg.proj_out * r->cfg.proj_out;
+  if (ranks(r) == 1) {
+    *corr = r->corr, *rows = r->corr_rows;
+    return NC_OK;
+  }
+  memcpy(r->corr_global, r->corr, dd * sizeof(float));
+  double n = (double)r->corr_rows;
+  int rc = nc_comm_allreduce_f(r->comm, r->corr_global, dd, NC_COMM_SUM);
+  if (!rc) rc = nc_comm_allreduce_d(r->comm, &n, 1, NC_COMM_SUM);
+  r->corr_rows_global = (long)n;
+  *corr = r->corr_global, *rows = r->corr_rows_global;
+  return rc;
+}
+
 /* A monitor record: the F̂ spectrum (DirectPred's own F̂, else the projector outputs'
  * correlation since the last record), effective rank, W_p alignment/asymmetry for linear
  * predictors, feature std of the last batch, and the collapse flag. A record that is not regular
@@ -134,22 +188,31 @@ static void accumulate(run *r, int n) {
  * keeps the accumulator and the previous rank, so a run resumed from there writes the same
  * regular records as one that never stopped. */
 static int monitor_record(run *r, long step, int epoch, int n_last, int regular,
-                          nc_train_result *res) {
+                          nc_train_result *res, int write) {
   const int d = r->cfg.proj_out;
   nc_predictor *p = nc_ssl_predictor(r->ssl);
-  const float *F = nc_predictor_corr(p);
+  const float *F = nc_predictor_corr(p), *sums = NULL;
+  long rows = 0;
+  int rc = global_corr(r, &sums, &rows);
+  if (rc) return rc;
+  double fstd = feature_std_global(r, n_last, d, nc_ssl_f(r->ssl, 0));
+  if (!write) { /* the other ranks (and rank 0 after a failure): only the sums start over */
+    if (regular) {
+      memset(r->corr, 0, (size_t)d * d * sizeof(float));
+      r->corr_rows = 0;
+    }
+    return NC_OK;
+  }
   double scale = 1;
   if (!F) {
-    F = r->corr;
-    scale = r->corr_rows > 0 ? 1.0 / (double)r->corr_rows : 0;
+    F = sums;
+    scale = rows > 0 ? 1.0 / (double)rows : 0;
   }
   for (size_t i = 0; i < (size_t)d * d; i++) r->F[i] = scale * F[i];
   const float *W = nc_predictor_weight(p);
   if (W)
     for (size_t i = 0; i < (size_t)d * d; i++) r->W[i] = W[i];
-  int rc = nc_monitor_measure(&r->mon, r->F, W ? r->W : NULL);
-  if (rc) return rc;
-  double fstd = nc_train_feature_std(n_last, d, nc_ssl_f(r->ssl, 0));
+  if ((rc = nc_monitor_measure(&r->mon, r->F, W ? r->W : NULL))) return rc;
   int collapse = nc_train_collapsed(r->mon.effective_rank, r->prev_rank, fstd, d);
   if ((rc = nc_metrics_monitor(r->metrics, step, epoch, &r->mon, W != NULL, fstd, collapse)))
     return rc;
@@ -235,11 +298,15 @@ static int knn_record(run *r, long step, int epoch) {
 /* The checkpoint first, then the backbone: a kill between the two leaves the backbone one save
  * behind, never a backbone without a checkpoint (so a run directory without a checkpoint is one
  * killed before its first save). Both carry their step, and eval says when they differ. */
+/* Every rank calls it (the monitor sums are all-reduced); rank 0 alone writes. */
 static int checkpoint(run *r, long step, int epochs_done) {
-  nc_train_state st = {step,        epochs_done, nc_loader_position(r->loader),
-                       r->cfg.seed, r->corr,     r->corr_rows,
-                       r->prev_rank};
-  int rc = nc_train_save(r->ssl, r->ckpt, &st, r->o->config_text);
+  const float *sums;
+  long rows;
+  int rc = global_corr(r, &sums, &rows);
+  if (rc || !r->root) return rc;
+  nc_train_state st = {step, epochs_done, nc_loader_position(r->loader), r->cfg.seed, (float *)sums,
+                       rows, r->prev_rank};
+  rc = nc_train_save(r->ssl, r->ckpt, &st, r->o->config_text);
   if (!rc) rc = nc_train_save_backbone_at(nc_ssl_backbone(r->ssl), r->backbone, r->arch, step);
   return rc;
 }
@@ -282,10 +349,19 @@ static int setup(run *r, nc_train_state *st) {
   if (rc) return rc;
   r->cfg.backbone.in_channels = r->train.c;
   r->cfg.image_h = r->cfg.image_w = r->aug.view[0].size;
+  const int global_batch = r->cfg.batch, n_ranks = ranks(r);
+  if (global_batch % n_ranks != 0 || global_batch / n_ranks < 2)
+    return nc_fail(NC_EINVAL,
+                   "train: the global batch %d does not split into %d slices of 2 or more "
+                   "images (one per rank)",
+                   global_batch, n_ranks);
+  r->cfg.batch = global_batch / n_ranks; /* each step sees this rank's slice */
   nc_loader_opts lo = {0};
   lo.data = &r->train;
   lo.aug = r->aug;
-  lo.batch = r->cfg.batch;
+  lo.batch = global_batch;
+  lo.shard = nc_comm_rank(r->comm);
+  lo.shards = n_ranks;
   lo.threads = o->loader_threads;
   lo.drop_last = 1; /* every step sees a full batch (batch norm, identical step cost) */
   lo.seed = r->cfg.seed;
@@ -303,13 +379,17 @@ static int setup(run *r, nc_train_state *st) {
     r->cfg.lr.warmup_steps = (long)(o->warmup_epochs * r->steps_per_epoch + 0.5);
   }
   if ((rc = nc_ssl_create(&r->ssl, &r->cfg))) return rc;
+  if (n_ranks > 1 && (rc = nc_ssl_set_comm(r->ssl, r->comm, o->sync_bn))) return rc;
   nc_train_arch_string(&r->cfg, r->arch, sizeof r->arch);
   const int d = r->cfg.proj_out;
   r->corr = calloc((size_t)d * d, sizeof(float));
   r->F = malloc((size_t)d * d * sizeof(double));
   r->W = malloc((size_t)d * d * sizeof(double));
+  r->fsums = malloc((2 * (size_t)d + 1) * sizeof(double));
+  r->corr_global = malloc((size_t)d * d * sizeof(float));
   r->prev_rank = NAN;
-  if (!r->corr || !r->F || !r->W) return nc_fail(NC_ENOMEM, "train: out of memory");
+  if (!r->corr || !r->F || !r->W || !r->fsums || !r->corr_global)
+    return nc_fail(NC_ENOMEM, "train: out of memory");
   if ((rc = nc_monitor_init(&r->mon, d))) return rc;
   snprintf(r->ckpt, sizeof r->ckpt, "%s/checkpoint.safetensors", o->out);
   snprintf(r->backbone, sizeof r->backbone, "%s/backbone.safetensors", o->out);
@@ -341,7 +421,12 @@ static int setup(run *r, nc_train_state *st) {
     if ((rc = check_position(r, st)) || (rc = nc_loader_seek(r->loader, st->pos))) return rc;
     r->corr_rows = st->monitor_rows;
     r->prev_rank = st->monitor_prev_rank;
+    if (!r->root) { /* the saved sums are every rank's: rank 0 carries them on */
+      memset(r->corr, 0, (size_t)d * d * sizeof(float));
+      r->corr_rows = 0;
+    }
   }
+  if (!r->root) return NC_OK; /* rank 0 alone writes the run directory */
   /* Everything is validated: from here on the run directory is written. */
   if ((rc = nc_mkdir_p(o->out))) return rc;
   if (nc_remove_stale_tmp(o->out, run_files) < 0) return NC_EIO;
@@ -364,12 +449,20 @@ static int setup(run *r, nc_train_state *st) {
   return nc_metrics_open(&r->metrics, path, o->resume);
 }
 
+/* 1 when a signal asked this run to stop, on any rank (mpirun passes a signal to every rank, but
+ * not at the same moment: they agree, so all stop after the same step). */
+static int stop_asked(run *r) {
+  double asked = r->o->stop && *r->o->stop ? 1 : 0;
+  if (ranks(r) > 1 && nc_comm_allreduce_d(r->comm, &asked, 1, NC_COMM_MAX)) return 1;
+  return asked > 0;
+}
+
 static void teardown(run *r) {
   nc_metrics_close(r->metrics);
   nc_loader_close(r->loader);
   nc_ssl_free(r->ssl);
   nc_monitor_free(&r->mon);
-  free(r->corr), free(r->F), free(r->W);
+  free(r->corr), free(r->F), free(r->W), free(r->fsums), free(r->corr_global);
   nc_dataset_free(&r->train);
   nc_dataset_free(&r->eval_train);
   nc_dataset_free(&r->test);
@@ -380,13 +473,18 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
   memset(&r, 0, sizeof r);
   r.o = o;
   r.cfg = o->ssl;
+  r.comm = o->comm;
+  r.root = nc_comm_rank(o->comm) == 0;
   memset(res, 0, sizeof *res);
   res->effective_rank = res->feature_std = NAN;
   res->last_loss = NAN;
+  res->failed_rank = -1;
   nc_train_state st;
   memset(&st, 0, sizeof st);
-  int rc = check_out(o);
+  int rc = r.root ? check_out(o) : NC_OK;
   if (!rc) rc = setup(&r, &st);
+  /* a rank that could not start (a file one node lacks) stops them all */
+  rc = nc_comm_agree(r.comm, rc, &res->failed_rank);
   long step = st.step;
   const long stop = o->max_steps > 0 && o->max_steps < r.total_steps ? o->max_steps : r.total_steps;
   const double t_start = now_seconds();
@@ -396,8 +494,9 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     res->steps = step;
   }
   long saved = st.step; /* the step of the last checkpoint */
-  while (!rc && step < stop) {
-    if (o->stop && *o->stop) break;
+  int stopping = 0;     /* a stop asked for by a signal, agreed on by every rank */
+  if (!rc) stopping = stop_asked(&r);
+  while (!rc && step < stop && !stopping) {
     const nc_batch *b = NULL;
     if ((rc = nc_loader_next(r.loader, &b))) break;
     double lr = nc_schedule_at(&r.cfg.lr, step), loss = 0;
@@ -423,16 +522,25 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     }
     if (rc) break;
     accumulate(&r, b->n);
-    double t = now_seconds(), ips = b->n / (t - t_prev);
+    /* From here on a failure may be this rank's alone (the files rank 0 writes): it is kept in
+     * lrc, every rank still takes part in the step's collectives, and all agree at the end. */
+    int lrc = NC_OK;
+    if (o->check_sync > 0 && step % o->check_sync == 0 && ranks(&r) > 1) {
+      lrc = nc_train_check_sync(r.ssl, r.comm, step);
+      if (!lrc) res->sync_checks++;
+    }
+    const int global_n = b->n * ranks(&r);
+    double t = now_seconds(), ips = global_n / (t - t_prev);
     t_prev = t;
     rate = rate > 0 ? 0.9 * rate + 0.1 * ips : ips;
     const long in_epoch = (step - 1) % r.steps_per_epoch + 1;
     const int epoch = (int)((step - 1) / r.steps_per_epoch) + 1; /* 1-based epoch of this step */
     const int epoch_end = in_epoch == r.steps_per_epoch;
     res->steps = step;
+    res->steps_run++;
     res->last_loss = loss;
-    if ((rc = nc_metrics_step(r.metrics, step, epoch, loss, lr, ips))) break;
-    if (o->on_progress) {
+    if (!lrc && r.root) lrc = nc_metrics_step(r.metrics, step, epoch, loss, lr, ips);
+    if (!lrc && r.root && o->on_progress) {
       nc_train_progress p = {step,
                              stop,
                              epoch,
@@ -443,23 +551,28 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
                              lr,
                              rate,
                              t - t_start,
-                             (stop - step) * b->n / rate};
+                             (stop - step) * global_n / rate};
       o->on_progress(o->ctx, &p);
     }
     const int regular = epoch_end || (o->monitor_every > 0 && step % o->monitor_every == 0);
-    if (regular || step == stop)
-      if ((rc = monitor_record(&r, step, epoch, b->n, regular, res))) break;
-    if (epoch_end && o->eval_every_epoch && (rc = eval_record(&r, step, epoch))) break;
-    if (o->knn_every > 0 && (step % o->knn_every == 0 || step == stop) &&
-        (rc = knn_record(&r, step, epoch)))
-      break;
-    if (epoch_end || step == stop || (o->checkpoint_every > 0 && step % o->checkpoint_every == 0) ||
-        (o->stop && *o->stop)) {
-      if ((rc = checkpoint(&r, step, epoch_end ? epoch : epoch - 1))) break;
-      saved = step;
+    if (regular || step == stop) {
+      int mrc = monitor_record(&r, step, epoch, b->n, regular, res, r.root && !lrc);
+      if (!lrc) lrc = mrc;
     }
+    /* the probe and the kNN monitor run on rank 0 alone (the others wait at the agreement) */
+    if (!lrc && r.root && epoch_end && o->eval_every_epoch) lrc = eval_record(&r, step, epoch);
+    if (!lrc && r.root && o->knn_every > 0 && (step % o->knn_every == 0 || step == stop))
+      lrc = knn_record(&r, step, epoch);
+    stopping = stop_asked(&r);
+    if (epoch_end || step == stop || (o->checkpoint_every > 0 && step % o->checkpoint_every == 0) ||
+        stopping) {
+      int crc = checkpoint(&r, step, epoch_end ? epoch : epoch - 1);
+      if (!lrc) lrc = crc;
+      if (!crc) saved = step;
+    }
+    if ((rc = nc_comm_agree(r.comm, lrc, &res->failed_rank))) break;
   }
-  if (!rc && o->stop && *o->stop && step < stop) {
+  if (!rc && stopping && step < stop) {
     if (step > st.step)
       rc = nc_fail(NC_EINTR, "stopped at step %ld of %ld; the checkpoint at step %ld is saved",
                    step, stop, saved);
