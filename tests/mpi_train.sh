@@ -58,7 +58,9 @@ check "one run directory: config.txt, backbone" \
 
 # One step from the same state: a single-process run (steps 1-2) continued by 2 ranks and by 1.
 for pred in mlp directpred; do
-  run a.log "$NCSSL" train "${TINY[@]}" --predictor "$pred" --max-steps 2 --out "$T/a-$pred"
+  opts=("${TINY[@]}")
+  [ "$pred" = mlp ] || opts=("${TINY[@]:0:6}" "${TINY[@]:8}") # --pred-hidden: mlp only
+  run a.log "$NCSSL" train "${opts[@]}" --predictor "$pred" --max-steps 2 --out "$T/a-$pred"
   cp -r "$T/a-$pred" "$T/b-$pred"
   [ "$pred" = mlp ] && cp -r "$T/a-$pred" "$T/c-$pred"
   run a3.log "$NCSSL" train --resume "$T/a-$pred" --max-steps 3
