@@ -71,7 +71,7 @@ static void s_bn_f(nc_backend *b, nc_t4 s, const float *x, float *y, const float
                    const float *be, float *rm, float *rv, int t, float *sm, float *si, int r) {
   count[C_BN_F]++, cpu->bn_forward(b, s, x, y, g, be, rm, rv, t, sm, si, r);
 }
-static void s_bn_b(nc_backend *b, nc_t4 s, const float *x, const float *y, const float *dy,
+static void s_bn_b(nc_backend *b, nc_t4 s, const float *x, const float *y, float *dy,
                    const float *g, const float *sm, const float *si, int t, float *dx, float *dg,
                    float *db) {
   count[C_BN_B]++, cpu->bn_backward(b, s, x, y, dy, g, sm, si, t, dx, dg, db);
@@ -92,9 +92,9 @@ static void s_max_f(nc_backend *b, int k, int st, int p, nc_t4 xs, const float *
                     float *y, int32_t *am) {
   count[C_MAX_F]++, cpu->maxpool_forward(b, k, st, p, xs, x, ys, y, am);
 }
-static void s_max_b(nc_backend *b, nc_t4 xs, float *dx, nc_t4 ys, const float *dy,
-                    const int32_t *am) {
-  count[C_MAX_B]++, cpu->maxpool_backward(b, xs, dx, ys, dy, am);
+static void s_max_b(nc_backend *b, int k, int st, int p, nc_t4 xs, float *dx, nc_t4 ys,
+                    const float *dy, const int32_t *am) {
+  count[C_MAX_B]++, cpu->maxpool_backward(b, k, st, p, xs, dx, ys, dy, am);
 }
 static void s_avg_f(nc_backend *b, nc_t4 xs, const float *x, float *y) {
   count[C_AVG_F]++, cpu->avgpool_forward(b, xs, x, y);

@@ -74,8 +74,9 @@ typedef struct {
   void (*bn_forward)(nc_backend *be, nc_t4 s, const float *x, float *y, const float *gamma,
                      const float *beta, float *running_mean, float *running_var, int train,
                      float *save_mean, float *save_invstd, int relu);
-  /* y is the forward's output when a ReLU was fused (its mask), else NULL. */
-  void (*bn_backward)(nc_backend *be, nc_t4 s, const float *x, const float *y, const float *dy,
+  /* y is the forward's output when a ReLU was fused (its mask), else NULL; with y given, dy may
+   * be overwritten by the masked gradient (the tape reads it only here). */
+  void (*bn_backward)(nc_backend *be, nc_t4 s, const float *x, const float *y, float *dy,
                       const float *gamma, const float *save_mean, const float *save_invstd,
                       int train, float *dx, float *dgamma, float *dbeta);
   void (*relu_forward)(nc_backend *be, size_t n, const float *x, float *y);
@@ -87,8 +88,8 @@ typedef struct {
   void (*add_backward)(nc_backend *be, size_t n, const float *y, float *dy, float *db, int relu);
   void (*maxpool_forward)(nc_backend *be, int k, int stride, int pad, nc_t4 xs, const float *x,
                           nc_t4 ys, float *y, int32_t *argmax);
-  void (*maxpool_backward)(nc_backend *be, nc_t4 xs, float *dx, nc_t4 ys, const float *dy,
-                           const int32_t *argmax);
+  void (*maxpool_backward)(nc_backend *be, int k, int stride, int pad, nc_t4 xs, float *dx,
+                           nc_t4 ys, const float *dy, const int32_t *argmax);
   void (*avgpool_forward)(nc_backend *be, nc_t4 xs, const float *x, float *y);
   void (*avgpool_backward)(nc_backend *be, nc_t4 xs, const float *dy, float *dx);
   void (*linear_forward)(nc_backend *be, int n, int in, int out, const float *x, const float *W,

@@ -429,8 +429,8 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
         break;
       case OP_BN: {
         const float *save = nd->save[s];
-        op->bn_backward(be, xs, in, nd->relu ? out : NULL, g, param(net, nd->w_off), save,
-                        save + xs.c, train, gin, gw, gb);
+        op->bn_backward(be, xs, in, nd->relu ? out : NULL, net->t[nd->out].grad,
+                        param(net, nd->w_off), save, save + xs.c, train, gin, gw, gb);
         break;
       }
       case OP_RELU: /* in place: gin == g */
@@ -441,7 +441,7 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
                          nd->relu);
         break;
       case OP_MAXPOOL:
-        op->maxpool_backward(be, xs, gin, ys, g, nd->save[s]);
+        op->maxpool_backward(be, nd->pool_k, nd->pool_s, nd->pool_p, xs, gin, ys, g, nd->save[s]);
         break;
       case OP_AVGPOOL:
         op->avgpool_backward(be, xs, g, gin);
