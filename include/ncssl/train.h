@@ -55,6 +55,7 @@ typedef struct {
   int probe_epochs;        /* linear-probe epochs for those evaluations (50) */
   int knn_k;               /* kNN k (200) */
   const char *config_text; /* config.txt's text, stored in checkpoint metadata (may be NULL) */
+  nc_backend *backend;     /* where the run computes (NULL: the CPU); checkpoints are the same */
   void (*on_progress)(void *ctx, const nc_train_progress *p); /* may be NULL */
   void (*on_message)(void *ctx, const char *line); /* warnings and notices, may be NULL */
   void *ctx;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "ncssl/backend.h"
 #include "ncssl/json.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
@@ -50,6 +51,7 @@ int cmd_eval(int argc, char **argv) {
   long width = 64, in_channels = 0, probe_epochs = 50, knn_k = 200, seed = 0, subset = 0,
        test_subset = 0, threads = 0, batch = 256;
   int random_init = 0, json = 0, log = 0;
+  const char *device = "cpu", *precision = "tf32";
   const nc_opt opts[] = {
       {"data", NC_OPT_STRING, &data,
        "dataset: fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH"},
@@ -71,6 +73,8 @@ int cmd_eval(int argc, char **argv) {
       {"test-subset", NC_OPT_INT, &test_subset, "use the first N test images (0: all)", NC_NONNEG},
       {"batch", NC_OPT_INT, &batch, "images per forward", NC_RANGE(1, 65536)},
       {"threads", NC_OPT_INT, &threads, "compute threads (0: the default)", NC_RANGE(0, 1024)},
+      {"device", NC_OPT_STRING, &device, "where the backbone runs: cpu, cuda or cuda:N"},
+      {"precision", NC_OPT_STRING, &precision, "tf32, fp32 or bf16 (see train)"},
       {"json", NC_OPT_FLAG, &json, "print JSON"},
       {"log", NC_OPT_FLAG, &log,
        "append the result as an eval record to RUN_DIR/metrics.jsonl (for `ncssl report`)"},
@@ -95,6 +99,8 @@ int cmd_eval(int argc, char **argv) {
   if (log && (random_init || args.npositional == 0 || stat(args.positional[0], &st) != 0 ||
               !S_ISDIR(st.st_mode)))
     return nc_cli_error(NC_EXIT_USAGE, "--log: needs a run directory (and no --random-init)");
+  nc_backend *be = NULL;
+  if ((rc = nc_cli_open_backend(device, precision, &be)) >= 0) return rc;
   if (threads > 0) {
     omp_set_num_threads((int)threads);
     openblas_set_num_threads((int)threads);
@@ -105,8 +111,10 @@ int cmd_eval(int argc, char **argv) {
                           (int)in_channels, (int)width};
   if (args.npositional) {
     resolve_checkpoint(args.positional[0], path, sizeof path);
-    if ((rc = nc_train_read_arch(path, &rc_cfg, NULL, NULL)))
+    if ((rc = nc_train_read_arch(path, &rc_cfg, NULL, NULL))) {
+      nc_backend_close(be);
       return nc_cli_error(nc_cli_exit_code(rc) == 2 ? 1 : nc_cli_exit_code(rc), NULL);
+    }
   }
   nc_data_opts dopts = {0};
   dopts.dir = data_dir;
@@ -114,6 +122,7 @@ int cmd_eval(int argc, char **argv) {
   if ((rc = nc_dataset_load(data, "train", &dopts, &train)) ||
       (rc = nc_dataset_load(data, "test", &dopts, &test))) {
     nc_dataset_free(&train);
+    nc_backend_close(be);
     return nc_cli_error_flag(NC_EXIT_FAIL, "--data");
   }
   if (subset > 0 && subset < train.n) train.n = (int)subset;
@@ -121,6 +130,7 @@ int cmd_eval(int argc, char **argv) {
   nc_aug_preset aug;
   if (nc_aug_preset_get(*preset ? preset : nc_train_default_preset(data), 0, &aug)) {
     nc_dataset_free(&train), nc_dataset_free(&test);
+    nc_backend_close(be);
     return nc_cli_error_flag(NC_EXIT_USAGE, "--preset");
   }
   if (rc_cfg.in_channels == 0) rc_cfg.in_channels = train.c;
@@ -130,8 +140,8 @@ int cmd_eval(int argc, char **argv) {
     fprintf(stderr, "ncssl: the network takes %d input channels, %s has %d\n", rc_cfg.in_channels,
             train.name, train.c);
     exit_code = NC_EXIT_USAGE;
-  } else if ((rc = nc_resnet_build(&net, &rc_cfg, aug.view[0].size, aug.view[0].size, (int)batch, 1,
-                                   0, NULL))) {
+  } else if ((rc = nc_resnet_build_on(be, &net, &rc_cfg, aug.view[0].size, aug.view[0].size,
+                                      (int)batch, 1, 0, NULL))) {
     exit_code = nc_cli_error(nc_cli_exit_code(rc), NULL);
   } else if (random_init) {
     nc_rng root, r; /* the stream nc_ssl_create initialises the online network from */
@@ -187,6 +197,7 @@ int cmd_eval(int argc, char **argv) {
   }
   nc_probe_result_free(&probe);
   nc_net_free(net);
+  nc_backend_close(be);
   nc_dataset_free(&train), nc_dataset_free(&test);
   return exit_code;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ncssl/backend.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
 
@@ -19,13 +20,14 @@
 typedef struct {
   const char *method, *arch, *stem, *predictor, *optimizer, *schedule, *target_init, *loss;
   const char *data, *data_dir, *preset, *config, *out, *resume;
+  const char *device, *precision;
   long width, proj_hidden, proj_out, pred_hidden, freq, batch, epochs, max_steps, seed, threads,
       loader_threads, subset, monitor_every, checkpoint_every, probe_epochs, knn_k;
   int symmetric, pred_bias, ema_cosine, no_stopgrad, eval_every_epoch;
   double rho, eps, dp_offset, alpha, alpha_p, wd, wd_predictor, lr, momentum, warmup_epochs, ema;
 } train_args;
 
-#define N_TRAIN_OPTS 48
+#define N_TRAIN_OPTS 50
 
 static int build_opts(train_args *a, nc_opt *o) {
   int n = 0;
@@ -76,6 +78,9 @@ static int build_opts(train_args *a, nc_opt *o) {
   OPT("threads", NC_OPT_INT, &a->threads, "compute threads (0: the default)", NC_RANGE(0, 1024));
   OPT("loader-threads", NC_OPT_INT, &a->loader_threads, "data-loader threads (0: one per CPU)",
       NC_RANGE(0, 1024));
+  OPT("device", NC_OPT_STRING, &a->device, "where to compute: cpu, cuda or cuda:N");
+  OPT("precision", NC_OPT_STRING, &a->precision,
+      "tf32 (TF32 in convolutions where the device has it), fp32 or bf16");
   OPT("data", NC_OPT_STRING, &a->data,
       "dataset: fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH");
   OPT("data-dir", NC_OPT_STRING, &a->data_dir, "dataset directory (empty: the default)");
@@ -103,7 +108,7 @@ static void defaults(train_args *a) {
   a->method = "byol", a->arch = "resnet18", a->stem = "cifar", a->predictor = "mlp";
   a->optimizer = "sgd", a->schedule = "constant", a->target_init = "copy", a->loss = "auto";
   a->data = "fashion-mnist", a->data_dir = "", a->preset = "", a->config = "", a->out = "";
-  a->resume = "";
+  a->resume = "", a->device = "cpu", a->precision = "tf32";
   a->width = 64, a->proj_hidden = 512, a->proj_out = 128, a->pred_hidden = 512, a->freq = 1;
   a->batch = 128, a->epochs = 1, a->probe_epochs = 50, a->knn_k = 200, a->loader_threads = 1;
   a->rho = 0.3, a->eps = 0.1, a->dp_offset = -1, a->alpha = 0.5, a->alpha_p = 1;
@@ -319,6 +324,12 @@ int cmd_train(int argc, char **argv) {
   if (to_ssl_config(&a, &o.ssl)) return nc_cli_error(NC_EXIT_USAGE, NULL);
   if (o.ssl.method != NC_SSL_SIMSIAM && a.no_stopgrad)
     return nc_cli_error(NC_EXIT_USAGE, "--no-stopgrad: needs --method simsiam");
+  /* the device first: without it nothing is written */
+  nc_backend *be = NULL;
+  if ((rc = nc_cli_open_backend(a.device, a.precision, &be)) >= 0) {
+    nc_config_free(&file_cfg);
+    return rc;
+  }
   if (a.threads > 0) {
     omp_set_num_threads((int)a.threads);
     openblas_set_num_threads((int)a.threads);
@@ -326,13 +337,14 @@ int cmd_train(int argc, char **argv) {
   nc_config cfg = {0};
   if (effective_config(&spec, &cfg)) {
     nc_config_free(&file_cfg);
+    nc_backend_close(be);
     return nc_cli_error(NC_EXIT_FAIL, NULL);
   }
   char *text = nc_config_text(&cfg);
   char path[4096];
   snprintf(path, sizeof path, "%s/config.txt", a.out);
   if ((rc = nc_mkdir_p(a.out)) || (rc = nc_config_write(&cfg, path))) {
-    free(text), nc_config_free(&cfg), nc_config_free(&file_cfg);
+    free(text), nc_config_free(&cfg), nc_config_free(&file_cfg), nc_backend_close(be);
     return nc_cli_error_flag(NC_EXIT_FAIL, "--out");
   }
   o.data = a.data;
@@ -351,12 +363,14 @@ int cmd_train(int argc, char **argv) {
   o.knn_k = (int)a.knn_k;
   o.warmup_epochs = a.warmup_epochs;
   o.config_text = text;
+  o.backend = be;
   progress_ctx ctx = {isatty(STDOUT_FILENO), 0};
   o.on_progress = on_progress;
   o.on_message = on_message;
   o.ctx = &ctx;
   nc_train_result res;
   rc = nc_train_run(&o, &res);
+  nc_backend_close(be);
   free(text);
   nc_config_free(&cfg);
   if (rc) {

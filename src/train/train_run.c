@@ -179,7 +179,7 @@ static int setup(run *r, nc_train_state *st) {
     r->cfg.lr.total_steps = r->total_steps;
     r->cfg.lr.warmup_steps = (long)(o->warmup_epochs * r->steps_per_epoch + 0.5);
   }
-  if ((rc = nc_ssl_create(&r->ssl, &r->cfg))) return rc;
+  if ((rc = nc_ssl_create_on(o->backend, &r->ssl, &r->cfg))) return rc;
   nc_train_arch_string(&r->cfg, r->arch, sizeof r->arch);
   const int d = r->cfg.proj_out;
   r->corr = calloc((size_t)d * d, sizeof(float));
