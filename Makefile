@@ -19,7 +19,7 @@ demo: build
 	@scripts/demo $(NCSSL)
 
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'gpu'
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The same suite under AddressSanitizer + UBSan (CI runs it after `make test`).
 test-sanitize: deps

@@ -6,15 +6,20 @@
 
 #define NC_ARENA_ALIGN 64
 
+struct nc_backend;
+
 typedef struct {
   char *base;
   size_t cap, used;
+  struct nc_backend *be; /* whose buffer base is (NULL: host memory from nc_arena_init) */
 } nc_arena;
 
 /* Allocates cap bytes (zeroed). Returns NC_OK or NC_ENOMEM. A cap of 0 makes a "measuring"
  * arena: nc_arena_alloc returns NULL but still counts, so a builder can run twice (measure,
  * then carve) and the arena's `used` tells the size to ask for. */
 int nc_arena_init(nc_arena *a, size_t cap);
+/* Like nc_arena_init with one buffer of backend be (zeroed; be NULL = host memory). */
+int nc_arena_init_on(nc_arena *a, size_t cap, struct nc_backend *be);
 /* Carves `bytes` aligned to NC_ARENA_ALIGN; NULL when measuring or when the arena is full
  * (then nc_arena_full() is true). */
 void *nc_arena_alloc(nc_arena *a, size_t bytes);

@@ -28,6 +28,7 @@
 #define NCSSL_NET_H
 #include <stddef.h>
 
+#include "ncssl/backend.h"
 #include "ncssl/comm.h"
 #include "ncssl/param.h"
 #include "ncssl/rng.h"
@@ -58,6 +59,18 @@ int nc_mlp_build(nc_net **out, int d_in, int hidden, int d_out, int bn_affine, i
 /* Builds a single Linear(d_in, d_out) with or without bias (the linear predictor). */
 int nc_linear_net_build(nc_net **out, int d_in, int d_out, int bias, int batch, int n_slots,
                         int with_grad, const char *prefix);
+/* The same three builders on backend be (NULL: the CPU backend, which the builders above use):
+ * parameters, gradients and activations live in one buffer of be and the layers run there. */
+int nc_resnet_build_on(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, int h, int w,
+                       int batch, int n_slots, int with_grad, const char *prefix);
+int nc_mlp_build_on(nc_backend *be, nc_net **out, int d_in, int hidden, int d_out, int bn_affine,
+                    int batch, int n_slots, int with_grad, const char *prefix);
+int nc_linear_net_build_on(nc_backend *be, nc_net **out, int d_in, int d_out, int bias, int batch,
+                           int n_slots, int with_grad, const char *prefix);
+/* The backend the network was built on. */
+nc_backend *nc_net_backend(const nc_net *net);
+/* Sets every parameter gradient to zero (on the network's backend). */
+void nc_net_zero_grad(nc_net *net);
 /* Frees the network and all its memory (NULL is fine). */
 void nc_net_free(nc_net *net);
 
@@ -82,8 +95,8 @@ nc_param_list *nc_net_params(nc_net *net);
 /* The trainable parameters as one vector of *n floats and their gradients (*g is NULL without
  * gradients). */
 void nc_net_flat(nc_net *net, float **w, float **g, size_t *n);
-/* Copies parameters and buffers from src to dst (same architecture, e.g. online → target).
- * Returns NC_EINVAL when the parameter lists differ in shape. */
+/* Copies parameters and buffers from src to dst (same architecture, e.g. online → target, on the
+ * same backend). Returns NC_EINVAL when the parameter lists differ in shape or backend. */
 int nc_net_copy_params(nc_net *dst, const nc_net *src);
 
 /* Floats per input sample (c·h·w for a ResNet, d_in for a head). */
@@ -100,14 +113,16 @@ size_t nc_net_bytes(const nc_net *net);
  * backward costs about 3× this (the convention for effective GFLOP/s). */
 double nc_net_flops(const nc_net *net, int n);
 
-/* Forward of n ≤ batch samples x into activation slot `slot`; y receives [n, out_dim] (may be
- * NULL: read it later with nc_net_output). Returns NC_OK or NC_EINVAL. */
+/* Forward of n ≤ batch samples x (host memory or the network's backend) into activation slot
+ * `slot`; y (host memory) receives [n, out_dim] (may be NULL: read it later with nc_net_output,
+ * which is backend memory). Returns NC_OK or NC_EINVAL. */
 int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y);
 /* The output [n, out_dim] of the last forward into slot (valid until the next forward there). */
 const float *nc_net_output(const nc_net *net, int slot);
-/* Backward of the last forward into slot, given dy = ∂L/∂y [n, out_dim]: parameter gradients
- * accumulate (+=); dx, if not NULL, is OVERWRITTEN with ∂L/∂x [n, in_size]. Returns NC_OK or
- * NC_EINVAL (no gradients, or no forward in that slot). */
+/* Backward of the last forward into slot, given dy = ∂L/∂y [n, out_dim] (host or backend
+ * memory): parameter gradients accumulate (+=); dx (backend memory; host memory on the CPU), if
+ * not NULL, is OVERWRITTEN with ∂L/∂x [n, in_size]. Returns NC_OK or NC_EINVAL (no gradients, or
+ * no forward in that slot). */
 int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx);
 
 #endif

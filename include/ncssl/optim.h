@@ -13,6 +13,7 @@
 #define NCSSL_OPTIM_H
 #include <stddef.h>
 
+#include "ncssl/backend.h"
 #include "ncssl/param.h"
 
 typedef enum { NC_OPTIM_SGD = 0, NC_OPTIM_LARS = 1 } nc_optim_kind;
@@ -41,14 +42,17 @@ typedef struct {
   int nslots;
   nc_optim_group groups[8];
   int ngroups;
-  float *buffers; /* one block holding every momentum buffer */
+  float *buffers; /* one block holding every momentum buffer (on be) */
+  nc_backend *be; /* where the parameters live and the update runs (the CPU by default) */
   long steps;     /* number of step() calls so far */
 } nc_optim;
 
 /* Default config: SGD, momentum 0.9, LARS trust coefficient 1e-3. */
 nc_optim_config nc_optim_default(void);
-/* Starts an empty optimizer (no groups yet). */
+/* Starts an empty optimizer (no groups yet) on the CPU backend. */
 void nc_optim_init(nc_optim *o, nc_optim_config cfg);
+/* The same for parameters on backend be (NULL: the CPU). */
+void nc_optim_init_on(nc_optim *o, nc_optim_config cfg, nc_backend *be);
 /* Adds every trainable tensor of `params` (buffers skipped) as one group with its own learning
  * rate multiplier and weight decay; returns the group index (≥ 0) or a negative nc_code. Call
  * every add before the first step; the momentum buffers are allocated here, never in a step. */

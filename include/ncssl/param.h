@@ -7,9 +7,9 @@
 
 typedef struct {
   char name[80];
-  float *w;      /* values */
-  float *g;      /* gradient, same size; NULL for buffers */
-  size_t n;      /* number of floats */
+  float *w; /* values */
+  float *g; /* gradient, same size; NULL for buffers */
+  size_t n; /* number of floats */
   int ndim;
   int shape[4];
   int is_buffer; /* BN running statistics: not trained, not averaged by EMA (official code) */

@@ -35,6 +35,7 @@
  * backward, optimizer step, then after_step (which may overwrite the SGD step). */
 #ifndef NCSSL_PREDICTOR_H
 #define NCSSL_PREDICTOR_H
+#include "ncssl/backend.h"
 #include "ncssl/comm.h"
 #include "ncssl/param.h"
 #include "ncssl/rng.h"
@@ -75,6 +76,10 @@ nc_predictor_config nc_predictor_default(nc_predictor_type type);
 /* Builds a predictor for batches of up to `batch` rows, two activation slots (one per view).
  * All memory is allocated here. Returns NC_OK, NC_EINVAL or NC_ENOMEM. */
 int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int batch);
+/* The same on backend be (NULL: the CPU): the network and F̂ live there; the eigendecomposition
+ * that sets W_p runs on the host (128×128). */
+int nc_predictor_create_on(nc_backend *be, nc_predictor **out, const nc_predictor_config *cfg,
+                           int batch);
 /* Frees it (NULL is fine). */
 void nc_predictor_free(nc_predictor *p);
 /* PyTorch's default initialisation of the trained weights from rng. */

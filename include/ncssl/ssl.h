@@ -72,6 +72,15 @@ nc_ssl_config nc_ssl_default(void);
 /* Builds and initialises everything (online from seed stream 1, predictor from 2, an independent
  * target from 3). Returns NC_OK, NC_EINVAL (bad configuration) or NC_ENOMEM. */
 int nc_ssl_create(nc_ssl **out, const nc_ssl_config *cfg);
+/* The same on backend be (NULL: the CPU, what nc_ssl_create uses): every network, buffer and
+ * update lives and runs there; the step returns with the backend synchronised, so the host may
+ * then read any tensor (checkpoints, monitors). */
+int nc_ssl_create_on(nc_backend *be, nc_ssl **out, const nc_ssl_config *cfg);
+/* The backend s was created on. */
+nc_backend *nc_ssl_backend(const nc_ssl *s);
+/* 1 when every weight of the online network and the predictor is finite (the backend's
+ * non-finite reduction; read back, so call it rarely). */
+int nc_ssl_weights_finite(nc_ssl *s);
 /* Frees it (NULL is fine). */
 void nc_ssl_free(nc_ssl *s);
 /* Data-parallel training (comm.h): each rank passes its slice of the global batch to nc_ssl_step;

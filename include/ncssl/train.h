@@ -78,6 +78,7 @@ typedef struct {
   nc_comm *comm;   /* NULL: one process */
   int sync_bn;     /* batch norm over the global batch (with more than one rank) */
   long check_sync; /* every N steps compare a checksum of the parameters across ranks (0: off) */
+  nc_backend *backend; /* where the run computes (NULL: the CPU); checkpoints are the same */
   void (*on_progress)(void *ctx, const nc_train_progress *p); /* may be NULL */
   void (*on_message)(void *ctx, const char *line); /* warnings and notices, may be NULL */
   void *ctx;

@@ -11,6 +11,7 @@
 
 #include "bench_loader.h"
 #include "cli.h"
+#include "ncssl/backend.h"
 #include "ncssl/json.h"
 #include "ncssl/linalg.h"
 #include "ncssl/rng.h"
@@ -58,6 +59,7 @@ static double peak_rss_mb(void) {
 
 static int bench_step(int argc, char **argv) {
   const char *arch = "resnet18", *stem = "cifar", *predictor = "mlp", *method = "byol";
+  const char *device = "cpu", *precision = "tf32";
   long batch = 128, steps = 3, warmup = 1, threads = 0, width = 64, image = 0, seed = 0;
   long in_channels = 3;
   int json = 0;
@@ -79,6 +81,9 @@ static int bench_step(int argc, char **argv) {
        NC_RANGE(0, 1024)},
       {"seed", NC_OPT_INT, &seed, "seed for weights and images", NC_NONNEG},
       {"json", NC_OPT_FLAG, &json, "print JSON"},
+      {"device", NC_OPT_STRING, &device, "where to compute: cpu, cuda or cuda:N"},
+      {"precision", NC_OPT_STRING, &precision,
+       "tf32 (TF32 in convolutions where the device has it), fp32 or bf16"},
   };
   const nc_cmd_spec spec = {
       "bench step",
@@ -112,12 +117,18 @@ static int bench_step(int argc, char **argv) {
   c.batch = (int)batch;
   c.seed = (uint64_t)seed;
   if ((rc = nc_predictor_parse(predictor, &c.predictor))) return nc_cli_error(NC_EXIT_USAGE, NULL);
+  nc_backend *be = NULL;
+  if ((rc = nc_cli_open_backend(device, precision, &be)) >= 0) return rc;
   nc_ssl *s = NULL;
-  if ((rc = nc_ssl_create(&s, &c))) return nc_cli_error(nc_cli_exit_code(rc), NULL);
+  if ((rc = nc_ssl_create_on(be, &s, &c))) {
+    nc_backend_close(be);
+    return nc_cli_error(nc_cli_exit_code(rc), NULL);
+  }
   size_t per_view = (size_t)batch * in_channels * c.image_h * c.image_w;
   float *x = malloc(2 * per_view * sizeof(float));
   if (!x) {
     nc_ssl_free(s);
+    nc_backend_close(be);
     return nc_cli_error(NC_EXIT_FAIL, "bench step: out of memory");
   }
   nc_rng r;
@@ -133,6 +144,7 @@ static int bench_step(int argc, char **argv) {
     if ((rc = nc_ssl_step(s, (int)batch, x, x + per_view, &loss))) {
       free(x);
       nc_ssl_free(s);
+      nc_backend_close(be);
       return nc_cli_error(nc_cli_exit_code(rc), NULL);
     }
   }
@@ -163,6 +175,8 @@ static int bench_step(int argc, char **argv) {
     if (sets_w) {
       nc_json_field(stdout, "predictor_set_share", set_share);
     }
+    printf(", \"device\": \"%s\", \"precision\": \"%s\"", device, precision);
+    nc_json_field(stdout, "peak_device_mb", nc_backend_peak_bytes(be) / 1048576.0);
     printf("}\n");
   } else {
     printf("%s (%s stem, width %ld, %dx%dx%ld), %s, predictor %s, batch %ld, %d threads\n", arch,
@@ -182,6 +196,7 @@ static int bench_step(int argc, char **argv) {
   }
   free(x);
   nc_ssl_free(s);
+  nc_backend_close(be);
   return NC_EXIT_OK;
 }
 

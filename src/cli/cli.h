@@ -60,4 +60,10 @@ int nc_cli_train_defaults(nc_config *c);
 int cmd_report(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 
+/* Opens the backend of --device / --precision (ncssl/backend.h). Returns -1 with *be set, or the
+ * exit code after printing the one error line (2 for a malformed value, 1 when the device is not
+ * there, e.g. cuda without a GPU or in a build without CUDA). */
+struct nc_backend;
+int nc_cli_open_backend(const char *device, const char *precision, struct nc_backend **be);
+
 #endif

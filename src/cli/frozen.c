@@ -10,12 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ncssl/backend.h"
 #include "ncssl/status.h"
 
 void frozen_defaults(frozen_args *a) {
   memset(a, 0, sizeof *a);
   a->data = "fashion-mnist", a->data_dir = "", a->preset = "", a->arch = "resnet18";
-  a->stem = "cifar", a->width = 64, a->batch = 256;
+  a->stem = "cifar", a->width = 64, a->batch = 256, a->device = "cpu", a->precision = "tf32";
 }
 
 int frozen_opts(frozen_args *a, nc_opt *o, int with_random_init) {
@@ -46,6 +47,8 @@ int frozen_opts(frozen_args *a, nc_opt *o, int with_random_init) {
         NC_NONNEG);
   OPT("batch", NC_OPT_INT, &a->batch, "images per forward", NC_RANGE(1, 65536));
   OPT("threads", NC_OPT_INT, &a->threads, "compute threads (0: the default)", NC_RANGE(0, 1024));
+  OPT("device", NC_OPT_STRING, &a->device, "where the backbone runs: cpu, cuda or cuda:N");
+  OPT("precision", NC_OPT_STRING, &a->precision, "tf32, fp32 or bf16 (see train)");
 #undef OPT
   return n;
 }
@@ -175,7 +178,9 @@ int frozen_open(const frozen_args *a, const nc_cmd_spec *spec, const nc_args *ar
     return NC_EXIT_USAGE;
   }
   const int size = out->aug.view[0].size;
-  if ((rc = nc_resnet_build(&out->net, &out->cfg, size, size, (int)a->batch, 1, 0, NULL)))
+  if ((rc = nc_cli_open_backend(a->device, a->precision, &out->be)) >= 0) return rc;
+  if ((rc = nc_resnet_build_on(out->be, &out->net, &out->cfg, size, size, (int)a->batch, 1, 0,
+                               NULL)))
     return nc_cli_error(nc_cli_exit_code(rc), NULL);
   if (a->random_init) {
     nc_rng root, r; /* the stream nc_ssl_create initialises the online network from */
@@ -191,6 +196,8 @@ int frozen_open(const frozen_args *a, const nc_cmd_spec *spec, const nc_args *ar
 void frozen_close(frozen *f) {
   nc_net_free(f->net);
   f->net = NULL;
+  nc_backend_close(f->be);
+  f->be = NULL;
 }
 
 static double seconds(void) {

@@ -8,7 +8,7 @@
 #include "ncssl/train.h"
 
 typedef struct {
-  const char *data, *data_dir, *preset, *arch, *stem;
+  const char *data, *data_dir, *preset, *arch, *stem, *device, *precision;
   long width, in_channels, image_size, channels, seed, batch, threads;
   int random_init;
 } frozen_args;
@@ -27,6 +27,7 @@ typedef struct {
   nc_resnet_cfg cfg; /* the architecture (from the file's metadata, else the flags) */
   nc_aug_preset aug; /* view[0]: the images' size and normalisation */
   nc_net *net;       /* the backbone, weights loaded (or initialised for --random-init) */
+  nc_backend *be;    /* where it runs (--device) */
 } frozen;
 
 /* Refuses a damaged or unreadable CKPT (a run directory's files are resolved as frozen_open

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ncssl/backend.h"
 #include "ncssl/json.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
@@ -22,6 +23,7 @@
 typedef struct {
   const char *method, *arch, *stem, *predictor, *optimizer, *schedule, *target_init, *loss;
   const char *data, *data_dir, *preset, *config, *out, *resume, *init_from, *dp_offset;
+  const char *device, *precision;
   long width, proj_hidden, proj_out, pred_hidden, freq, batch, epochs, max_steps, seed, threads,
       loader_threads, subset, monitor_every, checkpoint_every, probe_epochs, knn_k;
   long image_size, channels, knn_every, knn_bank, knn_queries;
@@ -88,6 +90,9 @@ static int build_opts(train_args *a, nc_opt *o) {
   OPT("threads", NC_OPT_INT, &a->threads, "compute threads (0: the default)", NC_RANGE(0, 1024));
   OPT("loader-threads", NC_OPT_INT, &a->loader_threads, "data-loader threads (0: one per CPU)",
       NC_RANGE(0, 1024));
+  OPT("device", NC_OPT_STRING, &a->device, "where to compute: cpu, cuda or cuda:N");
+  OPT("precision", NC_OPT_STRING, &a->precision,
+      "tf32 (TF32 in convolutions where the device has it), fp32 or bf16");
   OPT("data", NC_OPT_STRING, &a->data,
       "dataset: fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH");
   OPT("data-dir", NC_OPT_STRING, &a->data_dir, "dataset directory (empty: the default)");
@@ -135,6 +140,7 @@ static void defaults(train_args *a) {
   a->data = "fashion-mnist", a->data_dir = "", a->preset = "", a->config = "", a->out = "";
   a->resume = "", a->dp_offset = "off", a->ridge = 0.01;
   a->init_from = "";
+  a->device = "cpu", a->precision = "tf32";
   a->width = 64, a->proj_hidden = 512, a->proj_out = 128, a->pred_hidden = 512, a->freq = 1;
   a->batch = 128, a->epochs = 1, a->probe_epochs = 50, a->knn_k = 200, a->loader_threads = 1;
   a->knn_bank = 2000, a->knn_queries = 1000;
@@ -502,6 +508,12 @@ static int train_main(int argc, char **argv, nc_comm *comm) {
     nc_config_free(&file_cfg);
     return rc;
   }
+  /* the device next: without it nothing is written */
+  nc_backend *be = NULL;
+  if ((rc = nc_cli_open_backend(a.device, a.precision, &be)) >= 0) {
+    nc_config_free(&file_cfg);
+    return rc;
+  }
   if (a.threads > 0) {
     omp_set_num_threads((int)a.threads);
     openblas_set_num_threads((int)a.threads);
@@ -509,13 +521,14 @@ static int train_main(int argc, char **argv, nc_comm *comm) {
   nc_config cfg = {0};
   if (effective_config(&spec, &cfg)) {
     nc_config_free(&file_cfg);
+    nc_backend_close(be);
     return nc_cli_error(NC_EXIT_FAIL, NULL);
   }
   /* config.txt is written by the run once everything (data, checkpoint) has been validated, so
    * a refused --resume leaves the run directory as it was. */
   char *text = nc_config_text(&cfg);
   if (!text) {
-    nc_config_free(&cfg), nc_config_free(&file_cfg);
+    nc_config_free(&cfg), nc_config_free(&file_cfg), nc_backend_close(be);
     return nc_cli_error(NC_EXIT_FAIL, "out of memory");
   }
   o.data = a.data;
@@ -544,6 +557,7 @@ static int train_main(int argc, char **argv, nc_comm *comm) {
   o.comm = comm;
   o.sync_bn = !a.no_sync_bn; /* on by default; it only matters with more than one rank */
   o.check_sync = a.check_sync;
+  o.backend = be;
   progress_ctx ctx = {isatty(STDOUT_FILENO), 0};
   nc_cli_catch_stop_signals(ctx.tty);
   o.stop = nc_cli_stop_flag();
@@ -554,6 +568,7 @@ static int train_main(int argc, char **argv, nc_comm *comm) {
   restore_stderr();
   reached_run = 1;
   rc = nc_train_run(&o, &res);
+  nc_backend_close(be);
   free(text);
   nc_config_free(&cfg);
   if (rc) {

@@ -13,9 +13,10 @@
 
 static nc_t4 view(const nc_net *net, int id, int n);
 
-nc_net *nc_net_new(int batch, int n_slots, int with_grad) {
+nc_net *nc_net_new(nc_backend *be, int batch, int n_slots, int with_grad) {
   nc_net *net = calloc(1, sizeof *net);
   if (!net) return NULL;
+  net->be = be ? be : nc_backend_cpu();
   net->batch = batch;
   net->n_slots = with_grad ? n_slots : 1;
   net->with_grad = with_grad;
@@ -211,7 +212,8 @@ static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_
     const nc_node *n = &net->nodes[i];
     if (n->kind != OP_CONV) continue;
     const nc_tensor *x = &net->t[n->in];
-    size_t s = nc_conv2d_scratch_floats(&n->conv, net->batch, x->h, x->w);
+    size_t s = net->be->i->conv_workspace(net->be, &n->conv, net->batch, x->h, x->w);
+    s = (s + sizeof(float) - 1) / sizeof(float);
     if (s > scratch) scratch = s;
     s = nc_conv_plan_scratch_floats(n->plan);
     if (s > scratch) scratch = s;
@@ -316,13 +318,15 @@ int nc_net_finish(nc_net *net, const char *prefix) {
     nc_node *n = &net->nodes[i];
     if (n->kind != OP_CONV) continue;
     nc_t4 xs = view(net, n->in, net->batch), ys = view(net, n->out, net->batch);
-    rc = nc_conv_plan_new(&n->plan, &n->conv, xs, ys, net->with_grad);
+    /* oneDNN plans are the CPU's; other backends choose their own algorithms */
+    if (net->be->kind == NC_DEVICE_CPU)
+      rc = nc_conv_plan_new(&n->plan, &n->conv, xs, ys, net->with_grad);
   }
   if (rc) goto done;
   nc_arena_init(&net->arena, 0);
   carve(net, which, size, nb_act, nb_grad, which_g, size_g);
   size_t bytes = net->arena.used;
-  if ((rc = nc_arena_init(&net->arena, bytes)) != NC_OK) goto done;
+  if ((rc = nc_arena_init_on(&net->arena, bytes, net->be)) != NC_OK) goto done;
   carve(net, which, size, nb_act, nb_grad, which_g, size_g);
   if (nc_arena_full(&net->arena)) {
     rc = nc_fail(NC_ENOMEM, "net: arena plan mismatch");
@@ -381,6 +385,10 @@ static int bn_backward_sync(nc_net *net, const nc_node *nd, nc_t4 xs, const floa
 }
 
 int nc_net_set_comm(nc_net *net, nc_comm *comm) {
+  if (comm && nc_comm_size(comm) > 1 && net->be->kind != NC_DEVICE_CPU)
+    return nc_fail(NC_EINVAL,
+                   "net: data-parallel runs (mpirun) use the CPU backend; with GPUs "
+                   "they need NCCL, not built yet (docs/distributed.md)");
   int cmax = 0;
   for (int i = 0; i < net->nn; i++)
     if (net->nodes[i].kind == OP_BN && net->t[net->nodes[i].in].c > cmax)
@@ -411,7 +419,9 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
     if (rc) return rc;
   }
   net->slot_global_n[s] = global_n;
-  memcpy(net->t[net->input].act[s], x, nc_net_in_size(net) * n * sizeof(float));
+  nc_backend *be = net->be;
+  const nc_backend_i *op = be->i;
+  op->upload(be, net->t[net->input].act[s], x, nc_net_in_size(net) * n * sizeof(float));
   for (int i = 0; i < net->nn; i++) {
     nc_node *nd = &net->nodes[i];
     nc_t4 xs = view(net, nd->in, n), ys = view(net, nd->out, n);
@@ -419,8 +429,8 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
     float *out = net->t[nd->out].act[s];
     switch (nd->kind) {
       case OP_CONV:
-        nc_conv2d_forward_with(nd->plan, &nd->conv, xs, in, param(net, nd->w_off), ys, out,
-                               net->scratch, net->n_scratch);
+        op->conv_forward(be, nd->plan, &nd->conv, xs, in, param(net, nd->w_off), ys, out,
+                         net->scratch, net->n_scratch * sizeof(float));
         break;
       case OP_BN: {
         float *save = nd->save[s];
@@ -430,33 +440,32 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
           break;
         }
         float *rm = net->buf + nd->rm_off, *rv = net->buf + nd->rv_off;
-        (nd->relu ? nc_batchnorm_relu_forward : nc_batchnorm_forward)(
-            xs, in, out, param(net, nd->w_off), param(net, nd->b_off), rm, rv, net->train, save,
-            save + xs.c);
+        op->bn_forward(be, xs, in, out, param(net, nd->w_off), param(net, nd->b_off), rm, rv,
+                       net->train, save, save + xs.c, nd->relu);
         break;
       }
       case OP_RELU:
-        nc_relu_forward(nc_t4_numel(xs), in, out);
+        op->relu_forward(be, nc_t4_numel(xs), in, out);
         break;
       case OP_ADD:
-        (nd->relu ? nc_add_relu_forward : nc_add_forward)(nc_t4_numel(xs), in,
-                                                          net->t[nd->in2].act[s], out);
+        op->add_forward(be, nc_t4_numel(xs), in, net->t[nd->in2].act[s], out, nd->relu);
         break;
       case OP_MAXPOOL:
-        nc_maxpool_forward(nd->pool_k, nd->pool_s, nd->pool_p, xs, in, ys, out, nd->save[s]);
+        op->maxpool_forward(be, nd->pool_k, nd->pool_s, nd->pool_p, xs, in, ys, out, nd->save[s]);
         break;
       case OP_AVGPOOL:
-        nc_avgpool_forward(xs, in, out);
+        op->avgpool_forward(be, xs, in, out);
         break;
       case OP_LINEAR:
-        nc_linear_forward(n, nd->conv.cin, nd->conv.cout, in, param(net, nd->w_off),
-                          param(net, nd->b_off), out);
+        op->linear_forward(be, n, nd->conv.cin, nd->conv.cout, in, param(net, nd->w_off),
+                           param(net, nd->b_off), out);
         break;
     }
   }
   net->slot_n[s] = n;
   net->slot_train[s] = net->train;
-  if (y) memcpy(y, nc_net_output(net, s), (size_t)n * nc_net_out_dim(net) * sizeof(float));
+  if (y)
+    op->download(be, y, nc_net_output(net, s), (size_t)n * nc_net_out_dim(net) * sizeof(float));
   return NC_OK;
 }
 
@@ -466,7 +475,8 @@ const float *nc_net_output(const nc_net *net, int slot) { return net->t[net->out
 static float *grad_of(nc_net *net, int id, int n) {
   int r = net->t[id].root;
   if (!net->grad_ready[r]) {
-    memset(net->t[r].grad, 0, (size_t)n * net->t[r].c * net->t[r].h * net->t[r].w * sizeof(float));
+    net->be->i->zero(net->be, net->t[r].grad,
+                     (size_t)n * net->t[r].c * net->t[r].h * net->t[r].w * sizeof(float));
     net->grad_ready[r] = 1;
   }
   return net->t[r].grad;
@@ -477,9 +487,11 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
   if (slot < 0 || slot >= net->n_slots || net->slot_n[slot] == 0)
     return nc_fail(NC_EINVAL, "net backward: no forward in slot %d", slot);
   const int s = slot, n = net->slot_n[slot], train = net->slot_train[slot];
+  nc_backend *be = net->be;
+  const nc_backend_i *op = be->i;
   memset(net->grad_ready, 0, net->nt);
   float *gout = grad_of(net, net->output, n);
-  memcpy(gout, dy, (size_t)n * nc_net_out_dim(net) * sizeof(float));
+  op->upload(be, gout, dy, (size_t)n * nc_net_out_dim(net) * sizeof(float));
   for (int i = net->nn - 1; i >= 0; i--) {
     nc_node *nd = &net->nodes[i];
     nc_t4 xs = view(net, nd->in, n), ys = view(net, nd->out, n);
@@ -492,8 +504,8 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
     float *gb = nd->b_off >= 0 ? net->g + nd->b_off : NULL;
     switch (nd->kind) {
       case OP_CONV:
-        nc_conv2d_backward_with(nd->plan, &nd->conv, xs, in, param(net, nd->w_off), ys, g, gin, gw,
-                                net->scratch, net->n_scratch);
+        op->conv_backward(be, nd->plan, &nd->conv, xs, in, param(net, nd->w_off), ys, g, gin, gw,
+                          net->scratch, net->n_scratch * sizeof(float));
         break;
       case OP_BN: {
         const float *save = nd->save[s];
@@ -503,37 +515,30 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
           if (rc) return rc;
           break;
         }
-        if (nd->relu)
-          nc_batchnorm_relu_backward(xs, in, out, g, param(net, nd->w_off), save, save + xs.c,
-                                     train, gin, gw, gb);
-        else
-          nc_batchnorm_backward(xs, in, g, param(net, nd->w_off), save, save + xs.c, train, gin, gw,
-                                gb);
+        op->bn_backward(be, xs, in, nd->relu ? out : NULL, net->t[nd->out].grad,
+                        param(net, nd->w_off), save, save + xs.c, train, gin, gw, gb);
         break;
       }
       case OP_RELU: /* in place: gin == g */
-        nc_relu_backward(nc_t4_numel(xs), out, g, gin);
+        op->relu_backward(be, nc_t4_numel(xs), out, g, gin);
         break;
       case OP_ADD: /* in place of in: its gradient is g itself */
-        if (nd->relu)
-          nc_add_relu_backward(nc_t4_numel(xs), out, net->t[nd->out].grad,
-                               grad_of(net, nd->in2, n));
-        else
-          nc_add_backward(nc_t4_numel(xs), g, NULL, grad_of(net, nd->in2, n));
+        op->add_backward(be, nc_t4_numel(xs), out, net->t[nd->out].grad, grad_of(net, nd->in2, n),
+                         nd->relu);
         break;
       case OP_MAXPOOL:
-        nc_maxpool_backward(xs, gin, ys, g, nd->save[s]);
+        op->maxpool_backward(be, nd->pool_k, nd->pool_s, nd->pool_p, xs, gin, ys, g, nd->save[s]);
         break;
       case OP_AVGPOOL:
-        nc_avgpool_backward(xs, g, gin);
+        op->avgpool_backward(be, xs, g, gin);
         break;
       case OP_LINEAR:
-        nc_linear_backward(n, nd->conv.cin, nd->conv.cout, in, param(net, nd->w_off), g, gin, gw,
-                           gb);
+        op->linear_backward(be, n, nd->conv.cin, nd->conv.cout, in, param(net, nd->w_off), g, gin,
+                            gw, gb);
         break;
     }
   }
-  if (dx) memcpy(dx, grad_of(net, net->input, n), nc_net_in_size(net) * n * sizeof(float));
+  if (dx) op->copy(be, dx, grad_of(net, net->input, n), nc_net_in_size(net) * n * sizeof(float));
   return NC_OK;
 }
 
@@ -544,6 +549,11 @@ int nc_net_is_train(const nc_net *net) { return net->train; }
 nc_param_list *nc_net_params(nc_net *net) { return &net->params; }
 int nc_net_batch(const nc_net *net) { return net->batch; }
 int nc_net_slots(const nc_net *net) { return net->n_slots; }
+nc_backend *nc_net_backend(const nc_net *net) { return net->be; }
+
+void nc_net_zero_grad(nc_net *net) {
+  if (net->g) net->be->i->zero(net->be, net->g, net->n_w * sizeof(float));
+}
 size_t nc_net_bytes(const nc_net *net) { return net->arena.cap; }
 
 void nc_net_flat(nc_net *net, float **w, float **g, size_t *n) {
@@ -577,10 +587,11 @@ double nc_net_flops(const nc_net *net, int n) {
 int nc_net_copy_params(nc_net *dst, const nc_net *src) {
   if (dst->n_w != src->n_w || dst->n_buf != src->n_buf || dst->params.n != src->params.n)
     return nc_fail(NC_EINVAL, "net copy: the networks have different parameters");
+  if (dst->be != src->be) return nc_fail(NC_EINVAL, "net copy: the networks are on two backends");
   for (int i = 0; i < src->params.n; i++)
     if (src->params.items[i].n != dst->params.items[i].n)
       return nc_fail(NC_EINVAL, "net copy: %s differs in size", src->params.items[i].name);
-  memcpy(dst->w, src->w, src->n_w * sizeof(float));
-  memcpy(dst->buf, src->buf, src->n_buf * sizeof(float));
+  dst->be->i->copy(dst->be, dst->w, src->w, src->n_w * sizeof(float));
+  dst->be->i->copy(dst->be, dst->buf, src->buf, src->n_buf * sizeof(float));
   return NC_OK;
 }

@@ -60,6 +60,22 @@ static int finish(nc_net **out, nc_net *net, int x, int y, const char *prefix) {
 
 int nc_resnet_build(nc_net **out, const nc_resnet_cfg *cfg, int h, int w, int batch, int n_slots,
                     int with_grad, const char *prefix) {
+  return nc_resnet_build_on(NULL, out, cfg, h, w, batch, n_slots, with_grad, prefix);
+}
+
+int nc_mlp_build(nc_net **out, int d_in, int hidden, int d_out, int bn_affine, int batch,
+                 int n_slots, int with_grad, const char *prefix) {
+  return nc_mlp_build_on(NULL, out, d_in, hidden, d_out, bn_affine, batch, n_slots, with_grad,
+                         prefix);
+}
+
+int nc_linear_net_build(nc_net **out, int d_in, int d_out, int bias, int batch, int n_slots,
+                        int with_grad, const char *prefix) {
+  return nc_linear_net_build_on(NULL, out, d_in, d_out, bias, batch, n_slots, with_grad, prefix);
+}
+
+int nc_resnet_build_on(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, int h, int w,
+                       int batch, int n_slots, int with_grad, const char *prefix) {
   *out = NULL;
   int rc = check_common(batch, n_slots);
   if (rc) return rc;
@@ -75,7 +91,7 @@ int nc_resnet_build(nc_net **out, const nc_resnet_cfg *cfg, int h, int w, int ba
   int min_hw = cfg->stem == NC_STEM_CIFAR ? 8 : 32;
   if (h < min_hw || w < min_hw)
     return nc_fail(NC_EINVAL, "resnet: input %dx%d smaller than %dx%d", h, w, min_hw, min_hw);
-  nc_net *net = nc_net_new(batch, n_slots, with_grad);
+  nc_net *net = nc_net_new(be, batch, n_slots, with_grad);
   if (!net) return nc_fail(NC_ENOMEM, "resnet: out of memory");
   int x = nc_net_add_tensor(net, cfg->in_channels, h, w, 0), t;
   if (cfg->stem == NC_STEM_CIFAR) {
@@ -95,14 +111,14 @@ int nc_resnet_build(nc_net **out, const nc_resnet_cfg *cfg, int h, int w, int ba
   return finish(out, net, x, t, prefix);
 }
 
-int nc_mlp_build(nc_net **out, int d_in, int hidden, int d_out, int bn_affine, int batch,
-                 int n_slots, int with_grad, const char *prefix) {
+int nc_mlp_build_on(nc_backend *be, nc_net **out, int d_in, int hidden, int d_out, int bn_affine,
+                    int batch, int n_slots, int with_grad, const char *prefix) {
   *out = NULL;
   int rc = check_common(batch, n_slots);
   if (rc) return rc;
   if (d_in < 1 || hidden < 1 || d_out < 1)
     return nc_fail(NC_EINVAL, "mlp: sizes %d, %d, %d must be >= 1", d_in, hidden, d_out);
-  nc_net *net = nc_net_new(batch, n_slots, with_grad);
+  nc_net *net = nc_net_new(be, batch, n_slots, with_grad);
   if (!net) return nc_fail(NC_ENOMEM, "mlp: out of memory");
   int x = nc_net_add_tensor(net, d_in, 1, 1, 0);
   int t = nc_net_linear(net, "net.0", x, hidden, 1);
@@ -112,14 +128,14 @@ int nc_mlp_build(nc_net **out, int d_in, int hidden, int d_out, int bn_affine, i
   return finish(out, net, x, t, prefix);
 }
 
-int nc_linear_net_build(nc_net **out, int d_in, int d_out, int bias, int batch, int n_slots,
-                        int with_grad, const char *prefix) {
+int nc_linear_net_build_on(nc_backend *be, nc_net **out, int d_in, int d_out, int bias, int batch,
+                           int n_slots, int with_grad, const char *prefix) {
   *out = NULL;
   int rc = check_common(batch, n_slots);
   if (rc) return rc;
   if (d_in < 1 || d_out < 1)
     return nc_fail(NC_EINVAL, "linear: sizes %d, %d must be >= 1", d_in, d_out);
-  nc_net *net = nc_net_new(batch, n_slots, with_grad);
+  nc_net *net = nc_net_new(be, batch, n_slots, with_grad);
   if (!net) return nc_fail(NC_ENOMEM, "linear: out of memory");
   int x = nc_net_add_tensor(net, d_in, 1, 1, 0);
   return finish(out, net, x, nc_net_linear(net, "", x, d_out, bias), prefix);

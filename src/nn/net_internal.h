@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "ncssl/arena.h"
+#include "ncssl/backend.h"
 #include "ncssl/layers.h"
 #include "ncssl/net.h"
 
@@ -50,6 +51,7 @@ struct nc_net {
   double *bn_sums;                        /* 2·(max channels) doubles for the reduced BN sums */
   double slot_global_n[NC_NET_MAX_SLOTS]; /* samples of the last forward over all ranks */
   nc_param_list params;
+  nc_backend *be; /* where the arena's buffer lives and the layers run */
   nc_arena arena;
 };
 
@@ -62,8 +64,9 @@ int nc_net_add(nc_net *net, int in, int other); /* in place of in */
 int nc_net_maxpool(nc_net *net, int in, int k, int stride, int pad);
 int nc_net_avgpool(nc_net *net, int in);
 int nc_net_linear(nc_net *net, const char *name, int in, int out_dim, int bias);
-/* An empty network for `batch` samples; frees nothing on failure (the caller frees). */
-nc_net *nc_net_new(int batch, int n_slots, int with_grad);
+/* An empty network for `batch` samples on backend be (NULL: the CPU); frees nothing on failure
+ * (the caller frees). */
+nc_net *nc_net_new(nc_backend *be, int batch, int n_slots, int with_grad);
 /* Plans and carves all memory, registers the parameters (with prefix). */
 int nc_net_finish(nc_net *net, const char *prefix);
 

@@ -14,9 +14,12 @@ nc_optim_config nc_optim_default(void) {
   return c;
 }
 
-void nc_optim_init(nc_optim *o, nc_optim_config cfg) {
+void nc_optim_init(nc_optim *o, nc_optim_config cfg) { nc_optim_init_on(o, cfg, NULL); }
+
+void nc_optim_init_on(nc_optim *o, nc_optim_config cfg, nc_backend *be) {
   memset(o, 0, sizeof *o);
   o->cfg = cfg;
+  o->be = be ? be : nc_backend_cpu();
 }
 
 int nc_optim_add_group(nc_optim *o, const nc_param_list *params, double lr_mult,
@@ -37,9 +40,9 @@ int nc_optim_add_group(nc_optim *o, const nc_param_list *params, double lr_mult,
   nc_optim_slot *slots = realloc(o->slots, (size_t)(o->nslots + add + 1) * sizeof *slots);
   if (!slots) return -nc_fail(NC_ENOMEM, "optimizer: out of memory");
   o->slots = slots;
-  float *buffers = calloc(old_floats + floats + 1, sizeof(float));
+  float *buffers = o->be->i->alloc(o->be, (old_floats + floats + 1) * sizeof(float));
   if (!buffers) return -nc_fail(NC_ENOMEM, "optimizer: out of memory");
-  free(o->buffers);
+  if (o->buffers) o->be->i->free(o->be, o->buffers);
   o->buffers = buffers;
   int g = o->ngroups++;
   o->groups[g].lr_mult = lr_mult;
@@ -62,42 +65,17 @@ int nc_optim_add_group(nc_optim *o, const nc_param_list *params, double lr_mult,
   return g;
 }
 
-/* Serial sums: an OpenMP reduction would combine partial sums in an arbitrary order and break
- * bit-for-bit determinism. */
-static double norm2(const float *x, size_t n) {
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
-  return sqrt(s);
-}
-
+/* The per-element arithmetic is the backend's update (the CPU's: backend_cpu.c). */
 static void step_slot(const nc_optim *o, nc_optim_slot *s, double lr) {
   const nc_optim_group *gr = &o->groups[s->group];
   const int lars = o->cfg.kind == NC_OPTIM_LARS;
-  const float wd = (lars && s->lars_exclude) ? 0.0f : (float)gr->weight_decay;
-  const float mu = (float)o->cfg.momentum;
-  const float step = (float)(lr * gr->lr_mult);
-  float *w = s->w, *g = s->g, *buf = s->buf;
-  const size_t n = s->n;
-  float scale = 1.0f;
-  if (lars && !s->lars_exclude) {
-    /* ‖g + wd·w‖ needs a pass of its own before the update. */
-    double wn = norm2(w, n), dn = 0;
-    for (size_t i = 0; i < n; i++) {
-      double d = g[i] + wd * w[i];
-      dn += d * d;
-    }
-    dn = sqrt(dn);
-    if (wn > 0 && dn > 0) scale = (float)(o->cfg.lars_trust * wn / dn);
-  }
-  /* The same float operations, in the same order, as torch.optim.SGD. */
-#pragma omp parallel for if (n > 65536)
-  for (size_t i = 0; i < n; i++) {
-    float d = g[i] + wd * w[i];
-    if (scale != 1.0f) d *= scale;
-    float b = buf[i] * mu + d;
-    buf[i] = b;
-    w[i] = w[i] - step * b;
-  }
+  nc_update u;
+  u.lr = (float)(lr * gr->lr_mult);
+  u.momentum = (float)o->cfg.momentum;
+  u.weight_decay = (lars && s->lars_exclude) ? 0.0f : (float)gr->weight_decay;
+  u.lars = lars && !s->lars_exclude;
+  u.lars_trust = o->cfg.lars_trust;
+  o->be->i->update(o->be, &u, s->w, s->g, s->buf, s->n);
 }
 
 void nc_optim_step_group(nc_optim *o, int group, double lr) {
@@ -111,13 +89,14 @@ void nc_optim_step(nc_optim *o, double lr) {
 }
 
 void nc_optim_reset(nc_optim *o) {
-  for (int i = 0; i < o->nslots; i++) memset(o->slots[i].buf, 0, o->slots[i].n * sizeof(float));
+  for (int i = 0; i < o->nslots; i++)
+    o->be->i->zero(o->be, o->slots[i].buf, o->slots[i].n * sizeof(float));
   o->steps = 0;
 }
 
 void nc_optim_free(nc_optim *o) {
   free(o->slots);
-  free(o->buffers);
+  if (o->buffers) o->be->i->free(o->be, o->buffers);
   memset(o, 0, sizeof *o);
 }
 

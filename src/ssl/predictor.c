@@ -28,6 +28,7 @@ struct nc_predictor {
   double set_seconds;
   nc_comm *comm;  /* F̂ from the global batch over these ranks (NULL: this process's batch) */
   int comm_error; /* an all-reduce in observe failed: reported by the next forward */
+  nc_backend *be; /* where net and F̂ live; W_p is set on the host (through be's mapping) */
 };
 
 static int uses_corr(const nc_predictor_config *c) {
@@ -73,6 +74,11 @@ nc_predictor_config nc_predictor_default(nc_predictor_type type) {
 }
 
 int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int batch) {
+  return nc_predictor_create_on(NULL, out, cfg, batch);
+}
+
+int nc_predictor_create_on(nc_backend *be, nc_predictor **out, const nc_predictor_config *cfg,
+                           int batch) {
   *out = NULL;
   const int d = cfg->dim;
   if (d <= 0 || batch <= 0) return nc_fail(NC_EINVAL, "predictor: dim %d, batch %d", d, batch);
@@ -88,10 +94,12 @@ int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int 
   nc_predictor *p = calloc(1, sizeof *p);
   if (!p) return nc_fail(NC_ENOMEM, "predictor: out of memory");
   p->cfg = *cfg;
+  p->be = be ? be : nc_backend_cpu();
   int rc = NC_OK;
   switch (cfg->type) {
     case NC_PREDICTOR_MLP:
-      rc = nc_mlp_build(&p->net, d, cfg->hidden, d, cfg->bn_affine, batch, 2, 1, "predictor");
+      rc = nc_mlp_build_on(p->be, &p->net, d, cfg->hidden, d, cfg->bn_affine, batch, 2, 1,
+                           "predictor");
       if (rc == NC_OK) {
         p->w0 = nc_params_find(nc_net_params(p->net), "predictor.net.0.weight")->w;
         p->w1 = nc_params_find(nc_net_params(p->net), "predictor.net.3.weight")->w;
@@ -101,7 +109,7 @@ int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int 
     case NC_PREDICTOR_DIRECTPRED:
     case NC_PREDICTOR_DIRECTSET:
     case NC_PREDICTOR_OPTIMAL:
-      rc = nc_linear_net_build(&p->net, d, d, cfg->bias, batch, 2, 1, "predictor");
+      rc = nc_linear_net_build_on(p->be, &p->net, d, d, cfg->bias, batch, 2, 1, "predictor");
       if (rc == NC_OK) p->W = nc_params_find(nc_net_params(p->net), "predictor.weight")->w;
       break;
     case NC_PREDICTOR_IDENTITY:
@@ -111,7 +119,7 @@ int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int 
   }
   if (rc == NC_OK && uses_corr(cfg)) {
     size_t dd = (size_t)d * d;
-    p->F = malloc(dd * sizeof(float));
+    p->F = p->be->i->alloc(p->be, dd * sizeof(float));
     p->U = malloc(dd * sizeof(float));
     p->s = malloc((size_t)d * sizeof(float));
     p->pv = malloc((size_t)d * sizeof(double));
@@ -139,7 +147,7 @@ int nc_predictor_create(nc_predictor **out, const nc_predictor_config *cfg, int 
 void nc_predictor_free(nc_predictor *p) {
   if (!p) return;
   nc_net_free(p->net);
-  free(p->F);
+  if (p->F) p->be->i->free(p->be, p->F);
   free(p->U);
   free(p->s);
   free(p->pv);
@@ -192,8 +200,7 @@ void nc_predictor_observe(nc_predictor *p, int n, const float *f1, const float *
   /* F̂ ← ρF̂ + (1−ρ)/(2n)·(f1ᵀf1 + f2ᵀf2); the first batch replaces F̂. */
   const float keep = p->seen ? (float)p->cfg.rho : 0.0f;
   const float add = (float)((p->seen ? 1.0 - p->cfg.rho : 1.0) / (2.0 * n));
-  nc_mm_f(1, 0, d, d, n, add, f1, f1, keep, p->F);
-  nc_mm_f(1, 0, d, d, n, add, f2, f2, 1.0f, p->F);
+  p->be->i->fhat_update(p->be, n, d, f1, f2, keep, add, p->F);
   p->seen++;
 }
 
@@ -230,7 +237,7 @@ int nc_predictor_forward(nc_predictor *p, int slot, int n, const float *f, float
   if (p->comm_error) return p->comm_error;
   p->last_n[slot] = n;
   if (!p->net) {
-    memcpy(q, f, (size_t)n * p->cfg.dim * sizeof(float));
+    p->be->i->copy(p->be, q, f, (size_t)n * p->cfg.dim * sizeof(float));
     return NC_OK;
   }
   return nc_net_forward(p->net, slot, n, f, q);
@@ -239,7 +246,7 @@ int nc_predictor_forward(nc_predictor *p, int slot, int n, const float *f, float
 int nc_predictor_backward(nc_predictor *p, int slot, const float *dq, float *df) {
   if (slot < 0 || slot > 1) return nc_fail(NC_EINVAL, "predictor: slot %d not 0 or 1", slot);
   if (!p->net) {
-    memcpy(df, dq, (size_t)p->last_n[slot] * p->cfg.dim * sizeof(float));
+    p->be->i->copy(p->be, df, dq, (size_t)p->last_n[slot] * p->cfg.dim * sizeof(float));
     return NC_OK;
   }
   return nc_net_backward(p->net, slot, dq, df);
@@ -354,6 +361,9 @@ static int set_optimal(nc_predictor *p) {
 int nc_predictor_after_step(nc_predictor *p) {
   const int d = p->cfg.dim;
   int rc = NC_OK;
+  /* W_p and F̂ are read and written on the host below: the device's queued work comes first */
+  if ((p->cfg.type == NC_PREDICTOR_LINEAR && p->cfg.symmetric) || uses_corr(&p->cfg))
+    if ((rc = nc_backend_sync(p->be))) return rc;
   if (p->cfg.type == NC_PREDICTOR_LINEAR && p->cfg.symmetric) {
     for (int i = 0; i < d; i++)
       for (int j = 0; j < i; j++) {

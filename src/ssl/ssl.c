@@ -20,7 +20,8 @@ struct nc_ssl {
   const float *f[2];
   long step;
   nc_ssl_timing timing;
-  nc_comm *comm; /* data-parallel ranks (NULL: one process) */
+  nc_comm *comm;  /* data-parallel ranks (NULL: one process) */
+  nc_backend *be; /* every network, buffer and update of the step lives and runs here */
 };
 
 nc_ssl_config nc_ssl_default(void) {
@@ -63,7 +64,7 @@ void nc_ssl_free(nc_ssl *s) {
   nc_net_free(s->tprojector);
   nc_predictor_free(s->pred);
   nc_optim_free(&s->opt);
-  free(s->block);
+  if (s->block) s->be->i->free(s->be, s->block);
   free(s);
 }
 
@@ -82,25 +83,25 @@ static int check_config(const nc_ssl_config *c) {
 
 static int build(nc_ssl *s) {
   const nc_ssl_config *c = &s->cfg;
-  int rc = nc_resnet_build(&s->backbone, &c->backbone, c->image_h, c->image_w, c->batch, 2, 1,
-                           "backbone");
+  int rc = nc_resnet_build_on(s->be, &s->backbone, &c->backbone, c->image_h, c->image_w, c->batch,
+                              2, 1, "backbone");
   if (rc) return rc;
   s->feat = nc_net_out_dim(s->backbone);
   s->d = c->proj_out;
-  if ((rc = nc_mlp_build(&s->projector, s->feat, c->proj_hidden, s->d, c->proj_bn_affine, c->batch,
-                         2, 1, "projector")))
+  if ((rc = nc_mlp_build_on(s->be, &s->projector, s->feat, c->proj_hidden, s->d, c->proj_bn_affine,
+                            c->batch, 2, 1, "projector")))
     return rc;
   if (c->method == NC_SSL_BYOL) {
-    if ((rc = nc_resnet_build(&s->tbackbone, &c->backbone, c->image_h, c->image_w, c->batch, 1, 0,
-                              "backbone")))
+    if ((rc = nc_resnet_build_on(s->be, &s->tbackbone, &c->backbone, c->image_h, c->image_w,
+                                 c->batch, 1, 0, "backbone")))
       return rc;
-    if ((rc = nc_mlp_build(&s->tprojector, s->feat, c->proj_hidden, s->d, c->proj_bn_affine,
-                           c->batch, 1, 0, "projector")))
+    if ((rc = nc_mlp_build_on(s->be, &s->tprojector, s->feat, c->proj_hidden, s->d,
+                              c->proj_bn_affine, c->batch, 1, 0, "projector")))
       return rc;
   }
-  if ((rc = nc_predictor_create(&s->pred, &c->predictor, c->batch))) return rc;
+  if ((rc = nc_predictor_create_on(s->be, &s->pred, &c->predictor, c->batch))) return rc;
   size_t bd = (size_t)c->batch * s->d, total = 10 * bd + (size_t)c->batch * s->feat;
-  s->block = calloc(total, sizeof(float));
+  s->block = s->be->i->alloc(s->be, total * sizeof(float));
   if (!s->block) return nc_fail(NC_ENOMEM, "ssl: out of memory");
   float *b = s->block;
   for (int v = 0; v < 2; v++) {
@@ -115,13 +116,18 @@ static int build(nc_ssl *s) {
 }
 
 int nc_ssl_create(nc_ssl **out, const nc_ssl_config *cfg) {
+  return nc_ssl_create_on(NULL, out, cfg);
+}
+
+int nc_ssl_create_on(nc_backend *be, nc_ssl **out, const nc_ssl_config *cfg) {
   *out = NULL;
   int rc = check_config(cfg);
   if (rc) return rc;
   nc_ssl *s = calloc(1, sizeof *s);
   if (!s) return nc_fail(NC_ENOMEM, "ssl: out of memory");
   s->cfg = *cfg;
-  nc_optim_init(&s->opt, cfg->optim);
+  s->be = be ? be : nc_backend_cpu();
+  nc_optim_init_on(&s->opt, cfg->optim, s->be);
   if ((rc = build(s))) {
     nc_ssl_free(s);
     return rc;
@@ -159,15 +165,13 @@ int nc_ssl_create(nc_ssl **out, const nc_ssl_config *cfg) {
 }
 
 /* target ← τ·target + (1 − τ)·online over the trainable parameters, in PyTorch's float ops
- * (pt.mul_(τ).add_(po, alpha=1−τ)). */
-static void ema_update(nc_net *target, nc_net *online, double tau) {
+ * (pt.mul_(τ).add_(po, alpha=1−τ)): the backend's ema. */
+static void ema_update(nc_backend *be, nc_net *target, nc_net *online, double tau) {
   float *tw, *ow, *tg, *og;
   size_t tn, on;
   nc_net_flat(target, &tw, &tg, &tn);
   nc_net_flat(online, &ow, &og, &on);
-  const float keep = (float)tau, mix = (float)(1.0 - tau);
-#pragma omp parallel for if (tn > 65536)
-  for (size_t i = 0; i < tn; i++) tw[i] = tw[i] * keep + mix * ow[i];
+  be->i->ema(be, tn, tw, ow, tau);
 }
 
 int nc_ssl_set_comm(nc_ssl *s, nc_comm *comm, int sync_bn) {
@@ -216,9 +220,11 @@ static int reduce_gradients(nc_ssl *s, double *loss) {
 }
 
 static void zero_grads(nc_ssl *s) {
-  nc_params_zero_grad(nc_net_params(s->backbone));
-  nc_params_zero_grad(nc_net_params(s->projector));
-  nc_params_zero_grad(nc_predictor_params(s->pred));
+  nc_net_zero_grad(s->backbone);
+  nc_net_zero_grad(s->projector);
+  nc_param_list *pp = nc_predictor_params(s->pred);
+  for (int i = 0; i < pp->n; i++)
+    if (pp->items[i].g) s->be->i->zero(s->be, pp->items[i].g, pp->items[i].n * sizeof(float));
 }
 
 int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss) {
@@ -248,10 +254,11 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
   for (int v = 0; v < 2; v++) {
     if (c->method == NC_SSL_BYOL) {
       if ((rc = nc_net_forward(s->tbackbone, 0, n, x[v], NULL))) return rc;
-      if ((rc = nc_net_forward(s->tprojector, 0, n, nc_net_output(s->tbackbone, 0), s->z[v])))
+      if ((rc = nc_net_forward(s->tprojector, 0, n, nc_net_output(s->tbackbone, 0), NULL)))
         return rc;
+      s->be->i->copy(s->be, s->z[v], nc_net_output(s->tprojector, 0), bytes);
     } else {
-      memcpy(s->z[v], s->f[v], bytes);
+      s->be->i->copy(s->be, s->z[v], s->f[v], bytes);
     }
     z[v] = s->z[v];
   }
@@ -261,8 +268,8 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
   s->timing.target_forward += t1 - t0;
   t0 = t1;
   const int through_z = !c->stopgrad;
-  *loss = nc_loss_symmetric(c->loss, n, s->d, s->q[0], s->q[1], z[0], z[1], s->dq[0], s->dq[1],
-                            through_z ? s->dz[0] : NULL, through_z ? s->dz[1] : NULL);
+  *loss = s->be->i->loss(s->be, c->loss, n, s->d, s->q[0], s->q[1], z[0], z[1], s->dq[0], s->dq[1],
+                         through_z ? s->dz[0] : NULL, through_z ? s->dz[1] : NULL);
   t1 = now_seconds();
   s->timing.loss += t1 - t0;
   t0 = t1;
@@ -270,7 +277,7 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
   for (int v = 0; v < 2; v++) {
     if ((rc = nc_predictor_backward(s->pred, v, s->dq[v], s->df[v]))) return rc;
     if (through_z) /* SimSiam without stop-gradient: z_v = f_v also carries a gradient */
-      for (size_t i = 0; i < (size_t)n * s->d; i++) s->df[v][i] += s->dz[v][i];
+      s->be->i->add_forward(s->be, (size_t)n * s->d, s->df[v], s->dz[v], s->df[v], 0);
     if ((rc = nc_net_backward(s->projector, v, s->df[v], s->dfeat))) return rc;
     if ((rc = nc_net_backward(s->backbone, v, s->dfeat, NULL))) return rc;
   }
@@ -295,13 +302,31 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
   t0 = t1;
   if (c->method == NC_SSL_BYOL) {
     double tau = c->ema_cosine ? nc_ema_cosine(c->ema, s->step, c->total_steps) : c->ema;
-    ema_update(s->tbackbone, s->backbone, tau);
-    ema_update(s->tprojector, s->projector, tau);
+    ema_update(s->be, s->tbackbone, s->backbone, tau);
+    ema_update(s->be, s->tprojector, s->projector, tau);
   }
+  /* the host may read any tensor after a step (checkpoints, monitors) */
+  rc = nc_backend_sync(s->be);
   s->timing.ema += now_seconds() - t0;
   s->timing.steps++;
   s->step++;
-  return NC_OK;
+  return rc;
+}
+
+nc_backend *nc_ssl_backend(const nc_ssl *s) { return s->be; }
+
+int nc_ssl_weights_finite(nc_ssl *s) {
+  nc_net *nets[2] = {s->backbone, s->projector};
+  size_t bad = 0;
+  for (int k = 0; k < 2; k++) {
+    float *w, *g;
+    size_t n;
+    nc_net_flat(nets[k], &w, &g, &n);
+    bad += s->be->i->nonfinite(s->be, w, n);
+  }
+  nc_param_list *pp = nc_predictor_params(s->pred);
+  for (int i = 0; i < pp->n; i++) bad += s->be->i->nonfinite(s->be, pp->items[i].w, pp->items[i].n);
+  return bad == 0;
 }
 
 nc_net *nc_ssl_backbone(nc_ssl *s) { return s->backbone; }

@@ -102,26 +102,6 @@ static int load_data(run *r) {
   return NC_OK;
 }
 
-static int all_finite(const float *w, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (!isfinite(w[i])) return 0;
-  return 1;
-}
-
-/* 1 when every trained weight of the online network and the predictor is finite. */
-static int weights_finite(nc_ssl *s) {
-  float *w, *g;
-  size_t n;
-  nc_net_flat(nc_ssl_backbone(s), &w, &g, &n);
-  if (!all_finite(w, n)) return 0;
-  nc_net_flat(nc_ssl_projector(s), &w, &g, &n);
-  if (!all_finite(w, n)) return 0;
-  const nc_param_list *pl = nc_predictor_params(nc_ssl_predictor(s));
-  for (int i = 0; i < pl->n; i++)
-    if (!all_finite(pl->items[i].w, pl->items[i].n)) return 0;
-  return 1;
-}
-
 /* Folds this step's projector outputs (both views) into Σ f fᵀ. */
 static void accumulate(run *r, int n) {
   const int d = r->cfg.proj_out;
@@ -378,7 +358,7 @@ static int setup(run *r, nc_train_state *st) {
     r->cfg.lr.total_steps = r->total_steps;
     r->cfg.lr.warmup_steps = (long)(o->warmup_epochs * r->steps_per_epoch + 0.5);
   }
-  if ((rc = nc_ssl_create(&r->ssl, &r->cfg))) return rc;
+  if ((rc = nc_ssl_create_on(o->backend, &r->ssl, &r->cfg))) return rc;
   if (n_ranks > 1 && (rc = nc_ssl_set_comm(r->ssl, r->comm, o->sync_bn))) return rc;
   nc_train_arch_string(&r->cfg, r->arch, sizeof r->arch);
   const int d = r->cfg.proj_out;
@@ -512,7 +492,7 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
       res->steps = step;
       break;
     }
-    if (!rc && (!isfinite(loss) || !weights_finite(r.ssl))) {
+    if (!rc && (!isfinite(loss) || !nc_ssl_weights_finite(r.ssl))) {
       rc = nc_fail(NC_ENUMERIC,
                    "step %ld: the %s became NaN or Inf (stopped; the last good checkpoint is "
                    "kept)",

@@ -1,0 +1,527 @@
+/* The CUDA backend: cuDNN convolutions (algorithm chosen once per shape by cuDNN's heuristics,
+ * deterministic algorithms only, cached) and batch norm, cuBLAS for the linear layers and F̂, the
+ * own kernels of cuda_kernels.cu for the rest. Everything runs in order on one stream.
+ *
+ * Memory is CUDA managed memory: the host code that must read tensors (checkpoints, monitor
+ * records, DirectPred's eigendecomposition of the 128×128 F̂) reads the same pointers after a
+ * sync, so no second copy of the model is kept. Dedicated device memory with explicit copies is
+ * the alternative to measure on a GPU.
+ *
+ * Layouts: the tape's tensors are NCHW or channel-major CNHW views (layers.h); both are passed to
+ * cuDNN as strided 4-D descriptors.
+ *
+ * Errors: operations return nothing; the first failure is kept and reported by the next sync
+ * (nc_backend_sync, which every SSL step ends with). */
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_kernels.h"
+#include "ncssl/backend.h"
+#include "ncssl/status.h"
+
+#define MAX_CHANNELS 65536 /* BN's ones/zeros for affine-free layers */
+#define MAX_ROWS 65536     /* the loss's per-row sums */
+#define HEADER 256         /* an allocation's size is kept in front of it */
+
+typedef struct {
+  nc_conv_cfg cfg;
+  nc_t4 xs, ys;
+  cudnnTensorDescriptor_t x, y;
+  cudnnFilterDescriptor_t w;
+  cudnnConvolutionDescriptor_t conv;
+  cudnnConvolutionFwdAlgo_t fwd;
+  cudnnConvolutionBwdDataAlgo_t bwd_data;
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+  size_t ws; /* workspace bytes of the three algorithms (the largest) */
+} conv_entry;
+
+typedef struct {
+  cudaStream_t stream;
+  cudnnHandle_t dnn;
+  cublasHandle_t blas;
+  conv_entry *convs;
+  int nconv, capconv;
+  cudnnTensorDescriptor_t bn_x, bn_p;
+  float *ones, *zeros, *junk; /* [MAX_CHANNELS] each */
+  double *rows;               /* [2·MAX_ROWS + 4]: loss rows, the loss sum, LARS norms */
+  unsigned long long *count;
+  double *host_sum;
+  char err[512];
+  int failed;
+} cuda_ctx;
+
+static cuda_ctx *ctx_of(nc_backend *be) { return (cuda_ctx *)be->ctx; }
+
+/* Keeps the first failure for the next sync. */
+static void fail(nc_backend *be, const char *what, const char *why) {
+  cuda_ctx *c = ctx_of(be);
+  if (c->failed) return;
+  c->failed = 1;
+  snprintf(c->err, sizeof c->err, "%.250s: %.250s", what, why);
+}
+
+#define CK_CUDA(be, call)                                           \
+  do {                                                              \
+    cudaError_t e_ = (call);                                        \
+    if (e_ != cudaSuccess) fail(be, #call, cudaGetErrorString(e_)); \
+  } while (0)
+#define CK_DNN(be, call)                                                      \
+  do {                                                                        \
+    cudnnStatus_t e_ = (call);                                                \
+    if (e_ != CUDNN_STATUS_SUCCESS) fail(be, #call, cudnnGetErrorString(e_)); \
+  } while (0)
+#define CK_BLAS(be, call)                                                        \
+  do {                                                                           \
+    cublasStatus_t e_ = (call);                                                  \
+    if (e_ != CUBLAS_STATUS_SUCCESS) fail(be, #call, cublasGetStatusString(e_)); \
+  } while (0)
+
+/* ---- buffers ---- */
+
+static void *cu_alloc(nc_backend *be, size_t bytes) {
+  cuda_ctx *c = ctx_of(be);
+  char *p = NULL;
+  if (cudaMallocManaged((void **)&p, bytes + HEADER, cudaMemAttachGlobal) != cudaSuccess)
+    return NULL;
+  /* zeroed before the host may write it (nc_net_init draws the weights on the host) */
+  if (cudaMemsetAsync(p, 0, bytes + HEADER, c->stream) != cudaSuccess ||
+      cudaStreamSynchronize(c->stream) != cudaSuccess) {
+    cudaFree(p);
+    return NULL;
+  }
+  memcpy(p, &bytes, sizeof bytes);
+  be->bytes_now += bytes;
+  if (be->bytes_now > be->bytes_peak) be->bytes_peak = be->bytes_now;
+  return p + HEADER;
+}
+
+static void cu_free(nc_backend *be, void *p) {
+  if (!p) return;
+  char *base = (char *)p - HEADER;
+  size_t bytes;
+  memcpy(&bytes, base, sizeof bytes);
+  CK_CUDA(be, cudaStreamSynchronize(ctx_of(be)->stream));
+  CK_CUDA(be, cudaFree(base));
+  be->bytes_now -= bytes;
+}
+
+static void cu_copy(nc_backend *be, void *dst, const void *src, size_t bytes) {
+  if (dst == src || !bytes) return;
+  CK_CUDA(be, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, ctx_of(be)->stream));
+}
+
+static void cu_download(nc_backend *be, void *dst, const void *src, size_t bytes) {
+  cu_copy(be, dst, src, bytes);
+  CK_CUDA(be, cudaStreamSynchronize(ctx_of(be)->stream));
+}
+
+static void cu_zero(nc_backend *be, void *dst, size_t bytes) {
+  CK_CUDA(be, cudaMemsetAsync(dst, 0, bytes, ctx_of(be)->stream));
+}
+
+static int cu_sync(nc_backend *be) {
+  cuda_ctx *c = ctx_of(be);
+  CK_CUDA(be, cudaStreamSynchronize(c->stream));
+  CK_CUDA(be, cudaGetLastError());
+  if (c->failed) return nc_fail(NC_EIO, "cuda:%d: %.400s", be->device, c->err);
+  return NC_OK;
+}
+
+/* ---- convolutions ---- */
+
+static void set_tensor(nc_backend *be, cudnnTensorDescriptor_t d, nc_t4 t) {
+  CK_DNN(be, cudnnSetTensor4dDescriptorEx(d, CUDNN_DATA_FLOAT, t.n, t.c, t.h, t.w, (int)t.sn,
+                                          (int)t.sc, t.w, 1));
+}
+
+static int same_view(nc_t4 a, nc_t4 b) {
+  return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w && a.sn == b.sn && a.sc == b.sc;
+}
+
+/* The cached descriptors and algorithms of one convolution shape; algorithms are the first
+ * deterministic ones cuDNN's heuristics rank, needing at most `limit` bytes of workspace. */
+static conv_entry *conv_for(nc_backend *be, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys,
+                            size_t limit) {
+  cuda_ctx *c = ctx_of(be);
+  for (int i = 0; i < c->nconv; i++) {
+    conv_entry *e = &c->convs[i];
+    if (!memcmp(&e->cfg, cfg, sizeof *cfg) && same_view(e->xs, xs) && same_view(e->ys, ys))
+      return e;
+  }
+  if (c->nconv == c->capconv) {
+    int cap = c->capconv ? 2 * c->capconv : 32;
+    conv_entry *m = realloc(c->convs, (size_t)cap * sizeof *m);
+    if (!m) return fail(be, "conv", "out of host memory"), NULL;
+    c->convs = m, c->capconv = cap;
+  }
+  conv_entry *e = &c->convs[c->nconv];
+  memset(e, 0, sizeof *e);
+  e->cfg = *cfg, e->xs = xs, e->ys = ys;
+  CK_DNN(be, cudnnCreateTensorDescriptor(&e->x));
+  CK_DNN(be, cudnnCreateTensorDescriptor(&e->y));
+  CK_DNN(be, cudnnCreateFilterDescriptor(&e->w));
+  CK_DNN(be, cudnnCreateConvolutionDescriptor(&e->conv));
+  if (ctx_of(be)->failed) return NULL;
+  set_tensor(be, e->x, xs);
+  set_tensor(be, e->y, ys);
+  CK_DNN(be, cudnnSetFilter4dDescriptor(e->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, cfg->cout,
+                                        cfg->cin, cfg->kh, cfg->kw));
+  CK_DNN(be, cudnnSetConvolution2dDescriptor(e->conv, cfg->pad, cfg->pad, cfg->stride, cfg->stride,
+                                             1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  /* tf32: tensor cores allowed (PyTorch's default for convolutions); fp32: plain FMA */
+  CK_DNN(be,
+         cudnnSetConvolutionMathType(
+             e->conv, be->precision == NC_PRECISION_TF32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  int got = 0, found = 0;
+  cudnnConvolutionFwdAlgoPerf_t pf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  CK_DNN(be, cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, e->x, e->w, e->conv, e->y,
+                                                    CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, pf));
+  for (int i = 0; i < got && !found; i++)
+    if (pf[i].status == CUDNN_STATUS_SUCCESS && pf[i].determinism == CUDNN_DETERMINISTIC &&
+        pf[i].memory <= limit) {
+      e->fwd = pf[i].algo, found = 1;
+      if (pf[i].memory > e->ws) e->ws = pf[i].memory;
+    }
+  cudnnConvolutionBwdDataAlgoPerf_t pd[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+  CK_DNN(be,
+         cudnnGetConvolutionBackwardDataAlgorithm_v7(
+             c->dnn, e->w, e->y, e->conv, e->x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, pd));
+  for (int i = 0, ok = 0; i < got && !ok; i++)
+    if (pd[i].status == CUDNN_STATUS_SUCCESS && pd[i].determinism == CUDNN_DETERMINISTIC &&
+        pd[i].memory <= limit) {
+      e->bwd_data = pd[i].algo, ok = 1, found++;
+      if (pd[i].memory > e->ws) e->ws = pd[i].memory;
+    }
+  cudnnConvolutionBwdFilterAlgoPerf_t pw[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+  CK_DNN(be,
+         cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+             c->dnn, e->x, e->y, e->conv, e->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, pw));
+  for (int i = 0, ok = 0; i < got && !ok; i++)
+    if (pw[i].status == CUDNN_STATUS_SUCCESS && pw[i].determinism == CUDNN_DETERMINISTIC &&
+        pw[i].memory <= limit) {
+      e->bwd_filter = pw[i].algo, ok = 1, found++;
+      if (pw[i].memory > e->ws) e->ws = pw[i].memory;
+    }
+  if (found != 3)
+    return fail(be, "conv", "no deterministic cuDNN algorithm fits the workspace"), NULL;
+  c->nconv++;
+  return e;
+}
+
+static size_t cu_conv_workspace(nc_backend *be, const nc_conv_cfg *cfg, int n, int h, int w) {
+  int oh, ow;
+  nc_conv2d_out_hw(cfg, h, w, &oh, &ow);
+  /* the tape's two layouts for a convolution: NCHW input (the stem) or CNHW, CNHW output */
+  nc_t4 ys = nc_t4_cnhw(n, cfg->cout, oh, ow);
+  nc_t4 in[2] = {nc_t4_nchw(n, cfg->cin, h, w), nc_t4_cnhw(n, cfg->cin, h, w)};
+  size_t ws = 0;
+  for (int k = 0; k < 2; k++) {
+    conv_entry *e = conv_for(be, cfg, in[k], ys, (size_t)1 << 30);
+    if (e && e->ws > ws) ws = e->ws;
+  }
+  return ws;
+}
+
+static const float one = 1.0f, zero = 0.0f;
+
+static void cu_conv_forward(nc_backend *be, nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs,
+                            const float *x, const float *W, nc_t4 ys, float *y, void *ws,
+                            size_t ws_bytes) {
+  (void)plan; /* cuDNN's algorithms are chosen and cached per shape here (conv_for) */
+  conv_entry *e = conv_for(be, cfg, xs, ys, ws_bytes);
+  if (!e) return;
+  CK_DNN(be, cudnnConvolutionForward(ctx_of(be)->dnn, &one, e->x, x, e->w, W, e->conv, e->fwd, ws,
+                                     ws_bytes, &zero, e->y, y));
+}
+
+static void cu_conv_backward(nc_backend *be, nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs,
+                             const float *x, const float *W, nc_t4 ys, const float *dy, float *dx,
+                             float *dW, void *ws, size_t ws_bytes) {
+  (void)plan;
+  conv_entry *e = conv_for(be, cfg, xs, ys, ws_bytes);
+  if (!e) return;
+  cudnnHandle_t h = ctx_of(be)->dnn;
+  /* β = 1: gradients accumulate, as layers.h says */
+  if (dW)
+    CK_DNN(be, cudnnConvolutionBackwardFilter(h, &one, e->x, x, e->y, dy, e->conv, e->bwd_filter,
+                                              ws, ws_bytes, &one, e->w, dW));
+  if (dx)
+    CK_DNN(be, cudnnConvolutionBackwardData(h, &one, e->w, W, e->y, dy, e->conv, e->bwd_data, ws,
+                                            ws_bytes, &one, e->x, dx));
+}
+
+/* ---- batch norm ---- */
+
+static void bn_descs(nc_backend *be, nc_t4 s) {
+  cuda_ctx *c = ctx_of(be);
+  set_tensor(be, c->bn_x, s);
+  CK_DNN(be, cudnnDeriveBNTensorDescriptor(c->bn_p, c->bn_x, CUDNN_BATCHNORM_SPATIAL));
+  if (s.c > MAX_CHANNELS) fail(be, "batch norm", "more channels than the backend supports");
+}
+
+static void cu_bn_forward(nc_backend *be, nc_t4 s, const float *x, float *y, const float *gamma,
+                          const float *beta, float *running_mean, float *running_var, int train,
+                          float *save_mean, float *save_invstd, int relu) {
+  cuda_ctx *c = ctx_of(be);
+  bn_descs(be, s);
+  if (c->failed) return;
+  const float *g = gamma ? gamma : c->ones, *b = beta ? beta : c->zeros;
+  if (train) {
+    /* running ← 0.9·running + 0.1·batch statistic (unbiased variance), as PyTorch */
+    CK_DNN(be, cudnnBatchNormalizationForwardTraining(c->dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero,
+                                                      c->bn_x, x, c->bn_x, y, c->bn_p, g, b,
+                                                      NC_BN_MOMENTUM, running_mean, running_var,
+                                                      NC_BN_EPS, save_mean, save_invstd));
+  } else {
+    CK_DNN(be, cudnnBatchNormalizationForwardInference(c->dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero,
+                                                       c->bn_x, x, c->bn_x, y, c->bn_p, g, b,
+                                                       running_mean, running_var, NC_BN_EPS));
+    nc_cuk_bn_eval_save(c->stream, s.c, running_mean, running_var, save_mean, save_invstd);
+  }
+  if (relu) nc_cuk_relu_forward(c->stream, nc_t4_numel(s), y, y); /* dense in either layout */
+}
+
+static void cu_bn_backward(nc_backend *be, nc_t4 s, const float *x, const float *y, float *dy,
+                           const float *gamma, const float *save_mean, const float *save_invstd,
+                           int train, float *dx, float *dgamma, float *dbeta) {
+  cuda_ctx *c = ctx_of(be);
+  bn_descs(be, s);
+  if (c->failed) return;
+  /* the fused ReLU's mask, in place: the tape reads this gradient only here */
+  if (y) nc_cuk_relu_backward(c->stream, nc_t4_numel(s), y, dy, dy);
+  if (!train) {
+    nc_cuk_bn_eval_backward(c->stream, s, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+    return;
+  }
+  if (!dx) return fail(be, "batch norm backward", "the input gradient is required on CUDA");
+  const float *g = gamma ? gamma : c->ones;
+  const float keep_params = dgamma ? 1.0f : 0.0f; /* junk is overwritten, never accumulated */
+  CK_DNN(be, cudnnBatchNormalizationBackward(
+                 c->dnn, CUDNN_BATCHNORM_SPATIAL, &one, &one, &one, &keep_params, c->bn_x, x,
+                 c->bn_x, dy, c->bn_x, dx, c->bn_p, g, dgamma ? dgamma : c->junk,
+                 dbeta ? dbeta : c->junk + MAX_CHANNELS / 2, NC_BN_EPS, save_mean, save_invstd));
+}
+
+/* ---- elementwise and pooling ---- */
+
+static void cu_relu_forward(nc_backend *be, size_t n, const float *x, float *y) {
+  nc_cuk_relu_forward(ctx_of(be)->stream, n, x, y);
+}
+static void cu_relu_backward(nc_backend *be, size_t n, const float *y, const float *dy, float *dx) {
+  nc_cuk_relu_backward(ctx_of(be)->stream, n, y, dy, dx);
+}
+static void cu_add_forward(nc_backend *be, size_t n, const float *a, const float *b, float *y,
+                           int relu) {
+  nc_cuk_add_forward(ctx_of(be)->stream, n, a, b, y, relu);
+}
+static void cu_add_backward(nc_backend *be, size_t n, const float *y, float *dy, float *db,
+                            int relu) {
+  nc_cuk_add_backward(ctx_of(be)->stream, n, y, dy, db, relu);
+}
+static void cu_maxpool_forward(nc_backend *be, int k, int stride, int pad, nc_t4 xs, const float *x,
+                               nc_t4 ys, float *y, int32_t *argmax) {
+  nc_cuk_maxpool_forward(ctx_of(be)->stream, k, stride, pad, xs, x, ys, y, argmax);
+}
+static void cu_maxpool_backward(nc_backend *be, int k, int stride, int pad, nc_t4 xs, float *dx,
+                                nc_t4 ys, const float *dy, const int32_t *argmax) {
+  nc_cuk_maxpool_backward(ctx_of(be)->stream, k, stride, pad, xs, dx, ys, dy, argmax);
+}
+static void cu_avgpool_forward(nc_backend *be, nc_t4 xs, const float *x, float *y) {
+  nc_cuk_avgpool_forward(ctx_of(be)->stream, xs, x, y);
+}
+static void cu_avgpool_backward(nc_backend *be, nc_t4 xs, const float *dy, float *dx) {
+  nc_cuk_avgpool_backward(ctx_of(be)->stream, xs, dy, dx);
+}
+
+/* ---- linear layers (cuBLAS is column-major: a row-major [r, c] matrix is its [c, r]ᵀ) ---- */
+
+static void cu_linear_forward(nc_backend *be, int n, int in, int out, const float *x,
+                              const float *W, const float *b, float *y) {
+  cuda_ctx *c = ctx_of(be);
+  /* yᵀ[out, n] = W[out, in]·xᵀ[in, n] */
+  CK_BLAS(be, cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, W, in, x, in, &zero,
+                          y, out));
+  if (b) nc_cuk_bias_forward(c->stream, n, out, b, y);
+}
+
+static void cu_linear_backward(nc_backend *be, int n, int in, int out, const float *x,
+                               const float *W, const float *dy, float *dx, float *dW, float *db) {
+  cuda_ctx *c = ctx_of(be);
+  /* dxᵀ[in, n] += Wᵀ[in, out]·dyᵀ[out, n] */
+  if (dx)
+    CK_BLAS(be, cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, W, in, dy, out,
+                            &one, dx, in));
+  /* dWᵀ[in, out] += xᵀ[in, n]·dy[n, out] */
+  if (dW)
+    CK_BLAS(be, cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in, dy, out,
+                            &one, dW, in));
+  if (db) nc_cuk_bias_backward(c->stream, n, out, dy, db);
+}
+
+/* ---- the step ---- */
+
+static double cu_loss(nc_backend *be, nc_loss_kind kind, int B, int d, const float *q1,
+                      const float *q2, const float *z1, const float *z2, float *dq1, float *dq2,
+                      float *dz1, float *dz2) {
+  cuda_ctx *c = ctx_of(be);
+  if (B > MAX_ROWS) return fail(be, "loss", "batch larger than the backend supports"), 0.0;
+  double w = nc_loss_direction_weight(kind);
+  nc_cuk_loss_direction(c->stream, (int)kind, B, d, q1, z2, w, dq1, dz2, c->rows);
+  nc_cuk_loss_direction(c->stream, (int)kind, B, d, q2, z1, w, dq2, dz1, c->rows + B);
+  nc_cuk_sum(c->stream, 2 * B, c->rows, c->rows + 2 * MAX_ROWS);
+  cu_download(be, c->host_sum, c->rows + 2 * MAX_ROWS, sizeof(double));
+  return c->failed ? NAN : *c->host_sum;
+}
+
+static void cu_update(nc_backend *be, const nc_update *u, float *w, const float *g, float *buf,
+                      size_t n) {
+  cuda_ctx *c = ctx_of(be);
+  double *norms = NULL;
+  if (u->lars) {
+    norms = c->rows + 2 * MAX_ROWS + 2;
+    nc_cuk_lars_norms(c->stream, n, w, g, u->weight_decay, norms);
+  }
+  nc_cuk_update(c->stream, n, w, g, buf, u->weight_decay, u->momentum, u->lr, norms, u->lars_trust);
+}
+
+static void cu_ema(nc_backend *be, size_t n, float *target, const float *online, double tau) {
+  nc_cuk_ema(ctx_of(be)->stream, n, target, online, (float)tau, (float)(1.0 - tau));
+}
+
+static void cu_fhat_update(nc_backend *be, int n, int d, const float *f1, const float *f2,
+                           float keep, float add, float *F) {
+  cuda_ctx *c = ctx_of(be);
+  /* F̂ is symmetric, so row- and column-major agree: F̂ = keep·F̂ + add·f1ᵀf1, then + add·f2ᵀf2 */
+  CK_BLAS(be,
+          cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, n, &add, f1, d, f1, d, &keep, F, d));
+  CK_BLAS(be,
+          cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, n, &add, f2, d, f2, d, &one, F, d));
+}
+
+static size_t cu_nonfinite(nc_backend *be, const float *x, size_t n) {
+  cuda_ctx *c = ctx_of(be);
+  unsigned long long host = 0;
+  cu_zero(be, c->count, sizeof *c->count);
+  nc_cuk_nonfinite(c->stream, n, x, c->count);
+  cu_download(be, &host, c->count, sizeof host);
+  return c->failed ? n : (size_t)host;
+}
+
+static void cu_destroy(nc_backend *be) {
+  cuda_ctx *c = ctx_of(be);
+  if (c->stream) cudaStreamSynchronize(c->stream);
+  for (int i = 0; i < c->nconv; i++) {
+    cudnnDestroyTensorDescriptor(c->convs[i].x);
+    cudnnDestroyTensorDescriptor(c->convs[i].y);
+    cudnnDestroyFilterDescriptor(c->convs[i].w);
+    cudnnDestroyConvolutionDescriptor(c->convs[i].conv);
+  }
+  free(c->convs);
+  if (c->bn_x) cudnnDestroyTensorDescriptor(c->bn_x);
+  if (c->bn_p) cudnnDestroyTensorDescriptor(c->bn_p);
+  cudaFree(c->ones), cudaFree(c->zeros), cudaFree(c->junk), cudaFree(c->rows), cudaFree(c->count);
+  cudaFreeHost(c->host_sum);
+  if (c->blas) cublasDestroy(c->blas);
+  if (c->dnn) cudnnDestroy(c->dnn);
+  if (c->stream) cudaStreamDestroy(c->stream);
+  free(c);
+  free(be);
+}
+
+static const nc_backend_i cuda_i = {
+    .name = "cuda",
+    .destroy = cu_destroy,
+    .alloc = cu_alloc,
+    .free = cu_free,
+    .upload = cu_copy,
+    .download = cu_download,
+    .copy = cu_copy,
+    .zero = cu_zero,
+    .sync = cu_sync,
+    .conv_workspace = cu_conv_workspace,
+    .conv_forward = cu_conv_forward,
+    .conv_backward = cu_conv_backward,
+    .bn_forward = cu_bn_forward,
+    .bn_backward = cu_bn_backward,
+    .relu_forward = cu_relu_forward,
+    .relu_backward = cu_relu_backward,
+    .add_forward = cu_add_forward,
+    .add_backward = cu_add_backward,
+    .maxpool_forward = cu_maxpool_forward,
+    .maxpool_backward = cu_maxpool_backward,
+    .avgpool_forward = cu_avgpool_forward,
+    .avgpool_backward = cu_avgpool_backward,
+    .linear_forward = cu_linear_forward,
+    .linear_backward = cu_linear_backward,
+    .loss = cu_loss,
+    .update = cu_update,
+    .ema = cu_ema,
+    .fhat_update = cu_fhat_update,
+    .nonfinite = cu_nonfinite,
+};
+
+int nc_backend_cuda_built(void) { return 1; }
+
+int nc_backend_cuda_create(nc_backend **out, int device, nc_precision precision) {
+  *out = NULL;
+  if (precision == NC_PRECISION_BF16)
+    return nc_fail(NC_EUSAGE,
+                   "--precision bf16: mixed precision is not implemented in the CUDA backend yet "
+                   "(use tf32 or fp32)");
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0)
+    return nc_fail(NC_EIO, "--device cuda:%d: no CUDA device (%s)", device,
+                   e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+  if (device >= count)
+    return nc_fail(NC_EIO, "--device cuda:%d: only %d CUDA device(s) (0..%d)", device, count,
+                   count - 1);
+  nc_backend *be = calloc(1, sizeof *be);
+  cuda_ctx *c = calloc(1, sizeof *c);
+  if (!be || !c) {
+    free(be), free(c);
+    return nc_fail(NC_ENOMEM, "cuda: out of host memory");
+  }
+  *be = (nc_backend){&cuda_i, NC_DEVICE_CUDA, device, precision, c, 0, 0};
+  CK_CUDA(be, cudaSetDevice(device));
+  CK_CUDA(be, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+  CK_DNN(be, cudnnCreate(&c->dnn));
+  if (!c->failed) CK_DNN(be, cudnnSetStream(c->dnn, c->stream));
+  CK_BLAS(be, cublasCreate(&c->blas));
+  if (!c->failed) {
+    CK_BLAS(be, cublasSetStream(c->blas, c->stream));
+    /* PyTorch's default: no TF32 in matrix products (allow_tf32 = False), only in convolutions */
+    CK_BLAS(be, cublasSetMathMode(c->blas, CUBLAS_PEDANTIC_MATH));
+  }
+  CK_DNN(be, cudnnCreateTensorDescriptor(&c->bn_x));
+  CK_DNN(be, cudnnCreateTensorDescriptor(&c->bn_p));
+  CK_CUDA(be, cudaMalloc((void **)&c->ones, MAX_CHANNELS * sizeof(float)));
+  CK_CUDA(be, cudaMalloc((void **)&c->zeros, MAX_CHANNELS * sizeof(float)));
+  CK_CUDA(be, cudaMalloc((void **)&c->junk, MAX_CHANNELS * sizeof(float)));
+  CK_CUDA(be, cudaMalloc((void **)&c->rows, (2 * MAX_ROWS + 4) * sizeof(double)));
+  CK_CUDA(be, cudaMalloc((void **)&c->count, sizeof *c->count));
+  CK_CUDA(be, cudaMallocHost((void **)&c->host_sum, sizeof(double)));
+  if (!c->failed) {
+    float *h = malloc(MAX_CHANNELS * sizeof(float));
+    if (h) {
+      for (int i = 0; i < MAX_CHANNELS; i++) h[i] = 1.0f;
+      CK_CUDA(be, cudaMemcpy(c->ones, h, MAX_CHANNELS * sizeof(float), cudaMemcpyHostToDevice));
+      free(h);
+    } else
+      fail(be, "cuda", "out of host memory");
+    CK_CUDA(be, cudaMemset(c->zeros, 0, MAX_CHANNELS * sizeof(float)));
+  }
+  if (c->failed) {
+    char why[512];
+    memcpy(why, c->err, sizeof why);
+    cu_destroy(be);
+    return nc_fail(NC_EIO, "--device cuda:%d: %.400s", device, why);
+  }
+  *out = be;
+  return NC_OK;
+}
