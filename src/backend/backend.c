@@ -1,8 +1,11 @@
 /* What every backend shares: parsing --device / --precision, opening and closing backends. */
 #include "ncssl/backend.h"
 
+#include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ncssl/status.h"
 
@@ -61,7 +64,46 @@ int nc_backend_sync(nc_backend *be) { return be->i->sync(be); }
 
 size_t nc_backend_peak_bytes(const nc_backend *be) { return be->bytes_peak; }
 
-#ifndef NCSSL_HAVE_CUDA
+#ifdef NCSSL_HAVE_CUDA
+/* The CUDA backend lives in libncssl-cuda.so, loaded on first use (CMakeLists.txt says why):
+ * beside the executable (the build tree), in ../lib from it (an installed tree), else wherever
+ * the dynamic linker finds it (LD_LIBRARY_PATH). */
+static void *cuda_module(char *why, size_t n) {
+  static void *handle;
+  if (handle) return handle;
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  const char *tails[] = {"libncssl-cuda.so", "../lib/libncssl-cuda.so"};
+  for (int i = 0; len > 0 && i < 2 && !handle; i++) {
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) break;
+    char path[4200];
+    snprintf(path, sizeof path, "%.*s/%s", (int)(slash - exe), exe, tails[i]);
+    handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  }
+  if (!handle) handle = dlopen("libncssl-cuda.so", RTLD_NOW | RTLD_LOCAL);
+  if (!handle) snprintf(why, n, "%s", dlerror());
+  return handle;
+}
+
+int nc_backend_cuda_built(void) { return 1; }
+
+int nc_backend_cuda_create(nc_backend **out, int device, nc_precision precision) {
+  *out = NULL;
+  char why[512] = "";
+  void *h = cuda_module(why, sizeof why);
+  if (!h)
+    return nc_fail(NC_EIO, "--device cuda:%d: the CUDA backend module did not load (%s)", device,
+                   why);
+  int (*create)(nc_backend **, int, nc_precision);
+  *(void **)&create = dlsym(h, "nc_cuda_module_create");
+  if (!create)
+    return nc_fail(NC_EIO, "--device cuda:%d: libncssl-cuda.so has no nc_cuda_module_create",
+                   device);
+  return create(out, device, precision);
+}
+#else
 int nc_backend_cuda_built(void) { return 0; }
 
 int nc_backend_cuda_create(nc_backend **out, int device, nc_precision precision) {

@@ -465,9 +465,9 @@ static const nc_backend_i cuda_i = {
     .nonfinite = cu_nonfinite,
 };
 
-int nc_backend_cuda_built(void) { return 1; }
-
-int nc_backend_cuda_create(nc_backend **out, int device, nc_precision precision) {
+/* The module's one entry point, found by nc_backend_cuda_create (backend.c) with dlsym. */
+int nc_cuda_module_create(nc_backend **out, int device, nc_precision precision);
+int nc_cuda_module_create(nc_backend **out, int device, nc_precision precision) {
   *out = NULL;
   if (precision == NC_PRECISION_BF16)
     return nc_fail(NC_EUSAGE,
