@@ -26,8 +26,11 @@ static int idx_header(const uint8_t *buf, size_t len, const char *what, int ndim
     dims[i] = be32(buf + 4 + 4 * i);
     if (dims[i] > (1u << 30))
       return nc_fail(NC_EFORMAT, "%s: dimension %d too large (%u)", what, i, dims[i]);
+    /* checked before the product, which could wrap around to the file's size (a fuzzer found
+     * 2^29 × 768 × 2^28 ≡ 0 mod 2^64 for an empty payload) */
+    if (dims[i] > 0 && count > (((uint64_t)1 << 40) / dims[i]))
+      return nc_fail(NC_EFORMAT, "%s: sizes too large", what);
     count *= dims[i];
-    if (count > ((uint64_t)1 << 40)) return nc_fail(NC_EFORMAT, "%s: sizes too large", what);
   }
   if (count != len - head)
     return nc_fail(
