@@ -51,13 +51,20 @@ check "2 ranks, sync-bn: the step-1 loss equals the single process's" \
   close <(head -1 "$T/ls") <(head -1 "$T/lm") 1e-6
 check "2 ranks, sync-bn: the losses of 3 steps match" close "$T/ls" "$T/lm" 1e-3
 check "2 ranks, no-sync-bn: the step-1 loss differs" differ <(head -1 "$T/ls") "$T/ln" 1e-3
+# The monitor record sees the global batch: Σ f fᵀ and the feature-std sums all-reduced (rank 0's
+# own half of the batch gives another effective rank and std).
+monitor() { grep '"monitor"' "$1" | tail -1 | grep -o '"\(effective_rank\|feature_std\)": [0-9.e-]*' |
+  sed 's/.*: //'; }
+monitor "$T/s/metrics.jsonl" >"$T/ms"; monitor "$T/m/metrics.jsonl" >"$T/mm"
+check "2 ranks, sync-bn: the last monitor record (effective rank, feature std) matches" \
+  close "$T/ms" "$T/mm" 1e-2
 check "--check-sync 1 compared the replicas after each of the 3 steps" \
   grep -q 'compared 3 times and were identical' "$T/m.log"
 check "one run directory: config.txt, backbone" \
   test -f "$T/m/config.txt" -a -f "$T/m/backbone.safetensors"
 
 # One step from the same state: a single-process run (steps 1-2) continued by 2 ranks and by 1.
-for pred in mlp directpred; do
+for pred in mlp directpred optimal; do # (optimal: its C from the global batch too)
   opts=("${TINY[@]}")
   [ "$pred" = mlp ] || opts=("${TINY[@]:0:6}" "${TINY[@]:8}") # --pred-hidden: mlp only
   run a.log "$NCSSL" train "${opts[@]}" --predictor "$pred" --max-steps 2 --out "$T/a-$pred"

@@ -195,6 +195,11 @@ int nc_train_evaluate_progress(nc_net *backbone, const nc_dataset *train, const 
 /* Feature std of SimSiam's collapse check: rows of f [n, d] L2-normalised, the std over the batch
  * of each dimension, averaged over dimensions (≈ 1/√d for spread-out features, 0 at collapse). */
 double nc_train_feature_std(int n, int d, const float *f);
+/* Its parts, for data-parallel runs that add the sums over the ranks: sums [2d + 1] receives the
+ * normalised rows' per-dimension sums, their squares' and the row count; the std follows from
+ * them (0 for fewer than 2 rows). */
+void nc_train_feature_sums(int n, int d, const float *f, double *sums);
+double nc_train_feature_std_of_sums(int d, const double *sums);
 /* The collapse warning: the effective rank of F (the monitor's, exp of the spectral entropy)
  * below 2 and still falling since the previous record (prev_rank; NaN for none), or the feature
  * std below 0.02/√d. "Falling" because a freshly initialised network maps every image to nearly

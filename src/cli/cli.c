@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ncssl/status.h"
 
@@ -43,4 +44,13 @@ int nc_cli_dispatch(const char *group, const nc_subcommand *subs, int nsubs, int
   fprintf(stderr, "ncssl: %s: '%s' is not a subcommand (see 'ncssl %s --help')\n", group, argv[0],
           group);
   return NC_EXIT_USAGE;
+}
+
+int nc_cli_check_threads(const char *flag, long n) {
+  long cores = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+  if (n <= 4 * cores) return -1;
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: %ld is more than 4 per core (this machine has %ld cores)", flag, n,
+           cores);
+  return nc_cli_error(NC_EXIT_USAGE, msg);
 }

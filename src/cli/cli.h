@@ -60,6 +60,9 @@ int nc_cli_train_defaults(nc_config *c);
 int cmd_report(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 
+/* More threads than 4 per core only slow a step down (minutes per step at 1024 on 2 cores):
+ * -1 when n is within that, else the usage exit code after one error line naming flag. */
+int nc_cli_check_threads(const char *flag, long n);
 /* Opens the backend of --device / --precision (ncssl/backend.h). Returns -1 with *be set, or the
  * exit code after printing the one error line (2 for a malformed value, 1 when the device is not
  * there, e.g. cuda without a GPU or in a build without CUDA). */

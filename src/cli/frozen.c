@@ -57,13 +57,8 @@ int frozen_load_data(const frozen_args *a, const char *split, long subset, nc_da
   if (a->channels == 2) return nc_cli_error(NC_EXIT_USAGE, "--channels: must be 1 or 3");
   if ((a->image_size || a->channels) && strncmp(a->data, "folder:", 7) != 0)
     return nc_cli_error(NC_EXIT_USAGE, "--image-size/--channels: only for --data folder:PATH");
-  long cores = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
-  if (a->threads > 4 * cores) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "--threads: %ld is more than 4 per core (this machine has %ld cores)",
-             a->threads, cores);
-    return nc_cli_error(NC_EXIT_USAGE, msg);
-  }
+  int rc = nc_cli_check_threads("--threads", a->threads);
+  if (rc >= 0) return rc;
   if (a->threads > 0) {
     omp_set_num_threads((int)a->threads);
     openblas_set_num_threads((int)a->threads);

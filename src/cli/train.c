@@ -494,15 +494,10 @@ static int train_main(int argc, char **argv, nc_comm *comm) {
   if (to_ssl_config(&a, &o.ssl)) return nc_cli_error(NC_EXIT_USAGE, NULL);
   if (o.ssl.method != NC_SSL_SIMSIAM && a.no_stopgrad)
     return nc_cli_error(NC_EXIT_USAGE, "--no-stopgrad: needs --method simsiam");
-  /* More threads than 4 per core only slow a step down (minutes per step at 1024 on 2 cores). */
-  long cores = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
-  if (a.threads > 4 * cores || a.loader_threads > 4 * cores) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s: %ld is more than 4 per core (this machine has %ld cores)",
-             a.threads > 4 * cores ? "--threads" : "--loader-threads",
-             a.threads > 4 * cores ? a.threads : a.loader_threads, cores);
+  if ((rc = nc_cli_check_threads("--threads", a.threads)) >= 0 ||
+      (rc = nc_cli_check_threads("--loader-threads", a.loader_threads)) >= 0) {
     nc_config_free(&file_cfg);
-    return nc_cli_error(NC_EXIT_USAGE, msg);
+    return rc;
   }
   if ((rc = refuse_ignored(&a)) >= 0) {
     nc_config_free(&file_cfg);

@@ -171,12 +171,16 @@ int nc_predictor_set_comm(nc_predictor *p, nc_comm *comm, int sync_bn) {
   return p->net ? nc_net_set_comm(p->net, sync_bn ? comm : NULL) : NC_OK;
 }
 
-/* observe over the ranks: Σ f fᵀ of this rank's rows into U (free until after_step), summed over
- * the ranks with the row count, then folded into F̂ as one batch of the global size. */
-static void observe_global(nc_predictor *p, int n, const float *f1, const float *f2) {
+/* One batch of the GLOBAL size folded into an EMA estimate over the ranks:
+ * M ← keep·M + w/(2·rows)·Σ_ranks (a1ᵀb1 + a2ᵀb2), rows summed over the ranks, w = 1 − ρ (or 1
+ * and keep 0 for the first batch). F̂ takes a = b = f, the optimal predictor's C takes a = z, b = f.
+ * This rank's sum goes through U (free until after_step); an all-reduce failure is kept for the
+ * next forward to report. */
+static void fold_global(nc_predictor *p, int n, const float *a1, const float *b1, const float *a2,
+                        const float *b2, int first, float *M) {
   const int d = p->cfg.dim;
-  nc_mm_f(1, 0, d, d, n, 1.0f, f1, f1, 0.0f, p->U);
-  nc_mm_f(1, 0, d, d, n, 1.0f, f2, f2, 1.0f, p->U);
+  nc_mm_f(1, 0, d, d, n, 1.0f, a1, b1, 0.0f, p->U);
+  nc_mm_f(1, 0, d, d, n, 1.0f, a2, b2, 1.0f, p->U);
   double rows = n;
   int rc = nc_comm_allreduce_f(p->comm, p->U, (size_t)d * d, NC_COMM_SUM);
   if (!rc) rc = nc_comm_allreduce_d(p->comm, &rows, 1, NC_COMM_SUM);
@@ -184,16 +188,18 @@ static void observe_global(nc_predictor *p, int n, const float *f1, const float 
     p->comm_error = rc;
     return;
   }
-  const float keep = p->seen ? (float)p->cfg.rho : 0.0f;
-  const float add = (float)((p->seen ? 1.0 - p->cfg.rho : 1.0) / (2.0 * rows));
-  for (size_t i = 0; i < (size_t)d * d; i++) p->F[i] = keep * p->F[i] + add * p->U[i];
-  p->seen++;
+  const float keep = first ? 0.0f : (float)p->cfg.rho;
+  const float add = (float)((first ? 1.0 : 1.0 - p->cfg.rho) / (2.0 * rows));
+  for (size_t i = 0; i < (size_t)d * d; i++) M[i] = keep * M[i] + add * p->U[i];
 }
+
+static int data_parallel(const nc_predictor *p) { return p->comm && nc_comm_size(p->comm) > 1; }
 
 void nc_predictor_observe(nc_predictor *p, int n, const float *f1, const float *f2) {
   if (!uses_corr(&p->cfg)) return;
-  if (p->comm && nc_comm_size(p->comm) > 1) {
-    observe_global(p, n, f1, f2);
+  if (data_parallel(p)) { /* F̂ from the global batch */
+    fold_global(p, n, f1, f1, f2, f2, !p->seen, p->F);
+    p->seen++;
     return;
   }
   const int d = p->cfg.dim;
@@ -210,21 +216,11 @@ void nc_predictor_observe_target(nc_predictor *p, int n, const float *f1, const 
   const int d = p->cfg.dim;
   /* observe has already counted this batch: seen == 1 is the first, which replaces C. */
   const int first = p->seen <= 1;
-  const float keep = first ? 0.0f : (float)p->cfg.rho;
-  if (p->comm && nc_comm_size(p->comm) > 1) { /* the global batch's C, as observe_global's F̂ */
-    nc_mm_f(1, 0, d, d, n, 1.0f, z2, f1, 0.0f, p->U);
-    nc_mm_f(1, 0, d, d, n, 1.0f, z1, f2, 1.0f, p->U);
-    double rows = n;
-    int rc = nc_comm_allreduce_f(p->comm, p->U, (size_t)d * d, NC_COMM_SUM);
-    if (!rc) rc = nc_comm_allreduce_d(p->comm, &rows, 1, NC_COMM_SUM);
-    if (rc) {
-      p->comm_error = rc;
-      return;
-    }
-    const float add = (float)((first ? 1.0 : 1.0 - p->cfg.rho) / (2.0 * rows));
-    for (size_t i = 0; i < (size_t)d * d; i++) p->C[i] = keep * p->C[i] + add * p->U[i];
+  if (data_parallel(p)) { /* the global batch's C, as F̂ */
+    fold_global(p, n, z2, f1, z1, f2, first, p->C);
     return;
   }
+  const float keep = first ? 0.0f : (float)p->cfg.rho;
   const float add = (float)((first ? 1.0 : 1.0 - p->cfg.rho) / (2.0 * n));
   nc_mm_f(1, 0, d, d, n, add, z2, f1, keep, p->C); /* C_ij = E[z_i f_j]: E[f_a fᵀ] */
   nc_mm_f(1, 0, d, d, n, add, z1, f2, 1.0f, p->C);

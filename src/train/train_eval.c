@@ -88,14 +88,9 @@ int nc_train_evaluate_progress(nc_net *backbone, const nc_dataset *train, const 
   return rc;
 }
 
-double nc_train_feature_std(int n, int d, const float *f) {
-  if (n < 2 || d < 1) return 0;
-  double total = 0;
-  double *mean = calloc((size_t)d, sizeof(double)), *sq = calloc((size_t)d, sizeof(double));
-  if (!mean || !sq) {
-    free(mean), free(sq);
-    return NAN;
-  }
+void nc_train_feature_sums(int n, int d, const float *f, double *sums) {
+  double *mean = sums, *sq = sums + d;
+  memset(sums, 0, (2 * (size_t)d + 1) * sizeof(double));
   for (int i = 0; i < n; i++) {
     const float *r = f + (size_t)i * d;
     double norm = 0;
@@ -108,12 +103,28 @@ double nc_train_feature_std(int n, int d, const float *f) {
       sq[j] += v * v;
     }
   }
+  sums[2 * d] = n;
+}
+
+double nc_train_feature_std_of_sums(int d, const double *sums) {
+  const double rows = sums[2 * d], *mean = sums, *sq = sums + d;
+  if (rows < 2 || d < 1) return 0;
+  double total = 0;
   for (int j = 0; j < d; j++) {
-    double m = mean[j] / n, var = sq[j] / n - m * m;
+    double m = mean[j] / rows, var = sq[j] / rows - m * m;
     total += sqrt(var > 0 ? var : 0);
   }
-  free(mean), free(sq);
   return total / d;
+}
+
+double nc_train_feature_std(int n, int d, const float *f) {
+  if (n < 2 || d < 1) return 0;
+  double *sums = malloc((2 * (size_t)d + 1) * sizeof(double));
+  if (!sums) return NAN;
+  nc_train_feature_sums(n, d, f, sums);
+  double std = nc_train_feature_std_of_sums(d, sums);
+  free(sums);
+  return std;
 }
 
 int nc_train_collapsed(double effective_rank, double prev_rank, double feature_std, int d) {

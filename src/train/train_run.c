@@ -114,33 +114,13 @@ static void accumulate(run *r, int n) {
 
 static int ranks(const run *r) { return nc_comm_size(r->comm); }
 
-/* Feature std of the last GLOBAL batch: nc_train_feature_std's sums (normalised rows, their
- * squares, the row count) all-reduced over the ranks; one process computes it directly. */
+/* Feature std of the last GLOBAL batch: nc_train_feature_std's sums all-reduced over the ranks
+ * (one process computes it directly). */
 static double feature_std_global(run *r, int n, int d, const float *f) {
   if (ranks(r) == 1) return nc_train_feature_std(n, d, f);
-  double *mean = r->fsums, *sq = mean + d;
-  memset(mean, 0, (2 * (size_t)d + 1) * sizeof(double));
-  for (int i = 0; i < n; i++) {
-    const float *row = f + (size_t)i * d;
-    double norm = 0;
-    for (int j = 0; j < d; j++) norm += (double)row[j] * row[j];
-    norm = sqrt(norm);
-    double inv = norm > 0 ? 1.0 / norm : 0;
-    for (int j = 0; j < d; j++) {
-      double v = row[j] * inv;
-      mean[j] += v;
-      sq[j] += v * v;
-    }
-  }
-  mean[2 * d] = n;
-  if (nc_comm_allreduce_d(r->comm, mean, 2 * (size_t)d + 1, NC_COMM_SUM)) return NAN;
-  double rows = mean[2 * d], total = 0;
-  if (rows < 2) return 0;
-  for (int j = 0; j < d; j++) {
-    double m = mean[j] / rows, var = sq[j] / rows - m * m;
-    total += sqrt(var > 0 ? var : 0);
-  }
-  return total / d;
+  nc_train_feature_sums(n, d, f, r->fsums);
+  if (nc_comm_allreduce_d(r->comm, r->fsums, 2 * (size_t)d + 1, NC_COMM_SUM)) return NAN;
+  return nc_train_feature_std_of_sums(d, r->fsums);
 }
 
 /* Σ f fᵀ and its row count over every rank's batches since the last record: this process's own
