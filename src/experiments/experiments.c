@@ -185,8 +185,8 @@ static const nc_exp_scale scales[] = {
      "--data fashion-mnist --width 4 --proj-hidden 32 --proj-out 16 --batch 32 --subset 256 "
      "--epochs 1 --max-steps 4 --monitor-every 2",
      1, 500, 200, 2, 20, 10.0, 1.0},
-    {"small", "Fashion-MNIST, ResNet-18 width 8, 20000 images x 2 epochs (312 steps), 2 seeds",
-     "--data fashion-mnist --width 8 --batch 128 --subset 20000 --epochs 2 --monitor-every 52", 2,
+    {"small", "Fashion-MNIST, ResNet-18 width 8, 60000 images x 1 epoch (468 steps), 1 seed",
+     "--data fashion-mnist --width 8 --batch 128 --epochs 1 --monitor-every 52", 1,
      10000, 2000, 20, 200, 1.0, 0.02},
     {"paper", "the paper's: STL-10 (96x96, ImageNet stem), ResNet-18, 100 epochs, 5 seeds",
      "--data stl10 --stem imagenet --width 64 --batch 128 --epochs 100 --monitor-every 2000", 5, 0,
