@@ -19,6 +19,18 @@ void nc_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, 
 /* "oneDNN" or "OpenBLAS": what nc_sgemm uses for large products. */
 const char *nc_sgemm_backend(void);
 
+/* OpenBLAS single-threaded until nc_blas_restore(returned value): for calls made inside the
+ * caller's own OpenMP threads, and for small LAPACK problems, where OpenBLAS's threads cost more
+ * than they give. The thread count found is handed back by nc_blas_restore, so --threads still
+ * holds for everything else. */
+int nc_blas_single_thread(void);
+void nc_blas_restore(int found);
+
+/* Problems up to this size are decomposed with OpenBLAS single-threaded: ssyevd on 128×128
+ * (DirectPred's F̂) took 6 ms on one thread and 290–1200 ms on two on a busy 2-core machine,
+ * where the second thread waits for a core at each of its many small synchronisations. */
+#define NC_EIGH_SINGLE_THREAD_MAX_N 512
+
 /* Symmetric eigendecomposition (dsyevd): A (n×n, symmetric, row-major) is overwritten with the
  * eigenvectors as columns, w gets the eigenvalues in ascending order. */
 int nc_eigh_d(int n, double *A, double *w);

@@ -47,6 +47,16 @@ const char *nc_sgemm_backend(void) {
 }
 
 /* What a LAPACK info code means, for messages that name the routine, size and flag. */
+int nc_blas_single_thread(void) {
+  int found = openblas_get_num_threads();
+  if (found > 1) openblas_set_num_threads(1);
+  return found;
+}
+
+void nc_blas_restore(int found) {
+  if (found > 1) openblas_set_num_threads(found);
+}
+
 static int lapack_failed(const char *routine, int n, lapack_int info) {
   if (info < 0)
     return nc_fail(NC_ENUMERIC, "%s on a %dx%d matrix: parameter %d had an illegal value", routine,
@@ -93,8 +103,11 @@ int nc_eigh_d(int n, double *A, double *w) {
   double *work = malloc((size_t)lwork * sizeof *work);
   lapack_int *iwork = malloc((size_t)liwork * sizeof *iwork);
   lapack_int info = -1000;
-  if (work && iwork)
+  if (work && iwork) {
+    const int found = n <= NC_EIGH_SINGLE_THREAD_MAX_N ? nc_blas_single_thread() : 1;
     info = LAPACKE_dsyevd_work(LAPACK_ROW_MAJOR, 'V', 'U', n, A, n, w, work, lwork, iwork, liwork);
+    nc_blas_restore(found);
+  }
   free(work), free(iwork);
   if (info == -1000 || info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR)
     return nc_fail(NC_ENOMEM, "eigh: out of memory for LAPACK dsyevd on a %dx%d matrix", n, n);
@@ -110,8 +123,11 @@ int nc_eigh_f(int n, float *A, float *w) {
   float *work = malloc((size_t)lwork * sizeof *work);
   lapack_int *iwork = malloc((size_t)liwork * sizeof *iwork);
   lapack_int info = -1000;
-  if (work && iwork)
+  if (work && iwork) {
+    const int found = n <= NC_EIGH_SINGLE_THREAD_MAX_N ? nc_blas_single_thread() : 1;
     info = LAPACKE_ssyevd_work(LAPACK_ROW_MAJOR, 'V', 'U', n, A, n, w, work, lwork, iwork, liwork);
+    nc_blas_restore(found);
+  }
   free(work), free(iwork);
   if (info == -1000 || info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR)
     return nc_fail(NC_ENOMEM, "eigh: out of memory for LAPACK ssyevd on a %dx%d matrix", n, n);

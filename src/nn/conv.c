@@ -93,19 +93,6 @@ static conv_plan make_plan(const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, size_t sc
   return p;
 }
 
-/* OpenBLAS must not start its own threads inside ours: it runs single-threaded for the call, and
- * the caller's thread count is handed back afterwards (blas_restore), so the setting of --threads
- * still holds for the heads, the probe and the theory code. Returns the count found. */
-static int blas_single_thread(void) {
-  int found = openblas_get_num_threads();
-  if (found > 1) openblas_set_num_threads(1);
-  return found;
-}
-
-static void blas_restore(int found) {
-  if (found > 1) openblas_set_num_threads(found);
-}
-
 double nc_conv2d_flops(const nc_conv_cfg *cfg, int n, int h, int w) {
   int oh, ow;
   nc_conv2d_out_hw(cfg, h, w, &oh, &ow);
@@ -185,7 +172,7 @@ void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const f
                        float *y, float *scratch, size_t scratch_floats) {
   const int K = cfg->cin * cfg->kh * cfg->kw, ohw = ys.h * ys.w;
   const conv_plan p = make_plan(cfg, xs, ys, scratch_floats);
-  const int blas_threads = blas_single_thread();
+  const int blas_threads = nc_blas_single_thread();
 #pragma omp parallel for num_threads(p.threads) schedule(dynamic, 1)
   for (int c = 0; c < p.nchunks; c++) {
     int i0 = c * p.nb, nb = xs.n - i0 < p.nb ? xs.n - i0 : p.nb;
@@ -200,7 +187,7 @@ void nc_conv2d_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const f
     }
     sgemm(0, 0, cfg->cout, nb * ohw, K, 1.0f, W, K, B, ldb, 0.0f, y + i0 * ys.sn, (int)ys.sc);
   }
-  blas_restore(blas_threads);
+  nc_blas_restore(blas_threads);
 }
 
 void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const float *W, nc_t4 ys,
@@ -209,7 +196,7 @@ void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const 
   const int K = cfg->cin * cfg->kh * cfg->kw, ohw = ys.h * ys.w;
   const conv_plan p = make_plan(cfg, xs, ys, scratch_floats);
   const size_t nw = (size_t)cfg->cout * K;
-  const int blas_threads = blas_single_thread();
+  const int blas_threads = nc_blas_single_thread();
 #pragma omp parallel num_threads(p.threads)
   {
     float *col = scratch + (size_t)omp_get_thread_num() * p.stride, *dWt = col + p.col;
@@ -237,7 +224,7 @@ void nc_conv2d_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const 
       }
     }
   }
-  blas_restore(blas_threads);
+  nc_blas_restore(blas_threads);
   if (!dW) return;
     /* partial sums added in thread order: deterministic for a given thread count */
 #pragma omp parallel for schedule(static) num_threads(p.threads)
