@@ -349,7 +349,9 @@ int cmd_reproduce(int argc, char **argv) {
       "directories under DIR/runs, evaluates each backbone (linear probe + kNN), and prints one\n"
       "table per experiment: the paper's number beside ours (mean ± std over seeds) and each\n"
       "claim's verdict (reproduced / not reproduced / undecided), computed from the runs.\n"
-      "Finished runs (result.txt present) are not rerun; interrupted ones are resumed.",
+      "Finished runs (result.txt present) are not rerun; interrupted ones are resumed.\n"
+      "DIR/reproduce.txt records the scale (one per folder); `ncssl report DIR` draws the\n"
+      "same tables with Figs 2 and 6.",
       opts,
       sizeof opts / sizeof opts[0],
       0};
