@@ -96,6 +96,23 @@ check "grep -q 'half-written' $T/torn/report.html" "torn-run page lacks its noti
 echo x > "$T/file"
 expect 1 "$T/file" -- report "$T/a" --out "$T/file/sub"
 
+# A reproduce folder (its marker, no run finished yet): every row missing, no figures; with a
+# run beside it both are on the page; two folders on one page, or a bad marker, are refused.
+mkdir -p "$T/repro"
+printf 'scale = quick\nseeds = 1\n' > "$T/repro/reproduce.txt"
+expect 0 "report: $T/repro/report.html \(0 figures, 0 notices\)" -- report "$T/repro"
+check "grep -q ': 0 of 56 runs have a result' $T/repro/report.html" "reproduce: run count missing"
+check "[ \"\$(grep -c 'missing: no run has a result' $T/repro/report.html)\" = 71 ]" \
+  "reproduce: not every row of an empty folder is missing"
+check "! grep -q '<h2>Runs</h2>' $T/repro/report.html" "reproduce alone: a Runs section"
+expect 0 "report: $T/rb/report.html \(9 figures" -- report "$T/repro" "$T/a" --out "$T/rb"
+check "grep -q 'id=\"reproduce\"' $T/rb/report.html && grep -q '<h2>Runs</h2>' $T/rb/report.html" \
+  "reproduce beside a run: a section missing"
+expect 2 'one reproduce folder per page' -- report "$T/repro" "$T/repro" --out "$T/rr"
+printf 'scale = huge\nseeds = 1\n' > "$T/repro/reproduce.txt"
+expect 1 "$T/repro/reproduce.txt: no known 'scale'" -- report "$T/repro" --out "$T/rbad"
+check "[ ! -e $T/rbad ]" "a page was written for a bad reproduce folder"
+
 # Theory figures beside a run.
 expect 0 'verdict' -- theory modes --p0 0.5,0.05 --s0 0.25,0.01 --t-end 20 --plot "$T/modes"
 check "[ \"\$(images_ok $T/modes/index.html)\" = 3 ]" "theory modes --plot: images missing"

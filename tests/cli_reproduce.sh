@@ -3,7 +3,9 @@
 # `ncssl reproduce`: --list, usage errors, every scale's runs accepted by `ncssl train`'s checks,
 # a clear refusal when the paper's data are missing, and the whole suite end to end at --scale
 # quick (every experiment's table and verdicts, ordinary run directories, finished runs not
-# rerun, --json, --only).
+# rerun, --json, --only); `ncssl report` on the folder (the Reproduce section with the same
+# numbers as --json, Figs 2 and 6, missing runs shown as missing, a malformed result.txt refused
+# with no page written).
 set -u
 NCSSL=$1
 fails=0; checks=0
@@ -78,6 +80,51 @@ expect 0 '^\{"scale": "quick", "seeds": 1, "runs": 3, "failed": 0, "experiments"
   -- reproduce --scale quick --out "$T/q" --only table8 --json
 check "--json has the claims' verdicts" grep -q '"verdict": "' "$T/out"
 check "--json is one line" test "$(wc -l <"$T/out")" -eq 1
+
+cp "$T/out" "$T/repro.json"
+
+# The folder marks its scale; another scale's runs go elsewhere.
+check "the folder has its marker" grep -qx 'scale = quick' "$T/q/reproduce.txt"
+expect 2 '^ncssl: --out: .* holds the runs of --scale quick' -- reproduce --scale small \
+  --out "$T/q" --only table8
+
+# `ncssl report` on the folder: the Reproduce section, the same tables as reproduce --json.
+expect 0 "^report: $T/q/report.html \(3 figures, 0 notices\)" -- report "$T/q"
+page="$T/q/report.html"
+check "the report has the Reproduce section" grep -q '<h2>Reproduce: the paper' "$page"
+check "the report counts every run" grep -q ': 56 of 56 runs have a result' "$page"
+check "the report has a table per experiment" test "$(grep -c '<h3 id="exp-' "$page")" -eq 11
+check "the report has the paper's numbers" grep -q '<td class="num">36.62±1.85</td>' "$page"
+check "the report has the 16 verdicts" test "$(grep -cE '<b class="verdict (yes|no|open)">' \
+  "$page")" -eq 16
+for f in reproduce-fig2-alignment reproduce-fig2-asymmetry reproduce-fig6; do
+  check "the report draws $f" test -s "$T/q/report-figures/$f.png" -a -s "$T/q/report-figures/$f.svg"
+  check "the page shows $f" grep -q "<img src=\"report-figures/$f.png\"" "$page"
+done
+expect 0 '"reproduce": \{"dir": ' -- report "$T/q" --json
+table8() { grep -o '{"name": "table8"[^]]*\][^]]*\]}' "$1"; }
+check "report --json has reproduce --json's table" test -n "$(table8 "$T/repro.json")" -a \
+  "$(table8 "$T/repro.json")" = "$(table8 "$T/out")"
+
+# A malformed result.txt: one error line naming it, exit 1, no page; reproduce runs it again.
+echo 'not a key value line' >> "$run/result.txt"
+expect 1 "^ncssl: $run/result.txt:[0-9]+: " -- report "$T/q" --out "$T/qpage"
+check "one error line" test "$(wc -l <"$T/err")" -eq 1
+check "no page written" test ! -e "$T/qpage"
+expect 0 '56 runs, 55 already done, 1 to run' -- reproduce --scale quick --out "$T/q"
+expect 0 "report: $T/qpage/report.html" -- report "$T/q" --out "$T/qpage"
+
+# An experiment run alone: the other tables' rows are missing, not numbers.
+expect 0 '3 runs, 0 already done, 3 to run' -- reproduce --scale quick --out "$T/p" --only table8
+expect 0 '\(2 figures, 0 notices\)' -- report "$T/p"
+check "a partial folder counts its runs" grep -q ': 3 of 56 runs have a result' "$T/p/report.html"
+# table8's 3 runs fill 11 of the 71 rows (its rows recur in other tables); the other 60 are missing.
+check "runs not run are missing" test "$(grep -c 'missing: no run has a result' \
+  "$T/p/report.html")" -eq 60
+check "only the runs that ran have numbers" test "$(grep -c '<td class="num">[0-9.]* ± ' \
+  "$T/p/report.html")" -eq 11
+check "the runs that ran have numbers" grep -qE 'DirectPred \(freq=5\).*<td class="num">[0-9]+\.[0-9]{2} ±' \
+  "$T/p/report.html"
 
 echo "cli_reproduce: $checks checks, $fails failed"
 [ "$fails" -eq 0 ]

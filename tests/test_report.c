@@ -2,7 +2,8 @@
 /* The report: synthetic run directories written with the runlog writer (whole, damaged, missing)
  * give a page whose every <img> exists, whose figures have titles and captions, whose header
  * holds the configuration (escaped) and the final numbers, and whose notices say what is
- * missing. Also the theory figure pages. */
+ * missing. Also the theory figure pages, and a reproduce folder's section (tables, verdicts, Figs 2
+ * and 6; missing runs shown as missing; a malformed result.txt refused). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "ncssl/data.h"
+#include "ncssl/experiments.h"
 #include "ncssl/json.h"
 #include "ncssl/report.h"
 #include "ncssl/status.h"
@@ -424,6 +426,217 @@ static void test_config_table(void) {
   nc_config_free(&cfg), nc_config_free(&defaults);
 }
 
+/* ---- a reproduce folder ---- */
+
+static const nc_experiment *exp_named(const char *name) {
+  int n;
+  const nc_experiment *e = nc_experiments(&n);
+  for (int i = 0; i < n; i++)
+    if (strcmp(e[i].name, name) == 0) return &e[i];
+  return NULL;
+}
+
+/* A finished run of experiment `name`'s row at seed, as `ncssl reproduce` leaves it: result.txt,
+ * and for monitors > 0 a metrics.jsonl with that many monitor records (alignment rising from
+ * 0.2, asymmetry falling from 0.8). */
+static void repro_run(const char *out, const char *name, int row, int seed, double probe,
+                      double knn, int monitors) {
+  const nc_experiment *e = exp_named(name);
+  CHECK(e && row < e->nrows);
+  if (!e) return;
+  char dir[1024], path[1200];
+  nc_exp_run_dir(out, nc_exp_scale_get("quick")->options, e->rows[row].options, seed, dir,
+                 sizeof dir);
+  CHECK(nc_mkdir_p(dir) == NC_OK);
+  if (monitors) {
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    nc_metrics *m = NULL;
+    CHECK(nc_metrics_open(&m, path, 0) == NC_OK);
+    for (int i = 0; m && i < monitors; i++) {
+      double f[3] = {1, 0.5, 0.1}, p[3] = {1, 0.7, 0.3}, zero[3] = {0};
+      double a[3] = {0.2 + 0.1 * i, 0.1, 0.0};
+      nc_monitor mon = {.d = 3,
+                        .f_eigvals = f,
+                        .wp_eig_re = p,
+                        .wp_eig_im = zero,
+                        .alignment = a,
+                        .asymmetry = 0.8 - 0.1 * i,
+                        .effective_rank = 2.5};
+      CHECK(nc_metrics_monitor(m, 10 * (i + 1), 1, &mon, 1, 0.3, 0) == NC_OK);
+    }
+    nc_metrics_close(m);
+  }
+  nc_config c = {0};
+  nc_config_setf(&c, "probe_best_top1", "%.17g", probe);
+  nc_config_setf(&c, "knn_top1", "%.17g", knn);
+  nc_config_setf(&c, "alignment_first", "%.17g", monitors ? 0.2 : NAN);
+  nc_config_setf(&c, "alignment_last", "%.17g", monitors ? 0.2 + 0.1 * (monitors - 1) : NAN);
+  nc_config_setf(&c, "asymmetry_first", "%.17g", monitors ? 0.8 : NAN);
+  nc_config_setf(&c, "asymmetry_last", "%.17g", monitors ? 0.8 - 0.1 * (monitors - 1) : NAN);
+  snprintf(path, sizeof path, "%s/result.txt", dir);
+  CHECK(nc_config_write(&c, path) == NC_OK);
+  nc_config_free(&c);
+}
+
+/* A table as nc_exp_summary_json writes it (malloc'd). */
+static char *summary_json(const nc_experiment *e, const nc_exp_summary *s) {
+  FILE *f = tmpfile();
+  if (!f) return NULL;
+  nc_exp_summary_json(f, e, s);
+  long n = ftell(f);
+  char *buf = malloc((size_t)n + 1);
+  rewind(f);
+  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
+  if (buf) buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+/* The text between `from` and the next `to` (empty when absent), for checks within one table. */
+static void between(char *buf, size_t n, const char *html, const char *from, const char *to) {
+  const char *a = strstr(html, from), *b = a ? strstr(a + 1, to) : NULL;
+  snprintf(buf, n, "%.*s", a ? (int)(b ? b - a : (long)strlen(a)) : 0, a ? a : "");
+}
+
+static void test_reproduce_folder(void) {
+  char out[128], path[1200];
+  snprintf(out, sizeof out, "%s/repro", tmp);
+  CHECK(nc_mkdir_p(out) == NC_OK);
+  CHECK(!nc_report_is_reproduce(out));
+  snprintf(path, sizeof path, "%s/" NC_EXP_MARKER, out);
+  FILE *f = fopen(path, "w");
+  fputs("scale = quick\nseeds = 2\n", f);
+  fclose(f);
+  CHECK(nc_report_is_reproduce(out));
+  /* Fig. 2: both rows, both seeds, with monitors (one without metrics.jsonl). */
+  repro_run(out, "fig2", 0, 0, 50, 45, 4);
+  repro_run(out, "fig2", 0, 1, 52, 47, 4);
+  repro_run(out, "fig2", 1, 0, 51, 46, 3);
+  repro_run(out, "fig2", 1, 1, 53, 48, 0);
+  /* Fig. 6: alpha_p = 2 and 10 (one seed each); alpha_p = 5 never ran; alpha_p = 1 is Table 3's
+   * "sym, no EMA, no bias" row (the same options: one run serves both tables). */
+  repro_run(out, "fig6", 1, 0, 60, 55, 0);
+  repro_run(out, "fig6", 3, 0, 62, 56, 0);
+  /* Table 3's collapse claim: symmetric without EMA 21 ± 1.41, regular 71 ± 1.41. */
+  for (int k = 0; k < 2; k++) {
+    repro_run(out, "table3-1layer", 4, k, 20 + 2 * k, 10, 0);
+    repro_run(out, "table3-1layer", 6, k, 20 + 2 * k, 10, 0);
+    repro_run(out, "table3-1layer", 5, k, 70 + 2 * k, 60, 0);
+    repro_run(out, "table3-1layer", 7, k, 70 + 2 * k, 60, 0);
+  }
+
+  nc_report_reproduce rep = {0};
+  CHECK(nc_report_reproduce_load(&rep, out) == NC_OK);
+  CHECK(rep.seeds == 2 && rep.scale && strcmp(rep.scale->name, "quick") == 0);
+  CHECK(rep.done == 14 && rep.runs > rep.done);
+  CHECK(rep.ncurves == 3 && rep.nnotices == 0);
+  /* The tables are the library's, as `ncssl reproduce` prints them. */
+  int ei = -1;
+  for (int e = 0; e < rep.nexp; e++)
+    if (strcmp(rep.exps[e].name, "fig6") == 0) ei = e;
+  CHECK(ei >= 0);
+  if (ei >= 0) {
+    nc_exp_summary s;
+    CHECK(nc_exp_summarize(&rep.exps[ei], rep.scale, 2, out, &s) == NC_OK);
+    char *a = summary_json(&rep.exps[ei], &s), *b = summary_json(&rep.exps[ei], &rep.tables[ei]);
+    CHECK(a && b && strcmp(a, b) == 0);
+    free(a), free(b);
+    CHECK(s.m[0].n == 2 && s.m[2].n == 0 && s.m[3].n == 1);
+    CHECK_NEAR(s.m[0].mean, 21, 1e-12);
+    CHECK(s.cr[0].verdict == NC_VERDICT_UNDECIDED && s.cr[0].missing == 1);
+  }
+  nc_report_summary sum;
+  char page_dir[160];
+  snprintf(page_dir, sizeof page_dir, "%s/page", out);
+  CHECK(nc_report_write_page(NULL, 0, &rep, page_dir, &sum) == NC_OK);
+  CHECK(sum.figures == 3);
+  CHECK(strcmp(sum.stems[0], "reproduce-fig2-alignment") == 0);
+  CHECK(strcmp(sum.stems[1], "reproduce-fig2-asymmetry") == 0);
+  CHECK(strcmp(sum.stems[2], "reproduce-fig6") == 0);
+  char *html = page_of(page_dir);
+  CHECK(html != NULL);
+  if (html) {
+    CHECK(check_images(page_dir, html) == 3);
+    check_figures(html);
+    CHECK(strstr(html, "<h2>Reproduce: the paper's experiments</h2>") != NULL);
+    CHECK(strstr(html, "14 of ") != NULL);        /* runs with a result */
+    CHECK(strstr(html, "<h2>Runs</h2>") == NULL); /* a folder alone is its tables */
+    int n;
+    nc_experiments(&n);
+    CHECK(count(html, "<h3 id=\"exp-") == n);
+    char t[16384];
+    between(t, sizeof t, html, "id=\"exp-fig6\"", "<h3");
+    /* alpha_p = 1: mean ± std of 20 and 22, kNN 10 twice, 2 of 2 seeds. */
+    CHECK(strstr(t,
+                 "<td class=\"num\">21.00 \xc2\xb1 1.41</td><td class=\"num\">10.00 \xc2\xb1 "
+                 "0.00</td><td class=\"num\">2 of 2</td>") != NULL);
+    CHECK(strstr(t, "<td class=\"num\">60.00 \xc2\xb1 0.00</td>") != NULL);
+    /* alpha_p = 5 never ran: missing, no number. */
+    char row[1024];
+    between(row, sizeof row, t, "sym, no EMA, alpha_p=5", "</tr>");
+    const char *cells = strstr(row, "</code></td>");
+    CHECK(cells && strcmp(cells + strlen("</code></td>"),
+                          "<td class=\"num\">\xe2\x80\x94</td><td class=\"missing\" "
+                          "colspan=\"2\">missing: no run has a result</td><td class=\"num\">0 "
+                          "of 2</td>") == 0);
+    CHECK(strstr(t, "undecided</b> (1 row without a result)") != NULL);
+    between(t, sizeof t, html, "id=\"exp-table3-1layer\"", "<h3");
+    CHECK(strstr(t,
+                 "36.62\xc2\xb1"
+                 "1.85") != NULL); /* the paper's number beside ours */
+    CHECK(strstr(t, "<td class=\"num\">21.00 \xc2\xb1 1.41</td>") != NULL);
+    CHECK(strstr(t,
+                 "collapses: &gt; 10 points below the regular one: <b class=\"verdict "
+                 "yes\">reproduced</b> (margin +40 \xc2\xb1 10)") != NULL);
+    between(t, sizeof t, html, "id=\"exp-fig2\"", "</section>");
+    CHECK(strstr(t, "0.200 \xe2\x86\x92 0.500") != NULL); /* alignment first -> last */
+    CHECK(strstr(t, "missing") == NULL);
+  }
+  free(html);
+
+  /* Beside a run: both on one page. */
+  char rundir[160];
+  snprintf(rundir, sizeof rundir, "%s/one-run", tmp);
+  write_run(rundir, 30, 1, "v");
+  nc_report_run run = {0};
+  CHECK(nc_report_load(&run, rundir) == NC_OK);
+  snprintf(page_dir, sizeof page_dir, "%s/repro-and-run", tmp);
+  CHECK(nc_report_write_page(&run, 1, &rep, page_dir, &sum) == NC_OK);
+  CHECK(sum.figures == 12);
+  html = page_of(page_dir);
+  CHECK(html && strstr(html, "<h2>Runs</h2>") && strstr(html, "id=\"reproduce\""));
+  if (html) CHECK(check_images(page_dir, html) == 12);
+  free(html);
+  nc_report_run_free(&run);
+  nc_report_reproduce_free(&rep);
+
+  /* A malformed result.txt: an error naming the file, nothing loaded. */
+  const nc_experiment *e6 = exp_named("fig6");
+  char dir[1024];
+  nc_exp_run_dir(out, nc_exp_scale_get("quick")->options, e6->rows[1].options, 0, dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/result.txt", dir);
+  f = fopen(path, "a");
+  fputs("half a line\n", f);
+  fclose(f);
+  CHECK(nc_report_reproduce_load(&rep, out) == NC_EFORMAT);
+  CHECK(strstr(nc_last_error(), path) != NULL);
+  nc_report_reproduce_free(&rep);
+  f = fopen(path, "w");
+  fputs("knn_top1 = 50\n", f); /* no probe: not a finished run's result */
+  fclose(f);
+  CHECK(nc_report_reproduce_load(&rep, out) == NC_EFORMAT);
+  CHECK(strstr(nc_last_error(), "probe_best_top1") != NULL);
+  nc_report_reproduce_free(&rep);
+  /* A marker without a known scale. */
+  snprintf(path, sizeof path, "%s/" NC_EXP_MARKER, out);
+  f = fopen(path, "w");
+  fputs("scale = huge\nseeds = 1\n", f);
+  fclose(f);
+  CHECK(nc_report_reproduce_load(&rep, out) == NC_EFORMAT);
+  CHECK(strstr(nc_last_error(), NC_EXP_MARKER) != NULL);
+  nc_report_reproduce_free(&rep);
+}
+
 int main(void) {
   snprintf(tmp, sizeof tmp, "/tmp/ncssl-report-XXXXXX");
   CHECK(mkdtemp(tmp) != NULL);
@@ -432,6 +645,7 @@ int main(void) {
   test_damaged_runs();
   test_theory_pages();
   test_config_table();
+  test_reproduce_folder();
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   CHECK(system(cmd) == 0);

@@ -2,9 +2,13 @@
  * experiment is its rows (the paper's hyperparameters as `ncssl train` options), the numbers the
  * paper printed for them, and its claims, each a criterion computed from the runs' measurements
  * (never a verdict written in). A scale adds the options that fit a budget (data, network, length,
- * seeds) and the evaluation protocol. Pure data and arithmetic: running the rows is the CLI's. */
+ * seeds) and the evaluation protocol. Running the rows is the CLI's; reading what they left
+ * (result.txt) and the tables built from it are here, so `ncssl reproduce` and `ncssl report`
+ * print the same numbers. */
 #ifndef NCSSL_EXPERIMENTS_H
 #define NCSSL_EXPERIMENTS_H
+#include <stddef.h>
+#include <stdio.h>
 
 #define NC_EXP_MAX_ROWS 17
 
@@ -95,5 +99,46 @@ nc_claim_result nc_claim_decide(const nc_exp_claim *c, const nc_exp_measure *m, 
 const char *nc_verdict_name(nc_verdict v);
 /* Mean and sample standard deviation of x[0..n) (NaN entries skipped); returns the count used. */
 int nc_exp_mean_std(const double *x, int n, double *mean, double *std);
+
+/* ---- A reproduce folder: OUT/reproduce.txt and the run directories OUT/runs/... ---- */
+
+/* Written by `ncssl reproduce` before it runs anything ("scale = ...", "seeds = ..."): it marks
+ * OUT as a reproduce folder and says which runs belong to its tables. */
+#define NC_EXP_MARKER "reproduce.txt"
+
+/* The run directory of (the scale's options, a row's options, seed) under out:
+ * out/runs/<readable slug of the row>-<hash of both option strings>-s<seed>. */
+void nc_exp_run_dir(const char *out, const char *scale_opts, const char *row_opts, int seed,
+                    char *dir, size_t cap);
+
+/* What one finished run measured, as its result.txt holds it (NaN where absent). */
+typedef struct {
+  double probe, knn; /* best linear-probe and kNN test top-1, points (%) */
+  double align_first, align_last, asym_first, asym_last; /* monitor spans */
+  double seconds;
+} nc_exp_run_result;
+
+/* Reads dir/result.txt into r: NC_OK with *found = 1; NC_OK with *found = 0 (r all NaN) when the
+ * file does not exist (the run is not finished); NC_EFORMAT or NC_EIO, the message naming the
+ * file, when it is not "key = value" lines, lacks probe_best_top1 or knn_top1, or has a value
+ * that is not a number. */
+int nc_exp_result_read(const char *dir, nc_exp_run_result *r, int *found);
+
+/* One experiment's table: per row the probe measures over seeds (with the alignment spans), kNN
+ * mean and std, and each claim's result. */
+typedef struct {
+  int seeds; /* seeds asked for per row */
+  nc_exp_measure m[NC_EXP_MAX_ROWS];
+  double knn_mean[NC_EXP_MAX_ROWS], knn_std[NC_EXP_MAX_ROWS];
+  nc_claim_result cr[4];
+} nc_exp_summary;
+
+/* Builds e's table from the result.txt of its runs (seeds 0..seeds-1) under out; runs without
+ * one count as missing. NC_OK, or the error of a malformed result.txt (nothing else is read). */
+int nc_exp_summarize(const nc_experiment *e, const nc_exp_scale *sc, int seeds, const char *out,
+                     nc_exp_summary *s);
+/* Writes e's table as one JSON object (name, title, paper_data, rows, claims), as `ncssl
+ * reproduce --json` prints it. */
+void nc_exp_summary_json(FILE *f, const nc_experiment *e, const nc_exp_summary *s);
 
 #endif

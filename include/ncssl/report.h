@@ -8,6 +8,9 @@
  * listed in docs/formats.md. */
 #ifndef NCSSL_REPORT_H
 #define NCSSL_REPORT_H
+#include <stdio.h>
+
+#include "ncssl/experiments.h"
 #include "ncssl/runlog.h"
 #include "ncssl/theory.h"
 
@@ -48,6 +51,50 @@ typedef struct {
  * NC_OK, NC_EIO or NC_ENOMEM (the message names the file). */
 int nc_report_write(const nc_report_run *runs, int n, const char *out_dir,
                     nc_report_summary *summary);
+
+/* ---- A reproduce folder (`ncssl reproduce --out DIR`): its tables and Figs 2 and 6 ---- */
+
+/* One Fig. 2 run's monitor curves: alignment cos(W_p u_1, u_1) (element 0 of "alignment") and
+ * asymmetry against step. */
+typedef struct {
+  int row, seed;
+  double *align_step, *align;
+  int nalign;
+  double *asym_step, *asym;
+  int nasym;
+} nc_report_curve;
+
+typedef struct {
+  char *dir;
+  const nc_exp_scale *scale;
+  int seeds; /* per row, from DIR/reproduce.txt */
+  const nc_experiment *exps;
+  int nexp;
+  nc_exp_summary *tables;  /* one per experiment, as nc_exp_summarize builds them */
+  int runs, done;          /* runs of all tables (shared rows once each), and those with a result */
+  nc_report_curve *curves; /* the fig2 experiment's runs that logged monitors */
+  int ncurves;
+  char **notices; /* runs whose curves could not be read, one line each */
+  int nnotices;
+} nc_report_reproduce;
+
+/* Whether dir is a reproduce folder (it holds NC_EXP_MARKER). */
+int nc_report_is_reproduce(const char *dir);
+/* Loads a reproduce folder (zero rep first): every table from its runs' result.txt and the Fig. 2
+ * runs' metrics.jsonl. Runs without result.txt are missing, an unreadable metrics.jsonl is a
+ * notice; a malformed reproduce.txt or result.txt is an error (NC_EFORMAT or NC_EIO, the message
+ * naming the file), since its numbers would be wrong. Returns NC_OK otherwise. */
+int nc_report_reproduce_load(nc_report_reproduce *rep, const char *dir);
+void nc_report_reproduce_free(nc_report_reproduce *rep);
+/* `"reproduce": {"dir", "scale", "seeds", "runs", "done", "experiments": [...]}` with each table
+ * as nc_exp_summary_json writes it. */
+void nc_report_reproduce_json(FILE *f, const nc_report_reproduce *rep);
+
+/* nc_report_write with an optional reproduce folder (rep may be NULL; runs may be empty when rep
+ * is given): its "Reproduce" section (one table per experiment, each claim's verdict, the Fig. 2
+ * and Fig. 6 figures) comes first. */
+int nc_report_write_page(const nc_report_run *runs, int n, const nc_report_reproduce *rep,
+                         const char *out_dir, nc_report_summary *summary);
 
 /* ---- Simulated dynamics, for `ncssl theory … --plot DIR` ---- */
 

@@ -34,7 +34,7 @@ typedef struct {
   int seed;
   char dir[1024];
   int done, failed;
-  double probe, knn, align_first, align_last, asym_first, asym_last, seconds;
+  double probe, knn, seconds;
 } run_t;
 
 static double now_s(void) {
@@ -48,26 +48,6 @@ static int file_exists(const char *dir, const char *name) {
   struct stat st;
   snprintf(p, sizeof p, "%s/%s", dir, name);
   return stat(p, &st) == 0;
-}
-
-/* The directory of a run: a readable slug of its row options, a hash of everything, the seed. */
-static void run_dir(const char *out, const char *scale_opts, const char *row_opts, int seed,
-                    char *dir, size_t cap) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a over both option strings */
-  for (const char *s = scale_opts; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  for (const char *s = row_opts; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  char slug[64];
-  int n = 0;
-  int token_start = 1; /* drop the dashes that start an option ("--ema 0" -> "ema_0") */
-  for (const char *s = row_opts; *s && n < 48; s++) {
-    char c = *s;
-    if (c == '-' && token_start) continue;
-    token_start = c == ' ';
-    slug[n++] = (c == ' ' || c == '-') ? '_' : c;
-  }
-  slug[n] = 0;
-  snprintf(dir, cap, "%s/runs/%s-%08llx-s%d", out, slug, (unsigned long long)(h & 0xffffffffu),
-           seed);
 }
 
 /* Splits a copy of opts into argv tokens (spaces). */
@@ -204,28 +184,13 @@ static int run_one(const run_t *r, const nc_exp_scale *sc, long threads, const c
   return rc ? NC_EXIT_FAIL : NC_EXIT_OK;
 }
 
-static double result_num(const nc_config *c, const char *key) {
-  const char *v = nc_config_get(c, key);
-  return v ? strtod(v, NULL) : NAN; /* "nan" reads back as NaN */
-}
-
+/* A finished run is one with a readable result.txt; a malformed one is run again (its rerun
+ * replaces it). */
 static void load_result(run_t *r) {
-  char p[1200];
-  snprintf(p, sizeof p, "%s/result.txt", r->dir);
-  nc_config c = {0};
-  r->probe = r->knn = r->align_first = r->align_last = r->asym_first = r->asym_last = NAN;
-  r->seconds = NAN;
-  r->done = nc_config_read(&c, p) == NC_OK;
-  if (r->done) {
-    r->probe = result_num(&c, "probe_best_top1");
-    r->knn = result_num(&c, "knn_top1");
-    r->align_first = result_num(&c, "alignment_first");
-    r->align_last = result_num(&c, "alignment_last");
-    r->asym_first = result_num(&c, "asymmetry_first");
-    r->asym_last = result_num(&c, "asymmetry_last");
-    r->seconds = result_num(&c, "seconds");
-  }
-  nc_config_free(&c);
+  nc_exp_run_result res;
+  int found = 0;
+  r->done = nc_exp_result_read(r->dir, &res, &found) == NC_OK && found;
+  r->probe = res.probe, r->knn = res.knn, r->seconds = res.seconds;
 }
 
 /* Runs the unfinished runs, `jobs` at a time in forked children. Returns the number that failed. */
@@ -286,59 +251,7 @@ static int find_run(const run_t *runs, int nruns, const char *dir) {
   return -1;
 }
 
-typedef struct {
-  nc_exp_measure m[NC_EXP_MAX_ROWS]; /* probe measures (and the monitor spans) */
-  double knn_mean[NC_EXP_MAX_ROWS], knn_std[NC_EXP_MAX_ROWS];
-  nc_claim_result cr[4];
-} exp_summary;
-
-static void summarize(const nc_experiment *e, const nc_exp_scale *sc, int seeds, const char *out,
-                      const run_t *runs, int nruns, exp_summary *s) {
-  for (int i = 0; i < e->nrows; i++) {
-    double probe[64], knn[64], af[64], al[64], d[64];
-    for (int k = 0; k < seeds; k++) {
-      char dir[1024];
-      run_dir(out, sc->options, e->rows[i].options, k, dir, sizeof dir);
-      int j = find_run(runs, nruns, dir);
-      const run_t *r = j >= 0 && runs[j].done ? &runs[j] : NULL;
-      probe[k] = r ? r->probe : NAN;
-      knn[k] = r ? r->knn : NAN;
-      af[k] = al[k] = d[k] = NAN;
-      if (r) { /* the alignment spans; asymmetry claims swap theirs in below */
-        af[k] = r->align_first, al[k] = r->align_last;
-        d[k] = al[k] - af[k];
-      }
-    }
-    nc_exp_measure *m = &s->m[i];
-    m->n = nc_exp_mean_std(probe, seeds, &m->mean, &m->std);
-    nc_exp_mean_std(knn, seeds, &s->knn_mean[i], &s->knn_std[i]);
-    double sd;
-    nc_exp_mean_std(af, seeds, &m->first, &sd);
-    nc_exp_mean_std(al, seeds, &m->last, &sd);
-    nc_exp_mean_std(d, seeds, &sd, &m->dstd);
-  }
-  for (int c = 0; c < e->nclaims; c++) {
-    nc_exp_measure mm[NC_EXP_MAX_ROWS];
-    memcpy(mm, s->m, sizeof mm);
-    if (e->claims[c].metric == NC_METRIC_ASYMMETRY) /* swap in the asymmetry spans */
-      for (int i = 0; i < e->nrows; i++) {
-        double f[64], l[64], d[64], sd;
-        for (int k = 0; k < seeds; k++) {
-          char dir[1024];
-          run_dir(out, sc->options, e->rows[i].options, k, dir, sizeof dir);
-          int j = find_run(runs, nruns, dir);
-          const run_t *r = j >= 0 && runs[j].done ? &runs[j] : NULL;
-          f[k] = r ? r->asym_first : NAN, l[k] = r ? r->asym_last : NAN, d[k] = l[k] - f[k];
-        }
-        mm[i].n = nc_exp_mean_std(f, seeds, &mm[i].first, &sd);
-        nc_exp_mean_std(l, seeds, &mm[i].last, &sd);
-        nc_exp_mean_std(d, seeds, &sd, &mm[i].dstd);
-      }
-    s->cr[c] = nc_claim_decide(&e->claims[c], mm, e->nrows, sc);
-  }
-}
-
-static void print_text(const nc_experiment *e, const exp_summary *s) {
+static void print_text(const nc_experiment *e, const nc_exp_summary *s) {
   printf("\n== %s: %s\n   paper: %s\n", e->name, e->title, e->paper_data);
   printf("   %-44s %-22s %-22s %s\n", "row", "paper (top-1 %)", "ours: probe (seeds)", "kNN");
   for (int i = 0; i < e->nrows; i++) {
@@ -365,43 +278,6 @@ static void print_text(const nc_experiment *e, const exp_summary *s) {
   }
 }
 
-static void print_json_exp(const nc_experiment *e, const exp_summary *s, int first) {
-  printf("%s{\"name\": ", first ? "" : ", ");
-  nc_json_str(stdout, e->name);
-  printf(", \"title\": ");
-  nc_json_str(stdout, e->title);
-  printf(", \"paper_data\": ");
-  nc_json_str(stdout, e->paper_data);
-  printf(", \"rows\": [");
-  for (int i = 0; i < e->nrows; i++) {
-    const nc_exp_measure *m = &s->m[i];
-    printf("%s{\"label\": ", i ? ", " : "");
-    nc_json_str(stdout, e->rows[i].label);
-    printf(", \"options\": ");
-    nc_json_str(stdout, e->rows[i].options);
-    printf(", \"paper\": ");
-    nc_json_str(stdout, e->rows[i].paper);
-    printf(", \"seeds\": %d", m->n);
-    nc_json_field(stdout, "probe_mean", m->mean);
-    nc_json_field(stdout, "probe_std", m->std);
-    nc_json_field(stdout, "knn_mean", s->knn_mean[i]);
-    nc_json_field(stdout, "alignment_first", m->first);
-    nc_json_field(stdout, "alignment_last", m->last);
-    printf("}");
-  }
-  printf("], \"claims\": [");
-  for (int c = 0; c < e->nclaims; c++) {
-    printf("%s{\"claim\": ", c ? ", " : "");
-    nc_json_str(stdout, e->claims[c].text);
-    printf(", \"verdict\": ");
-    nc_json_str(stdout, nc_verdict_name(s->cr[c].verdict));
-    nc_json_field(stdout, "margin", s->cr[c].diff);
-    nc_json_field(stdout, "se", s->cr[c].se);
-    printf(", \"rows_missing\": %d}", s->cr[c].missing);
-  }
-  printf("]}");
-}
-
 /* Is experiment `name` in the comma-separated list? */
 static int listed(const char *list, const char *name) {
   size_t n = strlen(name);
@@ -412,6 +288,38 @@ static int listed(const char *list, const char *name) {
     p += len + (end != NULL);
   }
   return 0;
+}
+
+/* OUT/reproduce.txt, written before anything runs so that `ncssl report OUT` finds the tables of
+ * an interrupted suite too: the scale (one per folder: the run directories of two scales would
+ * share it and the tables could not tell them apart) and the most seeds any invocation asked for
+ * (a rerun with fewer does not hide the runs of the others). Raises *seeds to that number. */
+static int write_marker(const char *out, const nc_exp_scale *sc, int *seeds) {
+  char path[1200], msg[1400];
+  snprintf(path, sizeof path, "%s/" NC_EXP_MARKER, out);
+  nc_config c = {0};
+  struct stat st;
+  int rc = NC_OK;
+  if (stat(path, &st) == 0) {
+    if (nc_config_read(&c, path)) {
+      nc_config_free(&c);
+      return nc_cli_error(NC_EXIT_FAIL, NULL);
+    }
+    const char *scale = nc_config_get(&c, "scale"), *n = nc_config_get(&c, "seeds");
+    if (scale && strcmp(scale, sc->name) != 0) {
+      snprintf(msg, sizeof msg,
+               "--out: %s holds the runs of --scale %s (%s); give another folder for --scale %s",
+               out, scale, path, sc->name);
+      nc_config_free(&c);
+      return nc_cli_error(NC_EXIT_USAGE, msg);
+    }
+    if (n && atoi(n) > *seeds && atoi(n) <= 64) *seeds = atoi(n);
+  }
+  rc = nc_config_set(&c, "scale", sc->name);
+  if (!rc) rc = nc_config_setf(&c, "seeds", "%d", *seeds);
+  if (!rc) rc = nc_config_write(&c, path);
+  nc_config_free(&c);
+  return rc ? nc_cli_error(NC_EXIT_FAIL, NULL) : NC_EXIT_OK;
 }
 
 int cmd_reproduce(int argc, char **argv) {
@@ -441,7 +349,9 @@ int cmd_reproduce(int argc, char **argv) {
       "directories under DIR/runs, evaluates each backbone (linear probe + kNN), and prints one\n"
       "table per experiment: the paper's number beside ours (mean ± std over seeds) and each\n"
       "claim's verdict (reproduced / not reproduced / undecided), computed from the runs.\n"
-      "Finished runs (result.txt present) are not rerun; interrupted ones are resumed.",
+      "Finished runs (result.txt present) are not rerun; interrupted ones are resumed.\n"
+      "DIR/reproduce.txt records the scale (one per folder); `ncssl report DIR` draws the\n"
+      "same tables with Figs 2 and 6.",
       opts,
       sizeof opts / sizeof opts[0],
       0};
@@ -490,7 +400,7 @@ int cmd_reproduce(int argc, char **argv) {
     for (int i = 0; i < exps[e].nrows; i++)
       for (int k = 0; k < nseeds; k++) {
         char dir[1024];
-        run_dir(out, sc->options, exps[e].rows[i].options, k, dir, sizeof dir);
+        nc_exp_run_dir(out, sc->options, exps[e].rows[i].options, k, dir, sizeof dir);
         if (find_run(runs, nruns, dir) >= 0 || nruns == MAX_RUNS) continue;
         run_t *r = &runs[nruns++];
         snprintf(r->opts, sizeof r->opts, "%s %s", sc->options, exps[e].rows[i].options);
@@ -540,6 +450,10 @@ int cmd_reproduce(int argc, char **argv) {
     free(runs);
     return nc_cli_error_flag(NC_EXIT_FAIL, "--out");
   }
+  if ((rc = write_marker(out, sc, &nseeds))) {
+    free(runs);
+    return rc;
+  }
   int failed = run_pending(runs, nruns, sc, jobs, threads, data_dir, json);
   int first = 1;
   if (json) {
@@ -550,12 +464,19 @@ int cmd_reproduce(int argc, char **argv) {
   }
   for (int e = 0; e < nexp; e++) {
     if (*only && !listed(only, exps[e].name)) continue;
-    exp_summary s;
-    summarize(&exps[e], sc, nseeds, out, runs, nruns, &s);
-    if (json)
-      print_json_exp(&exps[e], &s, first);
-    else
+    nc_exp_summary s;
+    if (nc_exp_summarize(&exps[e], sc, nseeds, out, &s)) {
+      if (json) printf("]}\n");
+      fflush(stdout);
+      free(runs);
+      return nc_cli_error(NC_EXIT_FAIL, NULL);
+    }
+    if (json) {
+      printf("%s", first ? "" : ", ");
+      nc_exp_summary_json(stdout, &exps[e], &s);
+    } else {
       print_text(&exps[e], &s);
+    }
     first = 0;
   }
   if (json) printf("]}\n");

@@ -44,7 +44,9 @@ static const char *stylesheet =
     ".notice.bad{background:#fdecea;border-left-color:#d62728}\n"
     ".notice ul{margin:.2rem 0;padding-left:1.2rem}\n"
     "details{margin:.3rem 0}summary{cursor:pointer;color:#1f4e8c}\n"
-    "code{font-size:.9em}\n";
+    "code{font-size:.9em}\n"
+    "h3{font-size:1.05rem;margin:1.4rem 0 .2rem}td.missing{color:#8a5a00;background:#fff4e5}\n"
+    ".verdict.yes{color:#2ca02c}.verdict.no{color:#d62728}.verdict.open{color:#555}\n";
 
 void rp_html_begin(FILE *f, const char *title, const char *subtitle) {
   fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n", f);

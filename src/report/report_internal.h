@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "ncssl/plot.h"
+#include "ncssl/report.h"
 
 /* Most columns of one matrix drawn as separate lines; wider matrices are subsampled evenly. */
 #define RP_MAX_COLUMNS 16
@@ -60,5 +61,13 @@ void rp_html_figures(FILE *f, const char *heading, const char *intro, const rp_p
                      int n);
 /* Closes the page. */
 void rp_html_end(FILE *f);
+
+/* ---- the Reproduce section (report_reproduce.c) ---- */
+
+/* Draws Figs 2 and 6 of a reproduce folder into fig_dir; figs (room for 3) gets those drawn. */
+int rp_reproduce_figures(const nc_report_reproduce *rep, const char *fig_dir, rp_page_fig *figs,
+                         int *nfigs);
+/* The section: a table per experiment with its claims' verdicts, then the figures. */
+void rp_reproduce_html(FILE *f, const nc_report_reproduce *rep, const rp_page_fig *figs, int nfigs);
 
 #endif

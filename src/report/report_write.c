@@ -90,9 +90,10 @@ typedef struct {
   const char *fig_dir;
 } page_figs;
 
+/* Section -1: a figure shown elsewhere on the page (the Reproduce section), only counted here. */
 static int add_fig(page_figs *pf, int section, const char *stem, const char *title,
                    const char *caption) {
-  pf->figs[section][pf->nfigs[section]++] = (rp_page_fig){stem, title, caption};
+  if (section >= 0) pf->figs[section][pf->nfigs[section]++] = (rp_page_fig){stem, title, caption};
   nc_report_summary *s = pf->summary;
   if (s->figures < (int)(sizeof s->stems / sizeof s->stems[0]))
     snprintf(s->stems[s->figures], sizeof s->stems[0], "%s", stem);
@@ -371,9 +372,15 @@ static void notices_box(FILE *f, const nc_report_run *runs, int n) {
   fputs("</ul></div>\n", f);
 }
 
-static int write_page(const char *out_dir, const nc_report_run *runs, int n, const page_figs *pf) {
+static int write_page(const char *out_dir, const nc_report_run *runs, int n, const page_figs *pf,
+                      const nc_report_reproduce *rep, const rp_page_fig *rfigs, int nrfigs) {
   char path[4200], title[512] = "ncssl report: ";
   snprintf(path, sizeof path, "%s/report.html", out_dir);
+  if (rep) {
+    size_t len = strlen(title);
+    snprintf(title + len, sizeof title - len, "reproduce (%s scale)%s", rep->scale->name,
+             n ? ", " : "");
+  }
   for (int r = 0; r < n; r++) {
     size_t len = strlen(title);
     snprintf(title + len, sizeof title - len, "%s%s", r ? ", " : "", runs[r].label);
@@ -381,13 +388,23 @@ static int write_page(const char *out_dir, const nc_report_run *runs, int n, con
   nc_afile a = {0};
   int rc = nc_afile_open(&a, path);
   if (rc) return rc;
-  char subtitle[128];
-  snprintf(subtitle, sizeof subtitle, "%d run%s; figures are PNG with SVG alongside.", n,
-           n == 1 ? "" : "s");
+  char subtitle[160];
+  if (rep && !n)
+    snprintf(subtitle, sizeof subtitle,
+             "%d runs of the paper's experiments; figures are PNG "
+             "with SVG alongside.",
+             rep->runs);
+  else
+    snprintf(subtitle, sizeof subtitle, "%d run%s; figures are PNG with SVG alongside.", n,
+             n == 1 ? "" : "s");
   rp_html_begin(a.f, title, subtitle);
-  notices_box(a.f, runs, n);
-  runs_table(a.f, runs, n);
-  for (int s = 0; s < NSEC; s++) {
+  if (rep) rp_reproduce_html(a.f, rep, rfigs, nrfigs);
+  /* A reproduce folder alone is its tables: its dozens of runs are each a `ncssl report` away. */
+  if (n) {
+    notices_box(a.f, runs, n);
+    runs_table(a.f, runs, n);
+  }
+  for (int s = 0; s < NSEC && n; s++) {
     if (pf->nfigs[s]) {
       rp_html_figures(a.f, sections[s].heading, sections[s].intro, pf->figs[s], pf->nfigs[s]);
       continue;
@@ -404,6 +421,11 @@ static int write_page(const char *out_dir, const nc_report_run *runs, int n, con
 
 int nc_report_write(const nc_report_run *runs, int n, const char *out_dir,
                     nc_report_summary *summary) {
+  return nc_report_write_page(runs, n, NULL, out_dir, summary);
+}
+
+int nc_report_write_page(const nc_report_run *runs, int n, const nc_report_reproduce *rep,
+                         const char *out_dir, nc_report_summary *summary) {
   nc_report_summary local;
   if (!summary) summary = &local;
   memset(summary, 0, sizeof *summary);
@@ -413,15 +435,20 @@ int nc_report_write(const nc_report_run *runs, int n, const char *out_dir,
   if (!rc) rc = nc_mkdir_nofollow(fig_dir); /* never a symlink to somewhere else */
   if (rc) return rc;
   page_figs pf = {.summary = summary, .fig_dir = fig_dir};
+  rp_page_fig rfigs[3];
+  int nrfigs = 0;
+  if (rep && !(rc = rp_reproduce_figures(rep, fig_dir, rfigs, &nrfigs)))
+    for (int i = 0; i < nrfigs; i++) add_fig(&pf, -1, rfigs[i].stem, rfigs[i].title, NULL);
   for (size_t i = 0; i < sizeof specs / sizeof specs[0] && !rc; i++) {
     if (specs[i].section == SEC_COLLAPSE && !rc) rc = rank_figure(runs, n, &pf);
     if (!rc) rc = spec_figure(&specs[i], runs, n, &pf);
   }
   if (!rc) rc = accuracy_figure(runs, n, &pf);
-  if (!rc) rc = write_page(out_dir, runs, n, &pf);
+  if (!rc) rc = write_page(out_dir, runs, n, &pf, rep, rfigs, nrfigs);
   for (int r = 0; r < n; r++) {
     summary->notices += runs[r].nnotices;
     summary->unusable_runs += !runs[r].usable;
   }
+  if (rep) summary->notices += rep->nnotices;
   return rc;
 }
