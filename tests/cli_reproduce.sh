@@ -51,7 +51,7 @@ expect 1 '^ncssl: --scale paper needs STL-10' -- reproduce --scale paper --data-
   --out "$T/x"
 
 # The whole suite at the smoke scale.
-expect 0 '56 runs, 0 already done, 56 to run' -- reproduce --scale quick --out "$T/q" --jobs 2
+expect 0 '57 runs, 0 already done, 57 to run' -- reproduce --scale quick --out "$T/q" --jobs 2
 cp "$T/out" "$T/first"
 for e in table1 table2 table3-1layer table3-2layer table5 fig6 table6 table7 table8 \
   directpred-vs fig2; do
@@ -60,7 +60,20 @@ done
 check "every claim has a verdict" test "$(grep -cE '^     -> (reproduced|not reproduced|undecided)' \
   "$T/first")" -eq 16
 check "the paper's numbers are printed" grep -qE 'sym, no EMA, no bias +36.62±1.85' "$T/first"
-check "56 run directories with a result" test "$(ls "$T"/q/runs/*/result.txt | wc -l)" -eq 56
+check "56 run directories and the floor with a result" \
+  test "$(ls "$T"/q/runs/*/result.txt | wc -l)" -eq 57
+# The random-init floor: the untrained backbone evaluated as the runs are (the scale's 500/200
+# images, 2 probe epochs, k 20), the same numbers as `ncssl eval --random-init` gives.
+floor=$(ls -d "$T"/q/runs/random_init-*-s0)
+check "the floor has a result" grep -qE '^probe_best_top1 = [0-9]' "$floor/result.txt"
+check "the floor is printed before the tables" grep -qE \
+  '^random-init floor \(the untrained backbone, evaluated as every run\): probe [0-9.]+ ± 0.00, kNN [0-9.]+ \(1 seed\)$' \
+  "$T/first"
+"$NCSSL" eval --random-init --data fashion-mnist --width 4 --seed 0 --subset 500 --test-subset 200 \
+  --probe-epochs 2 --knn-k 20 --threads 1 --json >"$T/eval.json" 2>/dev/null
+check "the floor is what eval --random-init measures" awk -v f="$(sed -n \
+  's/^probe_best_top1 = //p' "$floor/result.txt")" -v e="$(grep -oE '"probe_best_top1": [0-9.]+' \
+  "$T/eval.json" | grep -oE '[0-9.]+$')" 'BEGIN { exit !(e != "" && (f - 100 * e) ^ 2 < 1e-6) }'
 run=$(ls -d "$T"/q/runs/predictor_optimal_freq_2-*-s0)
 for f in config.txt metrics.jsonl checkpoint.safetensors backbone.safetensors result.txt; do
   check "a run directory has $f" test -s "$run/$f"
@@ -70,13 +83,13 @@ check "config.txt has the scale's options" grep -qE '^width = 4$' "$run/config.t
 check "metrics.jsonl has the evaluation" grep -q '"type": "eval"' "$run/metrics.jsonl"
 check "result.txt has the probe" grep -qE '^probe_best_top1 = [0-9]' "$run/result.txt"
 # Finished runs are not rerun, and give the same tables.
-expect 0 '56 runs, 56 already done, 0 to run' -- reproduce --scale quick --out "$T/q" --jobs 2
+expect 0 '57 runs, 57 already done, 0 to run' -- reproduce --scale quick --out "$T/q" --jobs 2
 check "a rerun prints the same tables" cmp -s <(sed -n '/^== /,$p' "$T/first") \
   <(sed -n '/^== /,$p' "$T/out")
 # A removed result is rerun (and only that one).
 rm "$run/result.txt"
-expect 0 '56 runs, 55 already done, 1 to run' -- reproduce --scale quick --out "$T/q"
-expect 0 '^\{"scale": "quick", "seeds": 1, "runs": 3, "failed": 0, "experiments": \[\{"name": "table8"' \
+expect 0 '57 runs, 56 already done, 1 to run' -- reproduce --scale quick --out "$T/q"
+expect 0 '^\{"scale": "quick", "seeds": 1, "runs": 4, "failed": 0, "random_init_floor": \{"n": 1, "probe": [0-9.]+, .*"experiments": \[\{"name": "table8"' \
   -- reproduce --scale quick --out "$T/q" --only table8 --json
 check "--json has the claims' verdicts" grep -q '"verdict": "' "$T/out"
 check "--json is one line" test "$(wc -l <"$T/out")" -eq 1
@@ -111,7 +124,7 @@ echo 'not a key value line' >> "$run/result.txt"
 expect 1 "^ncssl: $run/result.txt:[0-9]+: " -- report "$T/q" --out "$T/qpage"
 check "one error line" test "$(wc -l <"$T/err")" -eq 1
 check "no page written" test ! -e "$T/qpage"
-expect 0 '56 runs, 55 already done, 1 to run' -- reproduce --scale quick --out "$T/q"
+expect 0 '57 runs, 56 already done, 1 to run' -- reproduce --scale quick --out "$T/q"
 expect 0 "report: $T/qpage/report.html" -- report "$T/q" --out "$T/qpage"
 
 # An experiment run alone: the other tables' rows are missing, not numbers.

@@ -124,6 +124,24 @@ typedef struct {
  * that is not a number. */
 int nc_exp_result_read(const char *dir, nc_exp_run_result *r, int *found);
 
+/* The random-init floor of a scale: its backbone untrained (initialised as `ncssl train --seed`
+ * initialises it) and evaluated as every run is. Fashion-MNIST's untrained features are already
+ * far above chance, so a trained row is read against this, not against 10%. Its run directory is
+ * nc_exp_run_dir(out, the scale's options, NC_EXP_FLOOR, seed). */
+#define NC_EXP_FLOOR "random-init"
+
+typedef struct {
+  int n;                   /* seeds with a result */
+  double probe, probe_std; /* best linear-probe test top-1 over those seeds, points (%) */
+  double knn, knn_std;
+} nc_exp_floor;
+
+/* The floor over seeds 0..seeds-1 under out (n = 0 when none has run); NC_OK or the error of a
+ * malformed result.txt. */
+int nc_exp_floor_read(const nc_exp_scale *sc, int seeds, const char *out, nc_exp_floor *f);
+/* Writes the floor as a JSON object ({"n": 0} when it has not run). */
+void nc_exp_floor_json(FILE *f, const nc_exp_floor *fl);
+
 /* One experiment's table: per row the probe measures over seeds (with the alignment spans), kNN
  * mean and std, and each claim's result. */
 typedef struct {

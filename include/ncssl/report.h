@@ -72,6 +72,7 @@ typedef struct {
   int nexp;
   nc_exp_summary *tables;  /* one per experiment, as nc_exp_summarize builds them */
   int runs, done;          /* runs of all tables (shared rows once each), and those with a result */
+  nc_exp_floor floor;      /* the scale's random-init floor (n = 0 when it has not run) */
   nc_report_curve *curves; /* the fig2 experiment's runs that logged monitors */
   int ncurves;
   char **notices; /* runs whose curves could not be read, one line each */
@@ -86,7 +87,8 @@ int nc_report_is_reproduce(const char *dir);
  * naming the file), since its numbers would be wrong. Returns NC_OK otherwise. */
 int nc_report_reproduce_load(nc_report_reproduce *rep, const char *dir);
 void nc_report_reproduce_free(nc_report_reproduce *rep);
-/* `"reproduce": {"dir", "scale", "seeds", "runs", "done", "experiments": [...]}` with each table
+/* `"reproduce": {"dir", "scale", "seeds", "runs", "done", "random_init_floor", "experiments":
+ * [...]}` with each table
  * as nc_exp_summary_json writes it. */
 void nc_report_reproduce_json(FILE *f, const nc_report_reproduce *rep);
 

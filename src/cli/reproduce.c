@@ -34,6 +34,7 @@ typedef struct {
   int seed;
   char dir[1024];
   int done, failed;
+  int floor; /* the scale's random-init floor: evaluated untrained, no training */
   double probe, knn, seconds;
 } run_t;
 
@@ -90,11 +91,11 @@ static void monitor_span(const nc_metrics_log *log, const char *key, double *fir
 /* Probe + kNN of the run's backbone on the scale's evaluation subsets; appends the eval record to
  * metrics.jsonl (for `ncssl report`). */
 static int evaluate(const nc_train_opts *o, const nc_exp_scale *sc, int seed, long steps,
-                    double *probe_best, double *knn) {
+                    int random_init, double *probe_best, double *knn) {
   char ckpt[1200];
   snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o->out);
-  nc_resnet_cfg cfg;
-  int rc = nc_train_read_arch(ckpt, &cfg, NULL, NULL);
+  nc_resnet_cfg cfg = o->ssl.backbone;
+  int rc = random_init ? NC_OK : nc_train_read_arch(ckpt, &cfg, NULL, NULL);
   if (rc) return rc;
   nc_data_opts dopts = {0};
   dopts.dir = o->data_dir;
@@ -110,9 +111,17 @@ static int evaluate(const nc_train_opts *o, const nc_exp_scale *sc, int seed, lo
   if ((rc = nc_aug_preset_get(
            o->preset && *o->preset ? o->preset : nc_train_default_preset(o->data), 0, &aug)))
     goto done;
-  if ((rc = nc_resnet_build(&net, &cfg, aug.view[0].size, aug.view[0].size, 256, 1, 0, NULL)) ||
-      (rc = nc_train_load_backbone(net, ckpt)))
+  if (random_init) cfg.in_channels = train.c; /* as nc_train_run fills it in from the data */
+  if ((rc = nc_resnet_build(&net, &cfg, aug.view[0].size, aug.view[0].size, 256, 1, 0, NULL)))
     goto done;
+  if (random_init) { /* the stream nc_ssl_create initialises the online network from */
+    nc_rng root, r;
+    nc_rng_seed(&root, (uint64_t)seed);
+    r = nc_rng_split(&root, 1);
+    nc_net_init(net, &r);
+  } else if ((rc = nc_train_load_backbone(net, ckpt))) {
+    goto done;
+  }
   nc_probe_config pc = nc_probe_default();
   pc.epochs = sc->probe_epochs;
   pc.seed = (uint64_t)seed;
@@ -121,6 +130,7 @@ static int evaluate(const nc_train_opts *o, const nc_exp_scale *sc, int seed, lo
   if ((rc = nc_train_evaluate(net, &train, &test, &aug.view[0], &pc, &kc, &probe, knn))) goto done;
   *probe_best = 100 * probe.best_top1;
   *knn *= 100;
+  if (random_init) goto done; /* no run directory of a training run to log into */
   char mpath[1200];
   snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", o->out);
   nc_metrics *m = NULL;
@@ -135,6 +145,25 @@ done:
   return rc;
 }
 
+/* The floor: the untrained backbone evaluated as a run's is; result.txt holds what a run's does
+ * (probe_best_top1, knn_top1, seconds). */
+static int floor_one(const run_t *r, const nc_train_opts *o, const nc_exp_scale *sc, double t0) {
+  double probe = NAN, knn = NAN;
+  char rpath[1200];
+  snprintf(rpath, sizeof rpath, "%s/result.txt", r->dir);
+  int rc = nc_mkdir_p(r->dir);
+  if (!rc) rc = evaluate(o, sc, r->seed, 0, 1, &probe, &knn);
+  nc_config out = {0};
+  if (!rc) rc = nc_config_setf(&out, "probe_best_top1", "%.17g", probe);
+  if (!rc) rc = nc_config_setf(&out, "knn_top1", "%.17g", knn);
+  if (!rc) rc = nc_config_set(&out, "random_init", "1");
+  if (!rc) rc = nc_config_setf(&out, "seconds", "%.3f", now_s() - t0);
+  if (!rc) rc = nc_config_write(&out, rpath);
+  nc_config_free(&out);
+  if (rc) fprintf(stderr, "ncssl: reproduce: %s: %s\n", r->dir, nc_last_error());
+  return rc ? NC_EXIT_FAIL : NC_EXIT_OK;
+}
+
 /* Trains (or resumes) one run, evaluates it and writes result.txt last. Runs in a child process:
  * returns its exit status. */
 static int run_one(const run_t *r, const nc_exp_scale *sc, long threads, const char *data_dir) {
@@ -145,12 +174,17 @@ static int run_one(const run_t *r, const nc_exp_scale *sc, long threads, const c
   int rc = nc_train_cli_prepare(argc, argv, &o, &text); /* nc_train_run writes config.txt */
   if (rc >= 0) return rc;
   double t0 = now_s();
+  if (r->floor) {
+    free(text);
+    return floor_one(r, &o, sc, t0);
+  }
   /* A row with a checkpoint continues; one without (killed before its first save) starts over. */
   o.resume = file_exists(r->dir, "checkpoint.safetensors");
   o.force = !o.resume;
   nc_train_result res;
   double probe = NAN, knn = NAN;
-  if ((rc = nc_train_run(&o, &res)) || (rc = evaluate(&o, sc, r->seed, res.steps, &probe, &knn))) {
+  if ((rc = nc_train_run(&o, &res)) ||
+      (rc = evaluate(&o, sc, r->seed, res.steps, 0, &probe, &knn))) {
     fprintf(stderr, "ncssl: reproduce: %s: %s\n", r->dir, nc_last_error());
     free(text);
     return NC_EXIT_FAIL;
@@ -395,6 +429,15 @@ int cmd_reproduce(int argc, char **argv) {
   run_t *runs = calloc(MAX_RUNS, sizeof *runs);
   if (!runs) return nc_cli_error(NC_EXIT_FAIL, "out of memory");
   int nruns = 0;
+  /* The random-init floor first, one per seed (seconds each); its options only say what the
+   * data and the backbone are, the predictor is any that trains. */
+  for (int k = 0; k < nseeds; k++) {
+    run_t *r = &runs[nruns++];
+    snprintf(r->opts, sizeof r->opts, "%s --predictor linear", sc->options);
+    nc_exp_run_dir(out, sc->options, NC_EXP_FLOOR, k, r->dir, sizeof r->dir);
+    r->seed = k, r->floor = 1;
+    load_result(r);
+  }
   for (int e = 0; e < nexp; e++) {
     if (*only && !listed(only, exps[e].name)) continue;
     for (int i = 0; i < exps[e].nrows; i++)
@@ -456,11 +499,23 @@ int cmd_reproduce(int argc, char **argv) {
   }
   int failed = run_pending(runs, nruns, sc, jobs, threads, data_dir, json);
   int first = 1;
+  nc_exp_floor floor;
+  if (nc_exp_floor_read(sc, nseeds, out, &floor)) {
+    free(runs);
+    return nc_cli_error(NC_EXIT_FAIL, NULL);
+  }
   if (json) {
     printf("{\"scale\": ");
     nc_json_str(stdout, sc->name);
-    printf(", \"seeds\": %d, \"runs\": %d, \"failed\": %d, \"experiments\": [", nseeds, nruns,
+    printf(", \"seeds\": %d, \"runs\": %d, \"failed\": %d, \"random_init_floor\": ", nseeds, nruns,
            failed);
+    nc_exp_floor_json(stdout, &floor);
+    printf(", \"experiments\": [");
+  } else if (floor.n) {
+    printf(
+        "\nrandom-init floor (the untrained backbone, evaluated as every run): probe %.2f ± %.2f, "
+        "kNN %.2f (%d seed%s)\n",
+        floor.probe, floor.probe_std, floor.knn, floor.n, floor.n > 1 ? "s" : "");
   }
   for (int e = 0; e < nexp; e++) {
     if (*only && !listed(only, exps[e].name)) continue;

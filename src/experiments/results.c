@@ -164,3 +164,28 @@ void nc_exp_summary_json(FILE *f, const nc_experiment *e, const nc_exp_summary *
   }
   fprintf(f, "]}");
 }
+
+int nc_exp_floor_read(const nc_exp_scale *sc, int seeds, const char *out, nc_exp_floor *f) {
+  double probe[MAX_SEEDS], knn[MAX_SEEDS];
+  if (seeds > MAX_SEEDS) seeds = MAX_SEEDS;
+  for (int k = 0; k < seeds; k++) {
+    char dir[1200];
+    nc_exp_run_dir(out, sc->options, NC_EXP_FLOOR, k, dir, sizeof dir);
+    nc_exp_run_result r;
+    int found, rc = nc_exp_result_read(dir, &r, &found);
+    if (rc) return rc;
+    probe[k] = r.probe, knn[k] = r.knn;
+  }
+  f->n = nc_exp_mean_std(probe, seeds, &f->probe, &f->probe_std);
+  nc_exp_mean_std(knn, seeds, &f->knn, &f->knn_std);
+  return NC_OK;
+}
+
+void nc_exp_floor_json(FILE *f, const nc_exp_floor *fl) {
+  if (!fl->n) {
+    fprintf(f, "{\"n\": 0}");
+    return;
+  }
+  fprintf(f, "{\"n\": %d, \"probe\": %.4f, \"probe_std\": %.4f, \"knn\": %.4f, \"knn_std\": %.4f}",
+          fl->n, fl->probe, fl->probe_std, fl->knn, fl->knn_std);
+}

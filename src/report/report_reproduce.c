@@ -118,6 +118,7 @@ int nc_report_reproduce_load(nc_report_reproduce *rep, const char *dir) {
     return nc_fail(NC_ENOMEM, "report: out of memory");
   for (int e = 0; e < rep->nexp && !rc; e++)
     rc = nc_exp_summarize(&rep->exps[e], rep->scale, rep->seeds, dir, &rep->tables[e]);
+  if (!rc) rc = nc_exp_floor_read(rep->scale, rep->seeds, dir, &rep->floor);
   if (rc) return rc;
   /* Runs shared by several tables count once: the run directories, deduplicated. */
   enum { DIR_CAP = 1024 };
@@ -162,8 +163,10 @@ void nc_report_reproduce_json(FILE *f, const nc_report_reproduce *rep) {
   nc_json_str(f, rep->dir);
   fprintf(f, ", \"scale\": ");
   nc_json_str(f, rep->scale->name);
-  fprintf(f, ", \"seeds\": %d, \"runs\": %d, \"done\": %d, \"experiments\": [", rep->seeds,
+  fprintf(f, ", \"seeds\": %d, \"runs\": %d, \"done\": %d, \"random_init_floor\": ", rep->seeds,
           rep->runs, rep->done);
+  nc_exp_floor_json(f, &rep->floor);
+  fprintf(f, ", \"experiments\": [");
   for (int e = 0; e < rep->nexp; e++) {
     fprintf(f, "%s", e ? ", " : "");
     nc_exp_summary_json(f, &rep->exps[e], &rep->tables[e]);
@@ -348,6 +351,13 @@ void rp_reproduce_html(FILE *f, const nc_report_reproduce *rep, const rp_page_fi
           rep->runs, rep->scale->name);
   rp_html_text(f, rep->dir);
   fputs("</code>.</p>\n", f);
+  if (rep->floor.n)
+    fprintf(f,
+            "<p class=\"intro\">Random-init floor (the same backbone untrained, evaluated as "
+            "every run): probe <b>%.2f \xc2\xb1 %.2f</b>, kNN %.2f (%d seed%s). A row below it "
+            "learned features worse than none.</p>\n",
+            rep->floor.probe, rep->floor.probe_std, rep->floor.knn, rep->floor.n,
+            rep->floor.n > 1 ? "s" : "");
   if (rep->nnotices) {
     fputs("<div class=\"notice\"><ul>\n", f);
     for (int i = 0; i < rep->nnotices; i++) {
