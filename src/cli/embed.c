@@ -160,6 +160,6 @@ static int embed_main(int argc, char **argv, nc_comm *comm) {
 
 int cmd_embed(int argc, char **argv) {
   nc_comm *comm = nc_comm_open(NULL, NULL);
-  frozen_hold_stderr(comm);
+  frozen_hold_output(comm);
   return frozen_finish(comm, embed_main(argc, argv, comm));
 }

@@ -156,6 +156,6 @@ static int eval_main(int argc, char **argv, nc_comm *comm) {
 
 int cmd_eval(int argc, char **argv) {
   nc_comm *comm = nc_comm_open(NULL, NULL);
-  frozen_hold_stderr(comm);
+  frozen_hold_output(comm);
   return frozen_finish(comm, eval_main(argc, argv, comm));
 }

@@ -223,9 +223,11 @@ void frozen_progress_done(frozen_progress *p) {
 static FILE *held;
 static int held_saved = -1, agreed;
 
-void frozen_hold_stderr(nc_comm *c) {
+void frozen_hold_output(nc_comm *c) {
   agreed = 0;
   if (nc_comm_rank(c) == 0) return;
+  /* rank 0 alone prints results and --help (failing, this rank is left without stdout: fine) */
+  if (!freopen("/dev/null", "w", stdout)) clearerr(stdout);
   fflush(stderr);
   if (!(held = tmpfile())) return; /* then it speaks as it goes: more lines, no hang */
   held_saved = dup(STDERR_FILENO);

@@ -44,13 +44,14 @@ void frozen_close(frozen *f);
 
 /* Under mpirun, `eval` and `embed` run the same setup on every rank (checkpoint, data, network)
  * and the ranks then agree, so that a rank that failed (a file its node lacks) stops them all with
- * one message, not a hang. Until that agreement ranks other than 0 hold their stderr back
- * (frozen_hold_stderr); frozen_agree releases it, the lowest failing rank's lines replayed as
- * "ncssl: rank R of N: ..." (rank 0's were printed as they came), and returns the exit code the
- * ranks agreed on: NC_EXIT_OK, or the lowest failing rank's code on every rank. One process: code.
- * frozen_finish, at the end of the command, answers the agreement for a rank that failed before
- * it (so the others do not wait for it), then closes comm. */
-void frozen_hold_stderr(nc_comm *c);
+ * one message, not a hang. Ranks other than 0 print nothing on stdout (rank 0 reports, once), and
+ * until that agreement they hold their stderr back (frozen_hold_output); frozen_agree releases it,
+ * the lowest failing rank's lines replayed as "ncssl: rank R of N: ..." (rank 0's were printed as
+ * they came), and returns the exit code the ranks agreed on: NC_EXIT_OK, or the lowest failing
+ * rank's code on every rank. One process: code. frozen_finish, at the end of the command, answers
+ * the agreement for a rank that failed before it (so the others do not wait for it), then closes
+ * comm. */
+void frozen_hold_output(nc_comm *c);
 int frozen_agree(nc_comm *c, int code);
 int frozen_finish(nc_comm *c, int code);
 /* One error line for a failure after the agreement (a feature pass, the probe): printed by the

@@ -132,12 +132,11 @@ int nc_train_evaluate_shard(nc_net *backbone, const nc_dataset *train, const nc_
   const int root = nc_comm_rank(comm) == 0;
   const int classes = train->classes > test->classes ? train->classes : test->classes;
   if (failed_rank) *failed_rank = -1;
-  /* the same on every rank (the same data), so every rank returns here alike */
-  if (classes < 2) return nc_fail(NC_EINVAL, "evaluate: %s has no labels", train->name);
-  float *ftr = malloc(rows_held(train, batch, comm) * dim * sizeof(float));
-  float *fte = malloc(rows_held(test, batch, comm) * dim * sizeof(float));
-  int rc = NC_OK;
-  if (!ftr || !fte) rc = nc_fail(NC_ENOMEM, "evaluate: out of memory");
+  /* a failure here goes through the first agreement too (ranks may read different copies) */
+  int rc = classes < 2 ? nc_fail(NC_EINVAL, "evaluate: %s has no labels", train->name) : NC_OK;
+  float *ftr = rc ? NULL : malloc(rows_held(train, batch, comm) * dim * sizeof(float));
+  float *fte = rc ? NULL : malloc(rows_held(test, batch, comm) * dim * sizeof(float));
+  if (!rc && (!ftr || !fte)) rc = nc_fail(NC_ENOMEM, "evaluate: out of memory");
   two_pass tp = {progress, ctx, 0, (long)train->n + test->n};
   nc_progress_fn fn = progress ? two_pass_progress : NULL;
   /* each pass ends in an agreement: a rank that failed stops the others before the gather */
