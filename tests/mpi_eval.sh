@@ -2,7 +2,7 @@
 # `mpirun -np 2 ncssl eval` and `ncssl embed`: the ranks share the feature passes (whole batches
 # each), rank 0 gathers them, probes and writes; the results equal the single-process run's
 # exactly (the same JSON, the same file bytes), and a rank whose checkpoint is missing stops the
-# job with one error line and a non-zero exit, not a hang.
+# job with one error line and a non-zero exit, not a hang; so does a signal to every rank.
 set -u
 NCSSL=$1 MPIEXEC=$2
 # (leak check off under the sanitizer build: see mpi_train.sh)
@@ -72,6 +72,36 @@ check "embed, checkpoint missing on rank 1: exit 1 (got $rc)" test "$rc" -eq 1
 check "embed, checkpoint missing on rank 1: one error line, naming rank 1" \
   test "$(grep -c '^ncssl: rank 1 of 2: ' "$T/r.err")" -eq 1 -a "$(errors "$T/r.err")" -eq 1
 check "embed, checkpoint missing on rank 1: nothing written" test ! -e "$T/r.safetensors"
+
+# SIGTERM to both ranks during the feature passes (as a scheduler signals every task): rank 0's
+# one line, rank 1 silent, a non-zero exit. The signal is sent once the ranks have agreed on the
+# setup (rank 1's standard error is no longer held in a deleted temporary file, but mpirun's pipe)
+# and rank 0 catches SIGTERM (/proc/PID/status), not after a fixed time.
+Q=(--random-init --width 64 --subset 4000 --test-subset 1000 --threads 1 --probe-epochs 1)
+"${MPI[@]}" "$NCSSL" eval "${Q[@]}" >"$T/q.out" 2>"$T/q.err" &
+job=$!
+r0="" r1=""
+for _ in $(seq 1 1200); do
+  for p in $(pgrep -f "ncssl eval ${Q[*]}\$"); do
+    case $(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep '^OMPI_COMM_WORLD_RANK=') in
+      *=0) r0=$p ;;
+      *=1) r1=$p ;;
+    esac
+  done
+  caught=$(sed -n 's/^SigCgt:\t*//p' "/proc/${r0:-0}/status" 2>/dev/null)
+  [ -n "$r1" ] && [ -n "$caught" ] && (( 0x$caught & 0x4000 )) &&
+    readlink "/proc/$r1/fd/2" | grep -q '^pipe:' && break
+  sleep 0.1
+done
+check "found both ranks past the setup, rank 0 catching SIGTERM" test -n "$r0" -a -n "$r1"
+kill -TERM $r0 $r1
+wait "$job"
+rc=$?
+check "SIGTERM to both ranks: a non-zero exit (got $rc)" test "$rc" -ne 0
+check "SIGTERM to both ranks: one line, rank 0's ($(cat "$T/q.err"))" \
+  test "$(errors "$T/q.err")" -eq 1 -a \
+  "$(grep -c '^ncssl: stopped by a signal; nothing was written$' "$T/q.err")" -eq 1
+check "SIGTERM to both ranks: no result printed" test ! -s "$T/q.out"
 
 echo "$((checks - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]

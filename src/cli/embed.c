@@ -90,7 +90,7 @@ static int embed_main(int argc, char **argv, nc_comm *comm) {
   const int npy = ends_with(out, ".npy");
   if (!npy && !ends_with(out, ".safetensors"))
     return nc_cli_error(NC_EXIT_USAGE, "--out: the file name must end in .safetensors or .npy");
-  nc_cli_quit_on_signals(); /* a signal before the write: exit at once, nothing written */
+  frozen_quit_on_signals(comm); /* a signal before the write: exit at once, nothing written */
   nc_dataset d = {0};
   frozen fz = {0};
   int exit_code = frozen_check(args.positional[0]);

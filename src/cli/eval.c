@@ -75,7 +75,7 @@ static int eval_main(int argc, char **argv, nc_comm *comm) {
   if (log && (random_init || args.npositional == 0 || stat(args.positional[0], &st) != 0 ||
               !S_ISDIR(st.st_mode)))
     return nc_cli_error(NC_EXIT_USAGE, "--log: needs a run directory (and no --random-init)");
-  nc_cli_quit_on_signals();
+  frozen_quit_on_signals(comm);
   nc_dataset train = {0}, test = {0};
   int exit_code = frozen_check(args.npositional ? args.positional[0] : NULL);
   if (!exit_code) exit_code = frozen_load_data(&a, "train", subset, &train);

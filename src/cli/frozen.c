@@ -265,6 +265,13 @@ static void end_quietly(void) {
   signal(SIGTERM, SIG_DFL);
 }
 
+void frozen_quit_on_signals(nc_comm *c) {
+  if (nc_comm_rank(c) == 0)
+    nc_cli_quit_on_signals();
+  else
+    end_quietly();
+}
+
 int frozen_agree(nc_comm *c, int code) {
   agreed = 1;
   const int rank = nc_comm_rank(c), size = nc_comm_size(c);

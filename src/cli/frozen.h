@@ -54,6 +54,9 @@ void frozen_close(frozen *f);
 void frozen_hold_output(nc_comm *c);
 int frozen_agree(nc_comm *c, int code);
 int frozen_finish(nc_comm *c, int code);
+/* nc_cli_quit_on_signals on rank 0; on the others a signal ends the process silently: rank 0
+ * says it once (signalled too, or terminated by mpirun when another rank exits). */
+void frozen_quit_on_signals(nc_comm *c);
 /* One error line for a failure after the agreement (a feature pass, the probe): printed by the
  * rank that failed first (failed_rank; -1: rank 0, the only one that continued), "rank R of N: "
  * before the message when there are several ranks. Returns code. */
