@@ -76,6 +76,11 @@ static void test_single(void) {
   CHECK(nc_comm_bcast(c, f, sizeof f, 0) == NC_OK);
   CHECK(nc_comm_bcast(c, f, sizeof f, 1) == NC_EINVAL);
   CHECK(nc_comm_barrier(c) == NC_OK);
+  size_t count[1] = {3};
+  float g[3] = {0};
+  CHECK(nc_comm_gatherv_f(c, f, g, count, 0) == NC_OK && same(f, g, 3));
+  CHECK(nc_comm_gatherv_f(c, g, g, count, 0) == NC_OK && same(f, g, 3)); /* in place */
+  CHECK(nc_comm_gatherv_f(c, f, g, count, 1) == NC_EINVAL);
   int first = 7;
   CHECK(nc_comm_agree(c, NC_OK, &first) == NC_OK && first == -1);
   CHECK(nc_comm_agree(c, NC_EIO, &first) == NC_EIO && first == 0);
@@ -95,6 +100,23 @@ static void test_mpi_collectives(nc_comm *c) {
   long v = r == n - 1 ? 12345 : -1;
   CHECK(nc_comm_bcast(c, &v, sizeof v, n - 1) == NC_OK && v == 12345);
   CHECK(nc_comm_barrier(c) == NC_OK);
+  /* gather: rank q sends q + 1 floats of value q (none when q is 1); to rank 0 with its block
+   * in place, then to the last rank from a separate buffer */
+  size_t counts[8], total = 0;
+  for (int q = 0; q < n && q < 8; q++) counts[q] = q == 1 ? 0 : (size_t)q + 1, total += counts[q];
+  float all[64], mine_f[8];
+  for (size_t i = 0; i < counts[r]; i++) all[i] = mine_f[i] = (float)r;
+  for (int root = 0; root < n; root += n - 1) {
+    int ok = nc_comm_gatherv_f(c, root == 0 ? all : mine_f, all, counts, root) == NC_OK;
+    if (r == root) {
+      size_t at = 0;
+      for (int q = 0; q < n; q++)
+        for (size_t i = 0; i < counts[q]; i++) ok = ok && all[at++] == (float)q;
+      ok = ok && at == total;
+    }
+    CHECK(ok);
+    if (n == 1) break;
+  }
   /* agreement: all fine; then the last rank fails alone */
   int first = 7;
   CHECK(nc_comm_agree(c, NC_OK, &first) == NC_OK && first == -1);

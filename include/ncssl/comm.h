@@ -38,6 +38,11 @@ int nc_comm_allreduce_f(nc_comm *c, float *buf, size_t n, nc_comm_op op);
 int nc_comm_allreduce_d(nc_comm *c, double *buf, size_t n, nc_comm_op op);
 /* Copies root's `bytes` bytes into buf on every rank. */
 int nc_comm_bcast(nc_comm *c, void *buf, size_t bytes, int root);
+/* Gathers the ranks' blocks of floats to root, in rank order: rank r sends counts[r] floats from
+ * `send` (every rank passes the same counts); root's recv receives all of them one after another
+ * (sum of counts), and root's own block may already lie in place there (send == its offset in
+ * recv). recv is not used on other ranks. For features computed by slices of a dataset. */
+int nc_comm_gatherv_f(nc_comm *c, const float *send, float *recv, const size_t *counts, int root);
 /* Waits for every rank. */
 int nc_comm_barrier(nc_comm *c);
 /* Agreement after a step that may fail on some ranks only (a file rank 0 writes, a dataset one

@@ -190,6 +190,25 @@ int nc_train_evaluate_progress(nc_net *backbone, const nc_dataset *train, const 
                                const nc_knn_config *kc, nc_probe_result *probe, double *knn_top1,
                                nc_progress_fn progress, void *ctx);
 
+/* Feature extraction sharded over the ranks of comm (`ncssl eval` and `embed` under mpirun): the
+ * rank's rows [*lo, *hi) of n images, whole batches of `batch` (the ranks' batches are then the
+ * very ones one process forms, so each image's features are bit for bit the same). */
+void nc_train_shard(int n, int batch, int rank, int size, int *lo, int *hi);
+/* Every rank computes the features of its shard; the ranks agree (a rank that failed stops them
+ * all: *failed_rank, if not NULL, gets the lowest failing rank or -1) and the rows are gathered to
+ * rank 0. out: [d->n, out_dim] on rank 0, [hi - lo, out_dim] (its shard) on the others. progress,
+ * on rank 0, counts its shard scaled to the whole. Collective; comm NULL is one process. */
+int nc_train_features_shard(nc_net *backbone, const nc_dataset *d, const nc_aug_view *view,
+                            nc_comm *comm, float *out, int *failed_rank, nc_progress_fn progress,
+                            void *ctx);
+/* nc_train_evaluate_progress with both feature passes sharded over comm: the probe and kNN run on
+ * rank 0 alone (probe and *knn_top1 are filled there only; the others return NC_OK once their
+ * features are gathered). The results equal one process's with the same threads and batch. */
+int nc_train_evaluate_shard(nc_net *backbone, const nc_dataset *train, const nc_dataset *test,
+                            const nc_aug_view *view, const nc_probe_config *pc,
+                            const nc_knn_config *kc, nc_comm *comm, nc_probe_result *probe,
+                            double *knn_top1, int *failed_rank, nc_progress_fn progress, void *ctx);
+
 /* ---- Monitors ---- */
 
 /* Feature std of SimSiam's collapse check: rows of f [n, d] L2-normalised, the std over the batch

@@ -51,7 +51,9 @@ static int write_npy(const char *out, const float *f, const int64_t *y, int n, i
   return rc;
 }
 
-int cmd_embed(int argc, char **argv) {
+/* The command proper; comm: the ranks under mpirun (each computes its share of the features,
+ * gathered to rank 0, which alone writes and prints), else one process. */
+static int embed_main(int argc, char **argv, nc_comm *comm) {
   frozen_args a;
   frozen_defaults(&a);
   const char *split = "test", *out = "";
@@ -74,7 +76,7 @@ int cmd_embed(int argc, char **argv) {
       "labels (-1: none). FILE.safetensors holds `features` [N, d] float32 and `labels` [N]\n"
       "int64; FILE.npy gets the features and FILE.labels.npy the labels (numpy.load reads both).\n"
       "CKPT may be a torchvision-named state dict without metadata: then --arch, --stem and\n"
-      "--width say what it is.",
+      "--width say what it is. Under mpirun the ranks share the images (the same file).",
       opts,
       nopts,
       1};
@@ -88,26 +90,39 @@ int cmd_embed(int argc, char **argv) {
   const int npy = ends_with(out, ".npy");
   if (!npy && !ends_with(out, ".safetensors"))
     return nc_cli_error(NC_EXIT_USAGE, "--out: the file name must end in .safetensors or .npy");
-  nc_cli_quit_on_signals(); /* a signal before the write: exit at once, nothing written */
+  frozen_quit_on_signals(comm); /* a signal before the write: exit at once, nothing written */
   nc_dataset d = {0};
   frozen fz = {0};
   int exit_code = frozen_check(args.positional[0]);
   if (!exit_code) exit_code = frozen_load_data(&a, split, subset, &d);
   if (!exit_code) exit_code = frozen_open(&a, &spec, &args, args.positional[0], &d, &fz);
-  const int dim = fz.net ? nc_net_out_dim(fz.net) : 0;
+  const int dim = fz.net ? nc_net_out_dim(fz.net) : 0, root = nc_comm_rank(comm) == 0;
   float *f = NULL;
   int64_t *y = NULL;
-  if (!exit_code) {
-    f = malloc((size_t)d.n * dim * sizeof(float));
-    y = malloc((size_t)d.n * sizeof(int64_t));
+  if (!exit_code) { /* rank 0 gathers all the rows, the others hold their share */
+    int lo, hi;
+    nc_train_shard(d.n, nc_net_batch(fz.net), nc_comm_rank(comm), nc_comm_size(comm), &lo, &hi);
+    size_t rows = root ? (size_t)d.n : (size_t)(hi - lo);
+    f = malloc((rows ? rows : 1) * dim * sizeof(float));
+    y = malloc((root ? (size_t)d.n + 1 : 1) * sizeof(int64_t));
     if (!f || !y) exit_code = nc_cli_error(NC_EXIT_FAIL, "out of memory");
   }
+  exit_code = frozen_agree(comm, exit_code);
   if (!exit_code) {
     frozen_progress prog;
     frozen_progress_init(&prog);
-    rc = nc_train_features_progress(fz.net, &d, &fz.aug.view[0], f, frozen_progress_fn, &prog);
+    prog.tty = prog.tty && root;
+    int failed = -1;
+    rc = nc_train_features_shard(fz.net, &d, &fz.aug.view[0], comm, f, &failed, frozen_progress_fn,
+                                 &prog);
     frozen_progress_done(&prog);
-    if (rc) exit_code = nc_cli_error(NC_EXIT_FAIL, NULL);
+    if (rc) exit_code = frozen_error(comm, failed, NC_EXIT_FAIL);
+  }
+  if (!root) { /* rank 0 writes the file */
+    free(f), free(y);
+    frozen_close(&fz);
+    nc_dataset_free(&d);
+    return exit_code;
   }
   if (!exit_code) {
     for (int i = 0; i < d.n; i++) y[i] = d.labels[i];
@@ -141,4 +156,10 @@ int cmd_embed(int argc, char **argv) {
   frozen_close(&fz);
   nc_dataset_free(&d);
   return exit_code;
+}
+
+int cmd_embed(int argc, char **argv) {
+  nc_comm *comm = nc_comm_open(NULL, NULL);
+  frozen_hold_output(comm);
+  return frozen_finish(comm, embed_main(argc, argv, comm));
 }

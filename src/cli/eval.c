@@ -33,7 +33,9 @@ static int log_eval(const char *run_dir, const nc_probe_result *probe, double kn
   return rc;
 }
 
-int cmd_eval(int argc, char **argv) {
+/* The command proper; comm: the ranks under mpirun (the features sharded over them, the probe
+ * and kNN on rank 0, which alone prints and logs), else one process. */
+static int eval_main(int argc, char **argv, nc_comm *comm) {
   frozen_args a;
   frozen_defaults(&a);
   long probe_epochs = 50, knn_k = 200, subset = 0, test_subset = 0;
@@ -59,7 +61,7 @@ int cmd_eval(int argc, char **argv) {
       "128; final and best test top-1) and kNN (cosine, k 200, T 0.1). --random-init gives the\n"
       "untrained floor of the same architecture, initialised as `ncssl train --seed` does. CKPT\n"
       "may be a torchvision-named state dict without metadata: then --arch, --stem and --width\n"
-      "say what it is.",
+      "say what it is. Under mpirun the ranks share the feature passes (the same results).",
       opts,
       nopts,
       1};
@@ -73,7 +75,7 @@ int cmd_eval(int argc, char **argv) {
   if (log && (random_init || args.npositional == 0 || stat(args.positional[0], &st) != 0 ||
               !S_ISDIR(st.st_mode)))
     return nc_cli_error(NC_EXIT_USAGE, "--log: needs a run directory (and no --random-init)");
-  nc_cli_quit_on_signals();
+  frozen_quit_on_signals(comm);
   nc_dataset train = {0}, test = {0};
   int exit_code = frozen_check(args.npositional ? args.positional[0] : NULL);
   if (!exit_code) exit_code = frozen_load_data(&a, "train", subset, &train);
@@ -82,11 +84,13 @@ int cmd_eval(int argc, char **argv) {
   if (!exit_code)
     exit_code =
         frozen_open(&a, &spec, &args, args.npositional ? args.positional[0] : NULL, &train, &fz);
+  exit_code = frozen_agree(comm, exit_code);
   nc_net *net = fz.net;
   const char *path = fz.path, *data = a.data;
   const nc_resnet_cfg rc_cfg = fz.cfg;
   nc_probe_result probe = {0};
   double knn = 0;
+  const int root = nc_comm_rank(comm) == 0;
   if (exit_code == NC_EXIT_OK) {
     nc_probe_config pc = nc_probe_default();
     pc.epochs = (int)probe_epochs;
@@ -95,10 +99,19 @@ int cmd_eval(int argc, char **argv) {
     kc.k = (int)knn_k;
     frozen_progress prog;
     frozen_progress_init(&prog);
-    rc = nc_train_evaluate_progress(net, &train, &test, &fz.aug.view[0], &pc, &kc, &probe, &knn,
-                                    frozen_progress_fn, &prog);
+    prog.tty = prog.tty && root;
+    int failed = -1;
+    rc = nc_train_evaluate_shard(net, &train, &test, &fz.aug.view[0], &pc, &kc, comm, &probe, &knn,
+                                 &failed, frozen_progress_fn, &prog);
     frozen_progress_done(&prog);
-    if (rc) exit_code = nc_cli_error(nc_cli_exit_code(rc) == 2 ? 1 : nc_cli_exit_code(rc), NULL);
+    if (rc)
+      exit_code = frozen_error(comm, failed, nc_cli_exit_code(rc) == 2 ? 1 : nc_cli_exit_code(rc));
+  }
+  if (!root) { /* its features are on rank 0, which reports */
+    nc_probe_result_free(&probe);
+    frozen_close(&fz);
+    nc_dataset_free(&train), nc_dataset_free(&test);
+    return exit_code;
   }
   nc_cli_critical(1); /* a first signal lets the record be appended whole */
   if (exit_code == NC_EXIT_OK && log && log_eval(args.positional[0], &probe, knn))
@@ -139,4 +152,10 @@ int cmd_eval(int argc, char **argv) {
   frozen_close(&fz);
   nc_dataset_free(&train), nc_dataset_free(&test);
   return exit_code;
+}
+
+int cmd_eval(int argc, char **argv) {
+  nc_comm *comm = nc_comm_open(NULL, NULL);
+  frozen_hold_output(comm);
+  return frozen_finish(comm, eval_main(argc, argv, comm));
 }

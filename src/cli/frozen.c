@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,4 +217,88 @@ void frozen_progress_fn(void *ctx, long done, long total) {
 
 void frozen_progress_done(frozen_progress *p) {
   if (p->tty) fprintf(stderr, "\r%60s\r", "");
+}
+
+/* The held stderr of a rank other than 0: a temporary file in place of descriptor 2. */
+static FILE *held;
+static int held_saved = -1, agreed;
+
+void frozen_hold_output(nc_comm *c) {
+  agreed = 0;
+  if (nc_comm_rank(c) == 0) return;
+  /* rank 0 alone prints results and --help (failing, this rank is left without stdout: fine) */
+  if (!freopen("/dev/null", "w", stdout)) clearerr(stdout);
+  fflush(stderr);
+  if (!(held = tmpfile())) return; /* then it speaks as it goes: more lines, no hang */
+  held_saved = dup(STDERR_FILENO);
+  if (held_saved < 0 || dup2(fileno(held), STDERR_FILENO) < 0) {
+    if (held_saved >= 0) close(held_saved);
+    held_saved = -1;
+    fclose(held);
+    held = NULL;
+  }
+}
+
+static void release_stderr(int replay, int rank, int size) {
+  if (!held) return;
+  fflush(stderr);
+  dup2(held_saved, STDERR_FILENO);
+  close(held_saved);
+  held_saved = -1;
+  rewind(held);
+  char line[8192];
+  while (replay && fgets(line, sizeof line, held)) {
+    if (strncmp(line, "ncssl: ", 7) == 0)
+      fprintf(stderr, "ncssl: rank %d of %d: %s", rank, size, line + 7);
+    else
+      fputs(line, stderr);
+  }
+  fclose(held);
+  held = NULL;
+}
+
+/* The job ends on a failure that one line has explained: mpirun terminates the ranks that are
+ * still running when the first exits non-zero, and their "stopped by a signal" would be a second,
+ * misleading line. */
+static void end_quietly(void) {
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+}
+
+void frozen_quit_on_signals(nc_comm *c) {
+  if (nc_comm_rank(c) == 0)
+    nc_cli_quit_on_signals();
+  else
+    end_quietly();
+}
+
+int frozen_agree(nc_comm *c, int code) {
+  agreed = 1;
+  const int rank = nc_comm_rank(c), size = nc_comm_size(c);
+  if (size == 1) return code;
+  int first = -1;
+  /* exit codes travel as the agreement's result codes: only zero or not matters to it */
+  int rc = nc_comm_agree(c, code, &first);
+  release_stderr(rank == first, rank, size);
+  if (rc) end_quietly();
+  if (rc && first < 0) /* the agreement itself failed (MPI's error) */
+    return nc_cli_error(NC_EXIT_FAIL, NULL);
+  return rc;
+}
+
+int frozen_finish(nc_comm *c, int code) {
+  if (!agreed && code && nc_comm_size(c) > 1) code = frozen_agree(c, code);
+  release_stderr(0, 0, 1);
+  nc_comm_close(c);
+  return code;
+}
+
+int frozen_error(nc_comm *c, int failed_rank, int code) {
+  const int rank = nc_comm_rank(c), size = nc_comm_size(c);
+  if (size > 1) end_quietly();
+  if (rank != (failed_rank >= 0 ? failed_rank : 0)) return code;
+  if (size == 1) return nc_cli_error(code, NULL);
+  char msg[4200];
+  snprintf(msg, sizeof msg, "rank %d of %d: %s", rank, size, nc_last_error());
+  return nc_cli_error(code, msg);
 }

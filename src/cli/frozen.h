@@ -42,6 +42,26 @@ int frozen_open(const frozen_args *a, const nc_cmd_spec *spec, const nc_args *ar
                 const char *ckpt, const nc_dataset *d, frozen *out);
 void frozen_close(frozen *f);
 
+/* Under mpirun, `eval` and `embed` run the same setup on every rank (checkpoint, data, network)
+ * and the ranks then agree, so that a rank that failed (a file its node lacks) stops them all with
+ * one message, not a hang. Ranks other than 0 print nothing on stdout (rank 0 reports, once), and
+ * until that agreement they hold their stderr back (frozen_hold_output); frozen_agree releases it,
+ * the lowest failing rank's lines replayed as "ncssl: rank R of N: ..." (rank 0's were printed as
+ * they came), and returns the exit code the ranks agreed on: NC_EXIT_OK, or the lowest failing
+ * rank's code on every rank. One process: code. frozen_finish, at the end of the command, answers
+ * the agreement for a rank that failed before it (so the others do not wait for it), then closes
+ * comm. */
+void frozen_hold_output(nc_comm *c);
+int frozen_agree(nc_comm *c, int code);
+int frozen_finish(nc_comm *c, int code);
+/* nc_cli_quit_on_signals on rank 0; on the others a signal ends the process silently: rank 0
+ * says it once (signalled too, or terminated by mpirun when another rank exits). */
+void frozen_quit_on_signals(nc_comm *c);
+/* One error line for a failure after the agreement (a feature pass, the probe): printed by the
+ * rank that failed first (failed_rank; -1: rank 0, the only one that continued), "rank R of N: "
+ * before the message when there are several ranks. Returns code. */
+int frozen_error(nc_comm *c, int failed_rank, int code);
+
 /* A progress line on stderr ("features 1024/10000 images, 812 img/s") redrawn in place, only when
  * stderr is a terminal; frozen_progress_done clears it. */
 typedef struct {

@@ -10,6 +10,7 @@ typedef struct {
   const char *kind;
   int (*allreduce)(nc_comm *c, void *buf, size_t n, nc_comm_dtype t, nc_comm_op op);
   int (*bcast)(nc_comm *c, void *buf, size_t bytes, int root);
+  int (*gatherv)(nc_comm *c, const float *send, float *recv, const size_t *counts, int root);
   int (*barrier)(nc_comm *c);
   void (*abort)(nc_comm *c, int code);
   void (*close)(nc_comm *c);

@@ -1,4 +1,5 @@
 /* The MPI communicator (MPI_COMM_WORLD), compiled only when CMake found MPI (NCSSL_MPI). */
+#include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
 
@@ -40,6 +41,29 @@ static int mpi_bcast(nc_comm *c, void *buf, size_t bytes, int root) {
   return NC_OK;
 }
 
+static int mpi_gatherv(nc_comm *c, const float *send, float *recv, const size_t *counts, int root) {
+  if (root < 0 || root >= c->size)
+    return nc_fail(NC_EINVAL, "comm: gather to rank %d of %d", root, c->size);
+  int *cnt = malloc(2 * (size_t)c->size * sizeof(int)), *displ = cnt ? cnt + c->size : NULL;
+  if (!cnt) return nc_fail(NC_ENOMEM, "comm: out of memory");
+  /* MPI's counts and offsets are int: a larger gather (over 8 GiB of floats) is refused */
+  size_t off = 0;
+  for (int r = 0; r < c->size; r++) {
+    if (counts[r] > INT_MAX || off > INT_MAX - counts[r]) {
+      free(cnt);
+      return nc_fail(NC_EINVAL, "comm: gather of %zu+ floats exceeds MPI's int counts", off);
+    }
+    cnt[r] = (int)counts[r], displ[r] = (int)off;
+    off += counts[r];
+  }
+  const int me = c->rank == root;
+  const void *src = me && send == recv + displ[root] ? MPI_IN_PLACE : send;
+  int err =
+      MPI_Gatherv(src, cnt[c->rank], MPI_FLOAT, recv, cnt, displ, MPI_FLOAT, root, MPI_COMM_WORLD);
+  free(cnt);
+  return err == MPI_SUCCESS ? NC_OK : mpi_error(err, "MPI_Gatherv");
+}
+
 static int mpi_barrier(nc_comm *c) {
   (void)c;
   int err = MPI_Barrier(MPI_COMM_WORLD);
@@ -59,7 +83,7 @@ static void mpi_close(nc_comm *c) {
   free(c);
 }
 
-static const nc_comm_ops mpi_ops = {"mpi",       mpi_allreduce, mpi_bcast,
+static const nc_comm_ops mpi_ops = {"mpi",       mpi_allreduce, mpi_bcast, mpi_gatherv,
                                     mpi_barrier, mpi_abort,     mpi_close};
 
 /* Started by a launcher? Open MPI's mpirun, or srun/PMIx/PMI. Without one, MPI_Init would try a
