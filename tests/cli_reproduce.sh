@@ -106,6 +106,8 @@ expect 0 "^report: $T/q/report.html \(3 figures, 0 notices\)" -- report "$T/q"
 page="$T/q/report.html"
 check "the report has the Reproduce section" grep -q '<h2>Reproduce: the paper' "$page"
 check "the report counts every run" grep -q ': 56 of 56 runs have a result' "$page"
+check "the report shows the random-init floor" \
+  grep -qE 'Random-init floor .*probe <b>[0-9.]+ ± 0.00</b>, kNN [0-9.]+ \(1 seed\)' "$page"
 check "the report has a table per experiment" test "$(grep -c '<h3 id="exp-' "$page")" -eq 11
 check "the report has the paper's numbers" grep -q '<td class="num">36.62±1.85</td>' "$page"
 check "the report has the 16 verdicts" test "$(grep -cE '<b class="verdict (yes|no|open)">' \
@@ -128,7 +130,7 @@ expect 0 '57 runs, 56 already done, 1 to run' -- reproduce --scale quick --out "
 expect 0 "report: $T/qpage/report.html" -- report "$T/q" --out "$T/qpage"
 
 # An experiment run alone: the other tables' rows are missing, not numbers.
-expect 0 '3 runs, 0 already done, 3 to run' -- reproduce --scale quick --out "$T/p" --only table8
+expect 0 '4 runs, 0 already done, 4 to run' -- reproduce --scale quick --out "$T/p" --only table8
 expect 0 '\(2 figures, 0 notices\)' -- report "$T/p"
 check "a partial folder counts its runs" grep -q ': 3 of 56 runs have a result' "$T/p/report.html"
 # table8's 3 runs fill 11 of the 71 rows (its rows recur in other tables); the other 60 are missing.
