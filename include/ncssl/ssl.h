@@ -72,6 +72,10 @@ nc_ssl_config nc_ssl_default(void);
 /* Builds and initialises everything (online from seed stream 1, predictor from 2, an independent
  * target from 3). Returns NC_OK, NC_EINVAL (bad configuration) or NC_ENOMEM. */
 int nc_ssl_create(nc_ssl **out, const nc_ssl_config *cfg);
+/* Seed stream 1: the one nc_ssl_create initialises the online backbone (then its projector) from,
+ * so that an untrained backbone initialised from it is the random-init floor of a run with this
+ * seed (`ncssl eval --random-init`, `ncssl reproduce`). */
+nc_rng nc_ssl_online_stream(uint64_t seed);
 /* The same on backend be (NULL: the CPU, what nc_ssl_create uses): every network, buffer and
  * update lives and runs there; the step returns with the backend synchronised, so the host may
  * then read any tensor (checkpoints, monitors). */

@@ -179,9 +179,7 @@ int frozen_open(const frozen_args *a, const nc_cmd_spec *spec, const nc_args *ar
                                NULL)))
     return nc_cli_error(nc_cli_exit_code(rc), NULL);
   if (a->random_init) {
-    nc_rng root, r; /* the stream nc_ssl_create initialises the online network from */
-    nc_rng_seed(&root, (uint64_t)a->seed);
-    r = nc_rng_split(&root, 1);
+    nc_rng r = nc_ssl_online_stream((uint64_t)a->seed);
     nc_net_init(out->net, &r);
   } else if (nc_train_load_backbone(out->net, out->path)) {
     return nc_cli_error(NC_EXIT_FAIL, NULL);

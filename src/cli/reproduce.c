@@ -114,10 +114,8 @@ static int evaluate(const nc_train_opts *o, const nc_exp_scale *sc, int seed, lo
   if (random_init) cfg.in_channels = train.c; /* as nc_train_run fills it in from the data */
   if ((rc = nc_resnet_build(&net, &cfg, aug.view[0].size, aug.view[0].size, 256, 1, 0, NULL)))
     goto done;
-  if (random_init) { /* the stream nc_ssl_create initialises the online network from */
-    nc_rng root, r;
-    nc_rng_seed(&root, (uint64_t)seed);
-    r = nc_rng_split(&root, 1);
+  if (random_init) {
+    nc_rng r = nc_ssl_online_stream((uint64_t)seed);
     nc_net_init(net, &r);
   } else if ((rc = nc_train_load_backbone(net, ckpt))) {
     goto done;

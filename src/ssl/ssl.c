@@ -119,6 +119,12 @@ int nc_ssl_create(nc_ssl **out, const nc_ssl_config *cfg) {
   return nc_ssl_create_on(NULL, out, cfg);
 }
 
+nc_rng nc_ssl_online_stream(uint64_t seed) {
+  nc_rng root;
+  nc_rng_seed(&root, seed);
+  return nc_rng_split(&root, 1);
+}
+
 int nc_ssl_create_on(nc_backend *be, nc_ssl **out, const nc_ssl_config *cfg) {
   *out = NULL;
   int rc = check_config(cfg);
@@ -133,9 +139,8 @@ int nc_ssl_create_on(nc_backend *be, nc_ssl **out, const nc_ssl_config *cfg) {
     return rc;
   }
   /* Initialisation: one seed, independent streams per part. */
-  nc_rng root, r;
+  nc_rng root, r = nc_ssl_online_stream(cfg->seed);
   nc_rng_seed(&root, cfg->seed);
-  r = nc_rng_split(&root, 1);
   nc_net_init(s->backbone, &r);
   nc_net_init(s->projector, &r);
   r = nc_rng_split(&root, 2);
