@@ -12,7 +12,7 @@ trap '[ "$BASHPID" = "$$" ] && rm -rf "$T"' EXIT
 RANDOM=${NCSSL_KILL_SEED:-$$}
 echo "kill moments from seed $RANDOM (NCSSL_KILL_SEED)"
 RUN=(--width 4 --proj-hidden 32 --proj-out 16 --batch 16 --subset 96 --threads 1 --loader-threads 1
-  --epochs 3 --checkpoint-every 2 --monitor-every 4)
+  --epochs 12 --checkpoint-every 2 --monitor-every 4)
 fails=0
 mkdir -p "$T/one" "$T/kill"
 (cd "$T/one" && "$NCSSL" train "${RUN[@]}" --out run >/dev/null 2>&1) || { echo "FAIL: reference run"; exit 1; }

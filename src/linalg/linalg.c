@@ -19,10 +19,19 @@ void nc_mm_d(int ta, int tb, int m, int n, int k, double alpha, const double *A,
               k, alpha, A, ta ? m : k, B, tb ? k : n, beta, C, n);
 }
 
+/* With oneDNN every size goes to its SGEMM, which runs on the OpenMP threads the convolutions
+ * already use. OpenBLAS's own thread pool, woken by even a 32×512×128 product in a linear layer,
+ * keeps spinning afterwards against those OpenMP threads; on the 2-core Xeon that cost the width-16
+ * batch-32 training step 20-30% (and its Prescott-class SGEMM kernel is slower as well). */
 void nc_mm_f(int ta, int tb, int m, int n, int k, float alpha, const float *A, const float *B,
              float beta, float *C) {
+#ifdef NCSSL_HAVE_DNNL
+  (void)dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, A, ta ? m : k, B, tb ? k : n,
+                   beta, C, n);
+#else
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
               k, alpha, A, ta ? m : k, B, tb ? k : n, beta, C, n);
+#endif
 }
 
 void nc_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda,
