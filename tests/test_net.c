@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/nn/net_internal.h"
 #include "gradcheck.h"
 #include "ncssl/net.h"
 #include "ncssl/status.h"
@@ -206,6 +207,60 @@ static void test_slots_and_copies(void) {
   nc_net_free(a), nc_net_free(b), nc_net_free(t);
 }
 
+/* A target network borrowing its lender's scratch and gradient buffers: almost none of its own
+ * memory, outputs bit for bit those of a target with its own memory, run between the lender's
+ * forward and backward without changing the lender's gradients, and again after the backward. */
+static void test_borrowing(void) {
+  nc_resnet_cfg cfg = {18, NC_STEM_CIFAR, 3, 4};
+  enum { N = 4, S = 16, IN = 3 * S * S, OUT = 32 };
+  nc_net *a, *b, *t, *tb, *none;
+  CHECK(nc_resnet_build(&a, &cfg, S, S, N, 2, 1, NULL) == NC_OK);
+  CHECK(nc_resnet_build(&b, &cfg, S, S, N, 1, 1, NULL) == NC_OK);
+  CHECK(nc_resnet_build(&t, &cfg, S, S, N, 1, 0, "target") == NC_OK);
+  CHECK(nc_resnet_build_borrowing(NULL, &tb, &cfg, S, S, N, a, "target") == NC_OK);
+  CHECK(nc_net_slots(tb) == 1);
+  CHECK(nc_net_bytes(tb) * 2 < nc_net_bytes(t)); /* its parameters, little more */
+  /* white box: the scratch is the lender's, every activation inside its gradient buffers */
+  CHECK(tb->scratch == a->scratch);
+  const char *lo = (const char *)a->grad_region, *hi = lo + a->grad_region_bytes;
+  int inside = 0;
+  for (int i = 0; i < tb->nt; i++) {
+    const char *p = (const char *)tb->t[i].act[0];
+    inside += p >= lo && p + (size_t)N * tb->t[i].c * tb->t[i].h * tb->t[i].w * 4 <= hi;
+  }
+  CHECK(inside == tb->nt);
+  CHECK(nc_resnet_build_borrowing(NULL, &none, &cfg, S, S, N, t, "target") == NC_EINVAL &&
+        none == NULL);
+  nc_rng r1 = nc_rng_split(&rng, 2), r2 = r1;
+  nc_net_init(a, &r1);
+  nc_net_init(b, &r2);
+  CHECK(nc_net_copy_params(t, a) == NC_OK && nc_net_copy_params(tb, a) == NC_OK);
+  static float x1[N * IN], x2[N * IN];
+  float y[N * OUT], yt[N * OUT], ytb[N * OUT], dy[N * OUT];
+  for (int i = 0; i < N * IN; i++)
+    x1[i] = (float)nc_rng_normal(&rng), x2[i] = (float)nc_rng_normal(&rng);
+  for (int i = 0; i < N * OUT; i++) dy[i] = (float)nc_rng_normal(&rng);
+  nc_params_zero_grad(nc_net_params(a));
+  nc_params_zero_grad(nc_net_params(b));
+  CHECK(nc_net_forward(a, 0, N, x1, y) == NC_OK);
+  CHECK(nc_net_forward(a, 1, N, x2, y) == NC_OK);
+  CHECK(nc_net_forward(t, 0, N, x2, yt) == NC_OK);
+  CHECK(nc_net_forward(tb, 0, N, x2, ytb) == NC_OK);
+  CHECK(memcmp(yt, ytb, sizeof yt) == 0);
+  CHECK(nc_net_backward(a, 0, dy, NULL) == NC_OK);
+  CHECK(nc_net_backward(a, 1, dy, NULL) == NC_OK);
+  CHECK(nc_net_forward(b, 0, N, x1, y) == NC_OK && nc_net_backward(b, 0, dy, NULL) == NC_OK);
+  CHECK(nc_net_forward(b, 0, N, x2, y) == NC_OK && nc_net_backward(b, 0, dy, NULL) == NC_OK);
+  float *wa, *ga, *wb, *gb;
+  size_t na, nb;
+  nc_net_flat(a, &wa, &ga, &na);
+  nc_net_flat(b, &wb, &gb, &nb);
+  CHECK(na == nb && memcmp(ga, gb, na * 4) == 0); /* the borrower left the backward alone */
+  CHECK(nc_net_forward(tb, 0, N, x2, ytb) == NC_OK);
+  CHECK(memcmp(yt, ytb, sizeof yt) == 0);
+  nc_net_free(tb), nc_net_free(t), nc_net_free(a), nc_net_free(b);
+}
+
 /* ResNet-50 and ResNet-34 build with torchvision's shapes; kaiming fan_out std of conv weights. */
 static void test_shapes_and_init(void) {
   nc_resnet_cfg c50 = {50, NC_STEM_IMAGENET, 3, 8}, c34 = {34, NC_STEM_CIFAR, 3, 4};
@@ -268,6 +323,7 @@ int main(void) {
   nc_rng_seed(&rng, 3);
   test_heads();
   test_slots_and_copies();
+  test_borrowing();
   test_shapes_and_init();
   test_partial_batch();
   test_tiny_resnet();

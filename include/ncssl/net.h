@@ -63,6 +63,14 @@ int nc_linear_net_build(nc_net **out, int d_in, int d_out, int bias, int batch, 
  * parameters, gradients and activations live in one buffer of be and the layers run there. */
 int nc_resnet_build_on(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, int h, int w,
                        int batch, int n_slots, int with_grad, const char *prefix);
+/* Like nc_resnet_build_on without gradients (one slot), for BYOL's target network: its
+ * convolution scratch and its activation buffers live in `lender`'s scratch and gradient buffers
+ * (each only where it fits; its own memory otherwise). Those hold nothing between the lender's
+ * calls (scratch) or outside its backward (gradient buffers), so the borrower may run at any time
+ * except during the lender's backward, and must be freed before the lender. lender NULL: own
+ * memory. NC_EINVAL when the lender has no gradients or another backend. */
+int nc_resnet_build_borrowing(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, int h, int w,
+                              int batch, const nc_net *lender, const char *prefix);
 int nc_mlp_build_on(nc_backend *be, nc_net **out, int d_in, int hidden, int d_out, int bn_affine,
                     int batch, int n_slots, int with_grad, const char *prefix);
 int nc_linear_net_build_on(nc_backend *be, nc_net **out, int d_in, int d_out, int bias, int batch,

@@ -3,7 +3,9 @@
  * Memory plan (nc_net_finish): with gradients, every tensor root gets its own activation buffer
  * per slot (backward needs them all) and gradient buffers are shared between tensors whose
  * gradients are never alive at the same time during a backward (greedy interval assignment);
- * without gradients, activation buffers are shared the same way along the forward. */
+ * without gradients, activation buffers are shared the same way along the forward, and a network
+ * built with a lender (BYOL's target) puts them and its scratch into the lender's gradient buffers
+ * and scratch, which hold nothing outside the lender's backward. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,14 +221,27 @@ static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_
     if (s > scratch) scratch = s;
   }
   net->n_scratch = scratch ? scratch : 1;
-  net->scratch = nc_arena_floats(a, net->n_scratch);
+  const nc_net *lender = net->lender;
+  if (lender && lender->n_scratch >= net->n_scratch)
+    net->scratch = lender->scratch;
+  else
+    net->scratch = nc_arena_floats(a, net->n_scratch);
+  /* A borrower's activation buffers go into its lender's gradient buffers when they all fit. */
+  nc_arena lent = {0}, *acts = a;
+  if (lender && lender->grad_region) {
+    lent.base = (char *)lender->grad_region, lent.cap = lender->grad_region_bytes;
+    size_t need = 0;
+    for (int b = 0; b < nbuf_act && b < 512; b++)
+      need += (size[b] * sizeof(float) + NC_ARENA_ALIGN - 1) / NC_ARENA_ALIGN * NC_ARENA_ALIGN;
+    if (need <= lent.cap) acts = &lent;
+  }
   for (int s = 0; s < net->n_slots; s++) {
     if (net->with_grad) {
       for (int r = 0; r < net->nt; r++)
         if (net->t[r].root == r) net->t[r].act[s] = nc_arena_floats(a, tensor_floats(net, r));
     } else {
       float *bufs[512];
-      for (int b = 0; b < nbuf_act && b < 512; b++) bufs[b] = nc_arena_floats(a, size[b]);
+      for (int b = 0; b < nbuf_act && b < 512; b++) bufs[b] = nc_arena_floats(acts, size[b]);
       for (int r = 0; r < net->nt; r++)
         if (net->t[r].root == r) net->t[r].act[s] = bufs[which[r]];
     }
@@ -240,9 +255,12 @@ static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_
   }
   if (net->with_grad) {
     float *bufs[512];
+    size_t start = (a->used + NC_ARENA_ALIGN - 1) / NC_ARENA_ALIGN * NC_ARENA_ALIGN;
     for (int b = 0; b < nbuf_grad && b < 512; b++) bufs[b] = nc_arena_floats(a, size_grad[b]);
     for (int r = 0; r < net->nt; r++)
       if (net->t[r].root == r) net->t[r].grad = bufs[which_grad[r]];
+    net->grad_region = nbuf_grad > 0 ? bufs[0] : NULL;
+    net->grad_region_bytes = nbuf_grad > 0 ? a->used - start : 0;
   }
   /* aliases take their root's buffers */
   for (int i = 0; i < net->nt; i++) {

@@ -74,8 +74,9 @@ int nc_linear_net_build(nc_net **out, int d_in, int d_out, int bias, int batch, 
   return nc_linear_net_build_on(NULL, out, d_in, d_out, bias, batch, n_slots, with_grad, prefix);
 }
 
-int nc_resnet_build_on(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, int h, int w,
-                       int batch, int n_slots, int with_grad, const char *prefix) {
+static int resnet_build(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, int h, int w,
+                        int batch, int n_slots, int with_grad, const nc_net *lender,
+                        const char *prefix) {
   *out = NULL;
   int rc = check_common(batch, n_slots);
   if (rc) return rc;
@@ -93,6 +94,7 @@ int nc_resnet_build_on(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, i
     return nc_fail(NC_EINVAL, "resnet: input %dx%d smaller than %dx%d", h, w, min_hw, min_hw);
   nc_net *net = nc_net_new(be, batch, n_slots, with_grad);
   if (!net) return nc_fail(NC_ENOMEM, "resnet: out of memory");
+  net->lender = lender;
   int x = nc_net_add_tensor(net, cfg->in_channels, h, w, 0), t;
   if (cfg->stem == NC_STEM_CIFAR) {
     t = conv_bn(net, "", "conv1", "bn1", x, cfg->width, 3, 1, 1, 1);
@@ -109,6 +111,20 @@ int nc_resnet_build_on(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, i
     }
   if (t >= 0) t = nc_net_avgpool(net, t);
   return finish(out, net, x, t, prefix);
+}
+
+int nc_resnet_build_on(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, int h, int w,
+                       int batch, int n_slots, int with_grad, const char *prefix) {
+  return resnet_build(be, out, cfg, h, w, batch, n_slots, with_grad, NULL, prefix);
+}
+
+int nc_resnet_build_borrowing(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, int h, int w,
+                              int batch, const nc_net *lender, const char *prefix) {
+  if (lender && (!lender->with_grad || lender->be != (be ? be : nc_backend_cpu()))) {
+    *out = NULL;
+    return nc_fail(NC_EINVAL, "resnet: a lender must have gradients and the same backend");
+  }
+  return resnet_build(be, out, cfg, h, w, batch, 1, 0, lender, prefix);
 }
 
 int nc_mlp_build_on(nc_backend *be, nc_net **out, int d_in, int hidden, int d_out, int bn_affine,

@@ -53,6 +53,12 @@ struct nc_net {
   nc_param_list params;
   nc_backend *be; /* where the arena's buffer lives and the layers run */
   nc_arena arena;
+  /* With gradients: where the shared gradient buffers lie (contiguous), lent to a borrower. */
+  float *grad_region;
+  size_t grad_region_bytes;
+  /* Without gradients: the network whose scratch and gradient buffers this one's scratch and
+   * activations use (NULL: its own). */
+  const nc_net *lender;
 };
 
 /* Graph construction (returns the new tensor id, or -1 when out of memory). */

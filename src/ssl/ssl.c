@@ -58,10 +58,10 @@ static double now_seconds(void) {
 
 void nc_ssl_free(nc_ssl *s) {
   if (!s) return;
+  nc_net_free(s->tbackbone); /* before its lender, the online backbone */
+  nc_net_free(s->tprojector);
   nc_net_free(s->backbone);
   nc_net_free(s->projector);
-  nc_net_free(s->tbackbone);
-  nc_net_free(s->tprojector);
   nc_predictor_free(s->pred);
   nc_optim_free(&s->opt);
   if (s->block) s->be->i->free(s->be, s->block);
@@ -92,8 +92,10 @@ static int build(nc_ssl *s) {
                             c->batch, 2, 1, "projector")))
     return rc;
   if (c->method == NC_SSL_BYOL) {
-    if ((rc = nc_resnet_build_on(s->be, &s->tbackbone, &c->backbone, c->image_h, c->image_w,
-                                 c->batch, 1, 0, "backbone")))
+    /* The target runs only between the online forward and backward: its activations fit in the
+     * online backbone's gradient buffers, free until then (≈10% of the step's memory). */
+    if ((rc = nc_resnet_build_borrowing(s->be, &s->tbackbone, &c->backbone, c->image_h, c->image_w,
+                                        c->batch, s->backbone, "backbone")))
       return rc;
     if ((rc = nc_mlp_build_on(s->be, &s->tprojector, s->feat, c->proj_hidden, s->d,
                               c->proj_bn_affine, c->batch, 1, 0, "projector")))
