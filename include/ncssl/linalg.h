@@ -1,11 +1,12 @@
-/* Thin wrappers over OpenBLAS (GEMM) and LAPACKE (eigendecompositions), row-major throughout,
- * plus the few small helpers every module needs. */
+/* Thin wrappers over oneDNN and OpenBLAS (GEMM) and LAPACKE (eigendecompositions), row-major
+ * throughout, plus the few small helpers every module needs. */
 #ifndef NCSSL_LINALG_H
 #define NCSSL_LINALG_H
 #include <stddef.h>
 
 /* C = alpha * op(A) op(B) + beta * C, op(X) = X or Xᵀ (ta/tb nonzero = transpose);
- * op(A) is m×k, op(B) is k×n, C is m×n; all row-major and densely packed. */
+ * op(A) is m×k, op(B) is k×n, C is m×n; all row-major and densely packed. nc_mm_f runs oneDNN's
+ * SGEMM on the OpenMP threads when built with libdnnl (OpenBLAS's otherwise); nc_mm_d OpenBLAS. */
 void nc_mm_d(int ta, int tb, int m, int n, int k, double alpha, const double *A, const double *B,
              double beta, double *C);
 void nc_mm_f(int ta, int tb, int m, int n, int k, float alpha, const float *A, const float *B,
