@@ -229,11 +229,10 @@ static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_
   /* A borrower's activation buffers go into its lender's gradient buffers when they all fit. */
   nc_arena lent = {0}, *acts = a;
   if (lender && lender->grad_region) {
+    nc_arena need = {0}; /* measuring: what carving the buffers there would use */
+    for (int b = 0; b < nbuf_act && b < 512; b++) nc_arena_floats(&need, size[b]);
     lent.base = (char *)lender->grad_region, lent.cap = lender->grad_region_bytes;
-    size_t need = 0;
-    for (int b = 0; b < nbuf_act && b < 512; b++)
-      need += (size[b] * sizeof(float) + NC_ARENA_ALIGN - 1) / NC_ARENA_ALIGN * NC_ARENA_ALIGN;
-    if (need <= lent.cap) acts = &lent;
+    if (need.used <= lent.cap) acts = &lent;
   }
   for (int s = 0; s < net->n_slots; s++) {
     if (net->with_grad) {
@@ -255,12 +254,12 @@ static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_
   }
   if (net->with_grad) {
     float *bufs[512];
-    size_t start = (a->used + NC_ARENA_ALIGN - 1) / NC_ARENA_ALIGN * NC_ARENA_ALIGN;
     for (int b = 0; b < nbuf_grad && b < 512; b++) bufs[b] = nc_arena_floats(a, size_grad[b]);
     for (int r = 0; r < net->nt; r++)
       if (net->t[r].root == r) net->t[r].grad = bufs[which_grad[r]];
+    /* they were carved one after the other: from the first one's start to the arena's end */
     net->grad_region = nbuf_grad > 0 ? bufs[0] : NULL;
-    net->grad_region_bytes = nbuf_grad > 0 ? a->used - start : 0;
+    net->grad_region_bytes = net->grad_region ? (size_t)(a->base + a->used - (char *)bufs[0]) : 0;
   }
   /* aliases take their root's buffers */
   for (int i = 0; i < net->nt; i++) {
