@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench step: --in-channels reaches the network (a one-channel stem does a third of the first
-# convolution's work of a three-channel one), the JSON names it, bad values are usage errors.
+# convolution's work of a three-channel one), the JSON names it, bad values are usage errors;
+# --precision reaches the convolutions (tf32, the default, runs the layers where Winograd pays
+# on it, where oneDNN has Winograd kernels: AVX-512; fp32 never does) and the JSON counts them.
 set -u
 NCSSL=$1
 fails=0
@@ -18,5 +20,23 @@ awk -v a="$f1" -v b="$f3" 'BEGIN {exit !(b > a && a > 0)}' ||
 err=$("$NCSSL" bench step --in-channels 4 2>&1 >/dev/null); rc=$?
 [ "$rc" -eq 2 ] || fail "--in-channels 4 exited $rc, expected 2"
 echo "$err" | grep -q -- '--in-channels' || fail "--in-channels 4: error does not name the flag: $err"
+# width 32, 32x32, batch 8: the four 32-channel 32x32 layers and the three stride-1 64-channel
+# 16x16 ones (128 tiles) qualify
+wrun() { "$NCSSL" bench step --width 32 --image 32 --batch 8 --steps 1 --warmup 0 --json "$@"; }
+count() { grep -oE "\"$1\": [0-9]+" | tail -1 | awk '{print $2}'; }
+jt=$(wrun) || fail "bench step (tf32) exited $?"
+jf=$(wrun --precision fp32) || fail "bench step --precision fp32 exited $?"
+wt=$(echo "$jt" | count winograd); wf=$(echo "$jf" | count winograd)
+[ "$wf" = 0 ] || fail "--precision fp32 ran $wf Winograd convolutions: $jf"
+avx512=0
+for f in avx512f avx512bw avx512vl avx512dq; do grep -qw "$f" /proc/cpuinfo || avx512=1; done
+if echo "$jt" | grep -q '"sgemm_backend": "oneDNN"' && [ "$avx512" -eq 0 ]; then
+  [ "$wt" = 7 ] || fail "tf32 ran ${wt:-no} Winograd convolutions, expected 7: $jt"
+  [ "$(echo "$jt" | field loss)" != "$(echo "$jf" | field loss)" ] ||
+    fail "tf32 and fp32 computed the same loss bit for bit: was Winograd used?"
+else
+  echo "cli_bench: no oneDNN Winograd on this build or CPU; tf32 = fp32 checked only"
+  [ "$wt" = 0 ] || fail "Winograd without AVX-512 or oneDNN: $jt"
+fi
 [ "$fails" -eq 0 ] && echo "cli_bench: all passed"
 exit $((fails > 0))

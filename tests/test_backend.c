@@ -326,7 +326,12 @@ static void test_parse(void) {
   CHECK(nc_precision_parse("fp16", &p) == NC_EUSAGE);
   CHECK(!strcmp(nc_precision_name(NC_PRECISION_BF16), "bf16"));
   nc_backend *be = NULL;
-  CHECK(nc_backend_open(&be, "cpu", "tf32") == NC_OK && be == nc_backend_cpu());
+  CHECK(nc_backend_open(&be, "cpu", "fp32") == NC_OK && be == nc_backend_cpu());
+  CHECK(nc_backend_open(&be, "cpu", "tf32") == NC_OK && be == nc_backend_cpu_at(NC_PRECISION_TF32));
+  CHECK(be->kind == NC_DEVICE_CPU && be->precision == NC_PRECISION_TF32 && be != nc_backend_cpu());
+  nc_backend_close(be); /* a shared instance too */
+  CHECK(nc_backend_open(&be, "cpu", NULL) == NC_OK && be->precision == NC_PRECISION_TF32);
+  CHECK(nc_backend_cpu_at(NC_PRECISION_BF16) == NULL);
   CHECK(nc_backend_open(&be, "cpu", "bf16") == NC_EUSAGE && be == NULL);
   nc_backend_close(nc_backend_cpu()); /* the shared instance stays */
   CHECK(nc_backend_cpu()->i->alloc != NULL);

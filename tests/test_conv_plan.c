@@ -1,9 +1,10 @@
 // ctest-labels: unit
 /* Convolution plans (oneDNN primitives) against im2col + SGEMM on the shapes a ResNet has: the
  * forward, the accumulating backward (dx +=, dW += onto nonzero buffers), NCHW and CNHW views,
- * one input channel, strided and 1×1 convolutions; bit-identical repeats (determinism for a
- * fixed thread count); a plan rebuilt for a smaller batch; and the OpenBLAS thread count left as
- * the caller set it. */
+ * one input channel, strided and 1×1 convolutions; Winograd where it is allowed and worth it (and
+ * nowhere else), computing other roundings than the direct kernels within its error bound;
+ * bit-identical repeats (determinism for a fixed thread count); a plan rebuilt for a smaller batch;
+ * and the OpenBLAS thread count left as the caller set it. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -32,15 +33,25 @@ static double rel_diff(const float *a, const float *b, size_t n) {
   return d / m;
 }
 
-/* One shape: plan vs im2col on the same data; returns 1 when a plan was made. */
-static int compare(nc_conv_cfg c, int n, int h, int w, int cnhw) {
+enum { IM2COL, DIRECT, WINOGRAD };
+static int kind_of(const nc_conv_plan *p) {
+  const char *k = nc_conv_plan_kind(p);
+  return !strcmp(k, "winograd") ? WINOGRAD : !strcmp(k, "onednn") ? DIRECT : IM2COL;
+}
+
+/* One shape: plan (Winograd allowed or not) vs im2col on the same data; returns what the plan
+ * runs. Winograd's transforms round more than a direct convolution (on these shapes 1.2-2.1e-6 of
+ * the largest value against 0.5-0.7e-6), still well inside the bound both share. */
+static int compare(nc_conv_cfg c, int n, int h, int w, int cnhw, int allow_winograd) {
   int oh, ow;
   nc_conv2d_out_hw(&c, h, w, &oh, &ow);
   nc_t4 xs = cnhw ? nc_t4_cnhw(n, c.cin, h, w) : nc_t4_nchw(n, c.cin, h, w);
   nc_t4 ys = cnhw ? nc_t4_cnhw(n, c.cout, oh, ow) : nc_t4_nchw(n, c.cout, oh, ow);
   size_t nx = nc_t4_numel(xs), ny = nc_t4_numel(ys), nw = (size_t)c.cout * c.cin * c.kh * c.kw;
   nc_conv_plan *p = NULL;
-  CHECK(nc_conv_plan_new(&p, &c, xs, ys, 1) == 0);
+  CHECK(nc_conv_plan_new(&p, &c, xs, ys, 1, allow_winograd) == 0);
+  int kind = kind_of(p);
+  const double tol = 1e-5;
   size_t ns = nc_conv2d_scratch_floats(&c, n, h, w), np = nc_conv_plan_scratch_floats(p);
   if (np > ns) ns = np;
   float *x = randn(nx), *W = randn(nw), *dy = randn(ny), *dx0 = randn(nx), *dw0 = randn(nw);
@@ -48,41 +59,53 @@ static int compare(nc_conv_cfg c, int n, int h, int w, int cnhw) {
   float *dx1 = malloc(nx * 4), *dx2 = malloc(nx * 4), *dw1 = malloc(nw * 4), *dw2 = malloc(nw * 4);
   nc_conv2d_forward(&c, xs, x, W, ys, y1, s, ns);
   nc_conv2d_forward_with(p, &c, xs, x, W, ys, y2, s, ns);
-  CHECK(rel_diff(y2, y1, ny) < 1e-5);
+  double ey = rel_diff(y2, y1, ny);
+  CHECK(ey < tol);
   nc_conv2d_forward_with(p, &c, xs, x, W, ys, y3, s, ns);
   CHECK(memcmp(y2, y3, ny * 4) == 0);
+  if (kind == WINOGRAD) { /* really another algorithm: the direct plan rounds differently */
+    nc_conv_plan *direct = NULL;
+    CHECK(nc_conv_plan_new(&direct, &c, xs, ys, 1, 0) == 0 && kind_of(direct) == DIRECT);
+    CHECK(nc_conv_plan_scratch_floats(direct) <= ns);
+    nc_conv2d_forward_with(direct, &c, xs, x, W, ys, y3, s, ns);
+    CHECK(memcmp(y2, y3, ny * 4) != 0);
+    fprintf(stderr, "winograd %d->%d n%d %dx%d: forward %.2g of max |y| (direct %.2g)\n", c.cin,
+            c.cout, n, h, w, ey, rel_diff(y3, y1, ny));
+    nc_conv_plan_free(direct);
+  }
   memcpy(dx1, dx0, nx * 4), memcpy(dx2, dx0, nx * 4);
   memcpy(dw1, dw0, nw * 4), memcpy(dw2, dw0, nw * 4);
   nc_conv2d_backward(&c, xs, x, W, ys, dy, dx1, dw1, s, ns);
   nc_conv2d_backward_with(p, &c, xs, x, W, ys, dy, dx2, dw2, s, ns);
   double ex = rel_diff(dx2, dx1, nx), ew = rel_diff(dw2, dw1, nw);
-  if (!(ex < 1e-5 && ew < 1e-5))
-    fprintf(stderr, "conv %d->%d k%d s%d p%d n%d %dx%d %s: dx %.3g dW %.3g\n", c.cin, c.cout, c.kh,
-            c.stride, c.pad, n, h, w, cnhw ? "CNHW" : "NCHW", ex, ew);
-  CHECK(ex < 1e-5);
-  CHECK(ew < 1e-5);
+  if (!(ex < tol && ew < tol) || kind == WINOGRAD)
+    fprintf(stderr, "conv %d->%d k%d s%d p%d n%d %dx%d %s %s: dx %.3g dW %.3g\n", c.cin, c.cout,
+            c.kh, c.stride, c.pad, n, h, w, cnhw ? "CNHW" : "NCHW", nc_conv_plan_kind(p), ex, ew);
+  CHECK(ex < tol);
+  CHECK(ew < tol);
   /* only one of the gradients */
   memcpy(dx1, dx0, nx * 4), memcpy(dw1, dw0, nw * 4);
   nc_conv2d_backward_with(p, &c, xs, x, W, ys, dy, NULL, dw1, s, ns);
   nc_conv2d_backward_with(p, &c, xs, x, W, ys, dy, dx1, NULL, s, ns);
   CHECK(memcmp(dx1, dx2, nx * 4) == 0 && memcmp(dw1, dw2, nw * 4) == 0);
-  int made = p != NULL;
   nc_conv_plan_free(p);
   free(x), free(W), free(dy), free(dx0), free(dw0), free(y1), free(y2), free(y3), free(s);
   free(dx1), free(dx2), free(dw1), free(dw2);
-  return made;
+  return kind;
 }
 
-/* A plan made for 8 images run on 6 (the last partial batch) remakes itself and computes exactly
- * what a plan made for 6 computes. */
-static void test_other_batch(void) {
-  nc_conv_cfg c = {16, 16, 3, 3, 1, 1};
-  nc_t4 x8 = nc_t4_cnhw(8, 16, 28, 28), x5 = nc_t4_cnhw(6, 16, 28, 28);
-  nc_t4 y8 = nc_t4_cnhw(8, 16, 28, 28), y5 = nc_t4_cnhw(6, 16, 28, 28);
+/* A plan made for `big` images run on `small` (the last partial batch) remakes itself and computes
+ * exactly what a plan made for `small` computes (with Winograd, too, when the smaller batch still
+ * has enough tiles for it, or not). */
+static void test_other_batch(int ch, int hw, int big_n, int small_n, int allow_winograd) {
+  nc_conv_cfg c = {ch, ch, 3, 3, 1, 1};
+  nc_t4 x8 = nc_t4_cnhw(big_n, ch, hw, hw), x5 = nc_t4_cnhw(small_n, ch, hw, hw);
+  nc_t4 y8 = x8, y5 = x5;
   nc_conv_plan *big = NULL, *exact = NULL;
-  CHECK(nc_conv_plan_new(&big, &c, x8, y8, 1) == 0 && nc_conv_plan_new(&exact, &c, x5, y5, 1) == 0);
-  size_t ns = nc_conv_plan_scratch_floats(big) + nc_conv2d_scratch_floats(&c, 8, 28, 28);
-  size_t nx = nc_t4_numel(x5), nw = 16 * 16 * 9;
+  CHECK(nc_conv_plan_new(&big, &c, x8, y8, 1, allow_winograd) == 0 &&
+        nc_conv_plan_new(&exact, &c, x5, y5, 1, allow_winograd) == 0);
+  size_t ns = nc_conv_plan_scratch_floats(big) + nc_conv2d_scratch_floats(&c, big_n, hw, hw);
+  size_t nx = nc_t4_numel(x5), nw = (size_t)ch * ch * 9;
   float *x = randn(nx), *W = randn(nw), *s = malloc(ns * 4);
   float *y1 = calloc(nx, 4), *y2 = calloc(nx, 4), *d1 = calloc(nx, 4), *d2 = calloc(nx, 4);
   float *w1 = calloc(nw, 4), *w2 = calloc(nw, 4);
@@ -112,22 +135,41 @@ static void test_blas_threads(void) {
   free(x), free(W), free(y), free(s);
 }
 
+/* oneDNN's fp32 Winograd kernels exist for AVX-512 (avx512_core) only; elsewhere the plans that
+ * would use them run direct kernels. */
+static int has_avx512_core(void) {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
 int main(void) {
   nc_rng_seed(&rng, 13);
   omp_set_num_threads(2);
   /* with oneDNN, the 3×3 convolutions of three or more channels above 2e7 FLOP get a plan */
   int dnnl = strcmp(nc_sgemm_backend(), "oneDNN") == 0;
-  CHECK(compare((nc_conv_cfg){3, 64, 3, 3, 1, 1}, 16, 28, 28, 0) == dnnl);  /* stem, NCHW */
-  CHECK(compare((nc_conv_cfg){16, 16, 3, 3, 1, 1}, 8, 28, 28, 1) == dnnl);  /* a block, CNHW */
-  CHECK(compare((nc_conv_cfg){16, 32, 3, 3, 2, 1}, 12, 29, 29, 1) == dnnl); /* stride 2, odd */
-  CHECK(compare((nc_conv_cfg){32, 32, 3, 3, 1, 1}, 8, 14, 14, 0) == dnnl);  /* NCHW view */
-  CHECK(compare((nc_conv_cfg){3, 32, 7, 7, 2, 3}, 8, 40, 40, 0) == dnnl);   /* ImageNet stem */
+  int plan = dnnl ? DIRECT : IM2COL, wino = !dnnl ? IM2COL : has_avx512_core() ? WINOGRAD : DIRECT;
+  CHECK(compare((nc_conv_cfg){3, 64, 3, 3, 1, 1}, 16, 28, 28, 0, 0) == plan);  /* stem, NCHW */
+  CHECK(compare((nc_conv_cfg){16, 16, 3, 3, 1, 1}, 8, 28, 28, 1, 0) == plan);  /* a block, CNHW */
+  CHECK(compare((nc_conv_cfg){16, 32, 3, 3, 2, 1}, 12, 29, 29, 1, 0) == plan); /* stride 2, odd */
+  CHECK(compare((nc_conv_cfg){32, 32, 3, 3, 1, 1}, 8, 14, 14, 0, 0) == plan);  /* NCHW view */
+  CHECK(compare((nc_conv_cfg){3, 32, 7, 7, 2, 3}, 8, 40, 40, 0, 0) == plan);   /* ImageNet stem */
   /* and these stay on im2col + SGEMM */
-  CHECK(compare((nc_conv_cfg){1, 16, 3, 3, 1, 1}, 6, 28, 28, 0) == 0);  /* one channel */
-  CHECK(compare((nc_conv_cfg){16, 32, 1, 1, 2, 0}, 5, 14, 14, 1) == 0); /* shortcut 1×1/2 */
-  CHECK(compare((nc_conv_cfg){8, 24, 1, 1, 1, 0}, 3, 9, 9, 1) == 0);    /* bottleneck 1×1 */
-  CHECK(compare((nc_conv_cfg){4, 4, 3, 3, 1, 1}, 3, 4, 4, 1) == 0);     /* tiny */
-  test_other_batch();
+  CHECK(compare((nc_conv_cfg){1, 16, 3, 3, 1, 1}, 6, 28, 28, 0, 0) == IM2COL);  /* one channel */
+  CHECK(compare((nc_conv_cfg){16, 32, 1, 1, 2, 0}, 5, 14, 14, 1, 0) == IM2COL); /* shortcut 1×1/2 */
+  CHECK(compare((nc_conv_cfg){8, 24, 1, 1, 1, 0}, 3, 9, 9, 1, 0) == IM2COL); /* bottleneck 1×1 */
+  CHECK(compare((nc_conv_cfg){4, 4, 3, 3, 1, 1}, 3, 4, 4, 1, 0) == IM2COL);  /* tiny */
+  /* Winograd allowed: used on the stride-1 3×3 layers where it pays, and nowhere else */
+  CHECK(compare((nc_conv_cfg){32, 32, 3, 3, 1, 1}, 4, 32, 32, 1, 1) == wino);  /* 32 ch, 32×32 */
+  CHECK(compare((nc_conv_cfg){64, 64, 3, 3, 1, 1}, 32, 8, 8, 0, 1) == wino);   /* 128 tiles */
+  CHECK(compare((nc_conv_cfg){64, 64, 3, 3, 1, 1}, 8, 8, 8, 1, 1) == plan);    /* 32 tiles */
+  CHECK(compare((nc_conv_cfg){64, 64, 3, 3, 1, 1}, 32, 7, 7, 1, 1) == wino); /* partial tiles */
+  CHECK(compare((nc_conv_cfg){32, 32, 3, 3, 1, 1}, 8, 14, 14, 0, 1) == plan);  /* 32 ch, 14×14 */
+  CHECK(compare((nc_conv_cfg){16, 16, 3, 3, 1, 1}, 8, 28, 28, 1, 1) == plan);  /* 16 channels */
+  CHECK(compare((nc_conv_cfg){64, 128, 3, 3, 2, 1}, 8, 16, 16, 1, 1) == plan); /* stride 2 */
+  CHECK(compare((nc_conv_cfg){3, 64, 3, 3, 1, 1}, 16, 28, 28, 0, 1) == plan);  /* stem */
+  test_other_batch(16, 28, 8, 6, 0);
+  test_other_batch(64, 8, 32, 6, 1);  /* Winograd for 32 images, direct for the last 6 */
+  test_other_batch(64, 8, 40, 32, 1); /* Winograd for both */
   test_blas_threads();
   return nc_test_done();
 }

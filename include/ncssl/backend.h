@@ -29,8 +29,10 @@
 typedef enum { NC_DEVICE_CPU = 0, NC_DEVICE_CUDA = 1 } nc_device_kind;
 
 /* Arithmetic allowed in convolutions and matrix products. tf32 (the default, as PyTorch's for
- * convolutions): TF32 tensor cores where the device has them (the CPU computes fp32); fp32: no
- * reduced precision; bf16: mixed precision (bf16 activations, fp32 master weights and state). */
+ * convolutions): faster convolution arithmetic within TF32's error, i.e. TF32 tensor cores where
+ * the device has them and, on the CPU, Winograd F(4×4, 3×3) convolutions (fp32 arithmetic with a
+ * few times a direct convolution's rounding error); fp32: direct fp32 arithmetic only; bf16: mixed
+ * precision (bf16 activations, fp32 master weights and state). */
 typedef enum { NC_PRECISION_TF32 = 0, NC_PRECISION_FP32 = 1, NC_PRECISION_BF16 = 2 } nc_precision;
 
 /* One optimizer update of one tensor (optim.h: SGD as torch.optim.SGD, or LARS):
@@ -123,8 +125,11 @@ struct nc_backend {
   size_t bytes_now, bytes_peak; /* buffer bytes held now and at most (backends that count) */
 };
 
-/* The CPU backend (one shared instance; never destroy it). */
+/* The CPU backend at fp32 (direct convolutions): what a NULL backend means everywhere. One shared
+ * instance; never destroy it. */
 nc_backend *nc_backend_cpu(void);
+/* The CPU backend's shared instance at a precision it has (fp32 or tf32); NULL for bf16. */
+nc_backend *nc_backend_cpu_at(nc_precision precision);
 /* 1 when this build has the CUDA backend (NCSSL_CUDA). */
 int nc_backend_cuda_built(void);
 /* Creates the CUDA backend on device `device` with the given precision. Returns NC_OK, NC_EUSAGE

@@ -154,14 +154,18 @@ typedef struct nc_conv_plan nc_conv_plan;
 
 /* *plan = a plan for inputs in view xs (its n is the batch) and outputs in view ys, with the
  * backward primitives when backward != 0; *plan = NULL (and NC_OK) when there is none for this
- * shape. Fails only when out of memory. */
-int nc_conv_plan_new(nc_conv_plan **plan, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward);
+ * shape. allow_winograd != 0 lets 3×3 stride-1 layers of 32+ channels use Winograd F(4×4, 3×3)
+ * kernels where oneDNN has them (faster; a few times a direct convolution's rounding error).
+ * Fails only when out of memory. */
+int nc_conv_plan_new(nc_conv_plan **plan, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward,
+                     int allow_winograd);
 void nc_conv_plan_free(nc_conv_plan *plan);
 /* Scratch floats the plan's forward and backward need (0 for NULL). */
 size_t nc_conv_plan_scratch_floats(const nc_conv_plan *plan);
 /* Whether the plan serves these views (same batch and layout) with this much scratch. */
 int nc_conv_plan_fits(const nc_conv_plan *plan, nc_t4 xs, nc_t4 ys, size_t scratch_floats);
-/* "onednn" when a plan exists, "im2col" otherwise: what nc_conv2d_*_with runs for its views. */
+/* What nc_conv2d_*_with runs for the plan's views: "winograd" or "onednn" (direct kernels) when a
+ * plan exists, "im2col" otherwise. */
 const char *nc_conv_plan_kind(const nc_conv_plan *plan);
 /* nc_conv2d_forward / nc_conv2d_backward through the plan when it fits, else im2col + SGEMM. */
 void nc_conv2d_forward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs, const float *x,

@@ -117,6 +117,9 @@ int nc_net_batch(const nc_net *net);
 int nc_net_slots(const nc_net *net);
 /* Bytes held by the network (parameters, gradients, activations, scratch). */
 size_t nc_net_bytes(const nc_net *net);
+/* How many of its convolutions run as `kind` for its full batch: "winograd" or "onednn" (oneDNN
+ * plans, layers.h) or "im2col" (CPU) — or "device" on other backends, which choose their own. */
+int nc_net_conv_count(const nc_net *net, const char *kind);
 /* Forward FLOPs (2 per multiply-add of convolutions and linears) for n samples; a forward plus
  * backward costs about 3× this (the convention for effective GFLOP/s). */
 double nc_net_flops(const nc_net *net, int n);

@@ -49,15 +49,15 @@ int nc_backend_open(nc_backend **out, const char *device, const char *precision)
   if ((rc = nc_device_parse(device ? device : "cpu", &kind, &dev))) return rc;
   if (precision && (rc = nc_precision_parse(precision, &prec))) return rc;
   if (kind == NC_DEVICE_CUDA) return nc_backend_cuda_create(out, dev, prec);
-  /* The CPU computes fp32 whatever tf32 allows; mixed bf16 it does not have. */
+  /* The CPU's tf32 allows Winograd convolutions; mixed bf16 it does not have. */
   if (prec == NC_PRECISION_BF16)
     return nc_fail(NC_EUSAGE, "--precision bf16: the CPU backend computes fp32 only");
-  *out = nc_backend_cpu();
+  *out = nc_backend_cpu_at(prec);
   return NC_OK;
 }
 
 void nc_backend_close(nc_backend *be) {
-  if (be && be != nc_backend_cpu()) be->i->destroy(be);
+  if (be && be->kind != NC_DEVICE_CPU) be->i->destroy(be); /* the CPU's instances are static */
 }
 
 int nc_backend_sync(nc_backend *be) { return be->i->sync(be); }

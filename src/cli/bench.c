@@ -157,6 +157,10 @@ static int bench_step(int argc, char **argv) {
   double set_share = tm.predictor_set / steps / step_s;
   int sets_w =
       c.predictor.type == NC_PREDICTOR_DIRECTPRED || c.predictor.type == NC_PREDICTOR_DIRECTSET;
+  /* how the backbone's convolutions run (the target's are made by the same rule) */
+  const nc_net *bb = nc_ssl_backbone(s);
+  int n_wino = nc_net_conv_count(bb, "winograd"), n_direct = nc_net_conv_count(bb, "onednn");
+  int n_im2col = nc_net_conv_count(bb, "im2col"), n_device = nc_net_conv_count(bb, "device");
   if (json) {
     printf(
         "{\"arch\": \"%s\", \"stem\": \"%s\", \"width\": %ld, \"image\": %d, "
@@ -177,6 +181,10 @@ static int bench_step(int argc, char **argv) {
     }
     printf(", \"device\": \"%s\", \"precision\": \"%s\"", device, precision);
     nc_json_field(stdout, "peak_device_mb", nc_backend_peak_bytes(be) / 1048576.0);
+    printf(
+        ", \"convolutions\": {\"winograd\": %d, \"onednn\": %d, \"im2col\": %d, "
+        "\"device\": %d}",
+        n_wino, n_direct, n_im2col, n_device);
     printf("}\n");
   } else {
     printf("%s (%s stem, width %ld, %dx%dx%ld), %s, predictor %s, batch %ld, %d threads\n", arch,
@@ -192,6 +200,8 @@ static int bench_step(int argc, char **argv) {
         "%.0f%%, W_p set %.2f%%, EMA %.0f%%\n",
         100 * tm.online_forward / tot, 100 * tm.target_forward / tot, 100 * tm.backward / tot,
         100 * tm.optimizer / tot, 100 * tm.predictor_set / tot, 100 * tm.ema / tot);
+    printf("  convolutions: %d Winograd, %d oneDNN direct, %d im2col, %d device-chosen\n", n_wino,
+           n_direct, n_im2col, n_device);
     printf("  last loss %.6f\n", loss);
   }
   free(x);

@@ -11,9 +11,15 @@
  * The blocked copies live in the caller's scratch, so a network shares one buffer for all of its
  * convolutions.
  *
+ * Where the caller allows it (the CPU backend at --precision tf32), the 3×3 stride-1 convolutions
+ * of 32 or more channels use oneDNN's Winograd F(4×4, 3×3) kernels instead of direct ones: 1.4-2.3×
+ * faster on those layers, at a few times the float rounding of a direct convolution, well inside
+ * what TF32 allows (docs/performance.md has the measurements).
+ *
  * oneDNN runs on OpenMP here (Debian's build), so it follows omp_set_num_threads; for a fixed
  * thread count its kernels split the work the same way every run, so results are deterministic
  * (tests/test_conv_plan.c checks it bit for bit). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,9 +38,11 @@ typedef struct {
 
 struct nc_conv_plan {
   nc_conv_cfg cfg;
-  nc_t4 xs, ys; /* the views the primitives are made for */
-  int backward; /* make the backward primitives too */
-  int ready;    /* primitives exist for xs, ys (0: this batch size runs im2col) */
+  nc_t4 xs, ys;       /* the views the primitives are made for */
+  int backward;       /* make the backward primitives too */
+  int allow_winograd; /* the caller accepts Winograd's rounding */
+  int winograd;       /* the primitives are Winograd ones */
+  int ready;          /* primitives exist for xs, ys (0: this batch size runs im2col) */
   dnnl_engine_t eng;
   dnnl_stream_t stream;
   dnnl_primitive_t fwd, bwd_data, bwd_w;
@@ -118,7 +126,7 @@ static void release(nc_conv_plan *p) {
   if (p->bwd_w) dnnl_primitive_destroy(p->bwd_w);
   p->fwd = p->bwd_data = p->bwd_w = NULL;
   p->fwd_floats = p->bwd_floats = 0;
-  p->ready = 0;
+  p->ready = p->winograd = 0;
 }
 
 void nc_conv_plan_free(nc_conv_plan *p) {
@@ -140,8 +148,26 @@ static int worth_it(const nc_conv_cfg *c, nc_t4 xs) {
   return c->kh * c->kw > 1 && c->cin >= 3 && nc_conv2d_flops(c, xs.n, xs.h, xs.w) >= 2e7;
 }
 
-/* Creates the primitives and their reorders; -1 when oneDNN declines the shape. */
-static int build(nc_conv_plan *p, int backward) {
+/* Where Winograd F(4×4, 3×3) beats oneDNN's direct kernels, measured per layer shape of ResNet-18
+ * at widths 16 and 64, images 28 to 96, batches 32 and 128 on the 2-core AVX-512 machine (the two
+ * alternated in one run; docs/performance.md). Its kernels work on 4×4 output tiles and need
+ * channel counts in multiples of 16:
+ * - 64 channels and more: 1.4-2.5× once there are 128 tiles or more (n·⌈h/4⌉·⌈w/4⌉), about even
+ *   at 32 (4×4 images, batch 32; a 128-channel forward was 0.6×);
+ * - 32 channels: 1.4× at 32×32 and 1.6-2.1× at 48×48, but even or slower (0.9×) at 14×14 and
+ *   16×16, whatever the batch;
+ * - 16 channels: slower (0.8× forward at 96×96). */
+static int winograd_worth_it(const nc_conv_cfg *c, nc_t4 xs) {
+  if (!(c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad == 1 && c->cin % 16 == 0 &&
+        c->cout % 16 == 0))
+    return 0;
+  double tiles = (double)xs.n * ((xs.h + 3) / 4) * ((xs.w + 3) / 4);
+  if (c->cin >= 64 && c->cout >= 64) return tiles >= 128;
+  return c->cin >= 32 && c->cout >= 32 && xs.h >= 32 && xs.w >= 32;
+}
+
+/* Creates the primitives and their reorders with algorithm alg; -1 when oneDNN declines. */
+static int build_with(nc_conv_plan *p, int backward, dnnl_alg_kind_t alg) {
   const nc_conv_cfg *c = &p->cfg;
   dnnl_dims_t strides = {c->stride, c->stride}, pad = {c->pad, c->pad};
   dnnl_memory_desc_t src = any_md(p->xs.n, c->cin, p->xs.h, p->xs.w);
@@ -151,8 +177,8 @@ static int build(nc_conv_plan *p, int backward) {
   dnnl_convolution_desc_t d;
   dnnl_primitive_desc_t fpd = NULL, dpd = NULL, wpd = NULL;
   int rc = -1;
-  if (dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &src,
-                                         &wany, NULL, &dst, strides, pad, pad) ||
+  if (dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, alg, &src, &wany, NULL, &dst,
+                                         strides, pad, pad) ||
       dnnl_primitive_desc_create(&fpd, &d, NULL, p->eng, NULL) ||
       dnnl_primitive_create(&p->fwd, fpd))
     goto done;
@@ -164,12 +190,11 @@ static int build(nc_conv_plan *p, int backward) {
   p->fwd_floats = used;
   if (backward) {
     used = 0;
-    if (dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &src, &wany, &dst,
-                                                 strides, pad, pad) ||
+    if (dnnl_convolution_backward_data_desc_init(&d, alg, &src, &wany, &dst, strides, pad, pad) ||
         dnnl_primitive_desc_create(&dpd, &d, NULL, p->eng, fpd) ||
         dnnl_primitive_create(&p->bwd_data, dpd) ||
-        dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &src, &wany, NULL,
-                                                    &dst, strides, pad, pad) ||
+        dnnl_convolution_backward_weights_desc_init(&d, alg, &src, &wany, NULL, &dst, strides, pad,
+                                                    pad) ||
         dnnl_primitive_desc_create(&wpd, &d, NULL, p->eng, fpd) ||
         dnnl_primitive_create(&p->bwd_w, wpd))
       goto done;
@@ -197,7 +222,21 @@ done:
   return rc;
 }
 
-int nc_conv_plan_new(nc_conv_plan **out, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward) {
+/* Winograd where it is allowed and worth it, unless oneDNN declines it on this CPU (it has no
+ * fp32 Winograd below AVX-512); direct kernels otherwise. -1 when oneDNN declines both. */
+static int build(nc_conv_plan *p, int backward) {
+  if (p->allow_winograd && winograd_worth_it(&p->cfg, p->xs)) {
+    if (build_with(p, backward, dnnl_convolution_winograd) == 0) {
+      p->winograd = 1;
+      return 0;
+    }
+    release(p);
+  }
+  return build_with(p, backward, dnnl_convolution_direct);
+}
+
+int nc_conv_plan_new(nc_conv_plan **out, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward,
+                     int allow_winograd) {
   *out = NULL;
   /* NCSSL_CONV=im2col keeps every convolution on im2col + SGEMM (for comparisons) */
   const char *force = getenv("NCSSL_CONV");
@@ -205,6 +244,7 @@ int nc_conv_plan_new(nc_conv_plan **out, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4
   nc_conv_plan *p = calloc(1, sizeof *p);
   if (!p) return nc_fail(NC_ENOMEM, "conv plan: out of memory");
   p->cfg = *cfg, p->xs = xs, p->ys = ys, p->backward = backward;
+  p->allow_winograd = allow_winograd;
   if (!worth_it(cfg, xs) || dnnl_engine_create(&p->eng, dnnl_cpu, 0) ||
       dnnl_stream_create(&p->stream, p->eng, dnnl_stream_default_flags) || build(p, backward)) {
     nc_conv_plan_free(p); /* not worth it, or oneDNN declined: the caller keeps im2col + SGEMM */
@@ -231,7 +271,9 @@ static void remake(nc_conv_plan *p, nc_t4 xs, nc_t4 ys) {
 
 size_t nc_conv_plan_scratch_floats(const nc_conv_plan *p) {
   if (!p) return 0;
-  return p->fwd_floats > p->bwd_floats ? p->fwd_floats : p->bwd_floats;
+  /* + 16: room to start the copies on a 64-byte boundary, which the Winograd kernels need */
+  size_t n = p->fwd_floats > p->bwd_floats ? p->fwd_floats : p->bwd_floats;
+  return n ? n + 16 : 0;
 }
 
 static int same_view(nc_t4 a, nc_t4 b) {
@@ -254,6 +296,11 @@ static int follow(nc_conv_plan *p, nc_t4 xs, nc_t4 ys, size_t scratch_floats) {
   return nc_conv_plan_fits(p, xs, ys, scratch_floats);
 }
 
+/* The scratch from its first 64-byte boundary (the plan asked for 16 floats of room). */
+static float *aligned64(float *scratch) {
+  return scratch + (64 - (uintptr_t)scratch % 64) % 64 / sizeof(float);
+}
+
 /* Points a side at its user data and its scratch copy. */
 static void point(side *s, const void *user, float *scratch) {
   dnnl_memory_set_data_handle(s->user, (void *)user);
@@ -270,6 +317,7 @@ static void move(const nc_conv_plan *p, const side *s, int to_user) {
 
 static void plan_forward(nc_conv_plan *p, const float *x, const float *W, float *y,
                          float *scratch) {
+  scratch = aligned64(scratch);
   point(&p->f_src, x, scratch), point(&p->f_w, W, scratch), point(&p->f_dst, y, scratch);
   move(p, &p->f_src, 0);
   move(p, &p->f_w, 0);
@@ -281,12 +329,15 @@ static void plan_forward(nc_conv_plan *p, const float *x, const float *W, float 
   dnnl_stream_wait(p->stream);
 }
 
-const char *nc_conv_plan_kind(const nc_conv_plan *p) { return p && p->ready ? "onednn" : "im2col"; }
+const char *nc_conv_plan_kind(const nc_conv_plan *p) {
+  return !p || !p->ready ? "im2col" : p->winograd ? "winograd" : "onednn";
+}
 
 static int has_backward(const nc_conv_plan *p) { return p->bwd_data != NULL; }
 
 static void plan_backward(nc_conv_plan *p, const float *x, const float *W, const float *dy,
                           float *dx, float *dW, float *scratch) {
+  scratch = aligned64(scratch);
   point(&p->b_dy, dy, scratch);
   move(p, &p->b_dy, 0);
   const side *wdy = p->w_dy.user ? &p->w_dy : &p->b_dy;
@@ -317,8 +368,9 @@ static void plan_backward(nc_conv_plan *p, const float *x, const float *W, const
 
 #else /* without oneDNN every convolution runs as im2col + SGEMM */
 
-int nc_conv_plan_new(nc_conv_plan **out, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward) {
-  (void)cfg, (void)xs, (void)ys, (void)backward;
+int nc_conv_plan_new(nc_conv_plan **out, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward,
+                     int allow_winograd) {
+  (void)cfg, (void)xs, (void)ys, (void)backward, (void)allow_winograd;
   *out = NULL;
   return NC_OK;
 }

@@ -335,9 +335,10 @@ int nc_net_finish(nc_net *net, const char *prefix) {
     nc_node *n = &net->nodes[i];
     if (n->kind != OP_CONV) continue;
     nc_t4 xs = view(net, n->in, net->batch), ys = view(net, n->out, net->batch);
-    /* oneDNN plans are the CPU's; other backends choose their own algorithms */
+    /* oneDNN plans are the CPU's (Winograd allowed at tf32); other backends choose their own */
     if (net->be->kind == NC_DEVICE_CPU)
-      rc = nc_conv_plan_new(&n->plan, &n->conv, xs, ys, net->with_grad);
+      rc = nc_conv_plan_new(&n->plan, &n->conv, xs, ys, net->with_grad,
+                            net->be->precision == NC_PRECISION_TF32);
   }
   if (rc) goto done;
   nc_arena_init(&net->arena, 0);
@@ -572,6 +573,17 @@ void nc_net_zero_grad(nc_net *net) {
   if (net->g) net->be->i->zero(net->be, net->g, net->n_w * sizeof(float));
 }
 size_t nc_net_bytes(const nc_net *net) { return net->arena.cap; }
+
+int nc_net_conv_count(const nc_net *net, const char *kind) {
+  int count = 0;
+  for (int i = 0; i < net->nn; i++) {
+    if (net->nodes[i].kind != OP_CONV) continue;
+    const char *k =
+        net->be->kind == NC_DEVICE_CPU ? nc_conv_plan_kind(net->nodes[i].plan) : "device";
+    count += strcmp(k, kind) == 0;
+  }
+  return count;
+}
 
 void nc_net_flat(nc_net *net, float **w, float **g, size_t *n) {
   *w = net->w;
