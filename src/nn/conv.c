@@ -81,8 +81,11 @@ static conv_plan make_plan(const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, size_t sc
   int nb = contiguous ? chunk_images(cfg, xs.n, xs.h, xs.w) : 1;
   p.stride = per_thread_floats(cfg, nb, xs.h, xs.w, &p.col);
   int fit = (int)(scratch_floats / p.stride), t = omp_get_max_threads();
-  /* below a few MFLOP a thread team costs more than it saves (worse on a loaded machine) */
-  if (nc_conv2d_flops(cfg, xs.n, xs.h, xs.w) < 2e7) t = 1;
+  /* Below 2 MFLOP a thread team costs more than it saves. Above it the team pays, and it must:
+   * nc_sgemm hands products of 4e6 multiply-adds (8 MFLOP) and more to oneDNN, which inside a team
+   * of one starts a nested team of its own; at width 16, batch 32, the 1×1 shortcuts' products
+   * (4.2e6) spent 7% of the step waiting in that team's barriers (docs/performance.md). */
+  if (nc_conv2d_flops(cfg, xs.n, xs.h, xs.w) < 2e6) t = 1;
   p.threads = fit < t ? fit : t;
   if (p.threads < 1) p.threads = 1; /* the caller's scratch is too small: a contract violation */
   int chunks = (xs.n + nb - 1) / nb;
