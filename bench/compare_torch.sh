@@ -9,6 +9,8 @@
 # Environment:
 #   WIDTH (64), IMAGE (32), CHANNELS (3)  the network's base width, image side and channels
 #   THREADS            threads on both sides (default 2)
+#   PRECISION          ncssl's --precision (default tf32, its default: Winograd convolutions where
+#                      they pay; fp32: direct convolutions only, the arithmetic PyTorch's CPU uses)
 #   NCSSL              the ncssl binary (default: build/ncssl of this repository)
 #   PYTHON             the interpreter with torch (default /usr/bin/python3)
 #   ROW=1              print only one Markdown table row (bench/matrix.sh uses it)
@@ -23,6 +25,7 @@ width=${WIDTH:-64}
 image=${IMAGE:-32}
 channels=${CHANNELS:-3}
 threads=${THREADS:-2}
+precision=${PRECISION:-tf32}
 ncssl=${NCSSL:-$root/build/ncssl}
 python=${PYTHON:-/usr/bin/python3}
 row=${ROW:-0}
@@ -39,14 +42,15 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 say() { [ "$row" = 1 ] || echo "$@"; }
 
 shape=(--width "$width" --image "$image" --in-channels "$channels" --batch "$batch" --predictor "$pred" --steps "$steps")
-say "width $width, ${image}x${image}x$channels, batch $batch, predictor $pred, $threads threads, $rounds rounds of $steps timed steps"
+say "width $width, ${image}x${image}x$channels, batch $batch, predictor $pred, $threads threads, ncssl at $precision, $rounds rounds of $steps timed steps"
 for r in $(seq "$rounds"); do
   mb=$(rss_of "$python" "$here/torch_peer.py" step "${shape[@]}" --threads "$threads")
   t=$(field images_per_s)
   say "round $r torch: $t images/s, peak RSS $mb MB"
   echo "$t" >>"$tmp/torch.ips"
   echo "$mb" >>"$tmp/torch.rss"
-  mb=$(rss_of "$ncssl" bench step --arch resnet18 --stem cifar "${shape[@]}" --threads "$threads" --json)
+  mb=$(rss_of "$ncssl" bench step --arch resnet18 --stem cifar "${shape[@]}" --threads "$threads" \
+    --precision "$precision" --json)
   o=$(field images_per_s)
   s=$(field sgemm_peak_share)
   say "round $r ncssl: $o images/s, peak RSS $mb MB, $(awk -v s="$s" 'BEGIN {printf "%.0f", 100*s}')% of the SGEMM peak"

@@ -7,14 +7,14 @@
 # Usage: bench/matrix.sh [rounds=2] [steps=2]
 # A subset: WIDTHS, IMAGES, CHANNELS_LIST, BATCHES, PREDICTORS (space-separated lists), e.g.
 #   WIDTHS=16 IMAGES=28 CHANNELS_LIST=1 bench/matrix.sh
-# Other environment as bench/compare_torch.sh (THREADS, NCSSL, PYTHON).
+# Other environment as bench/compare_torch.sh (THREADS, PRECISION, NCSSL, PYTHON).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rounds=${1:-2}
 steps=${2:-2}
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores," \
   "$(grep -qw avx512f /proc/cpuinfo && echo AVX-512 || (grep -qw avx2 /proc/cpuinfo && echo AVX2 || echo SSE))," \
-  "load $(cut -d' ' -f1-3 /proc/loadavg)"
+  "load $(cut -d' ' -f1-3 /proc/loadavg); ncssl --precision ${PRECISION:-tf32}"
 echo "| width | image | ch | batch | predictor | ncssl img/s | torch img/s | ratio | ncssl RSS MB | torch RSS MB | SGEMM peak share |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for w in ${WIDTHS:-16 64}; do
