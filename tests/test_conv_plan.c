@@ -162,7 +162,7 @@ int main(void) {
   CHECK(compare((nc_conv_cfg){32, 32, 3, 3, 1, 1}, 4, 32, 32, 1, 1) == wino);  /* 32 ch, 32×32 */
   CHECK(compare((nc_conv_cfg){64, 64, 3, 3, 1, 1}, 32, 8, 8, 0, 1) == wino);   /* 128 tiles */
   CHECK(compare((nc_conv_cfg){64, 64, 3, 3, 1, 1}, 8, 8, 8, 1, 1) == plan);    /* 32 tiles */
-  CHECK(compare((nc_conv_cfg){64, 64, 3, 3, 1, 1}, 32, 7, 7, 1, 1) == wino); /* partial tiles */
+  CHECK(compare((nc_conv_cfg){64, 64, 3, 3, 1, 1}, 32, 7, 7, 1, 1) == wino);   /* partial tiles */
   CHECK(compare((nc_conv_cfg){32, 32, 3, 3, 1, 1}, 8, 14, 14, 0, 1) == plan);  /* 32 ch, 14×14 */
   CHECK(compare((nc_conv_cfg){16, 16, 3, 3, 1, 1}, 8, 28, 28, 1, 1) == plan);  /* 16 channels */
   CHECK(compare((nc_conv_cfg){64, 128, 3, 3, 2, 1}, 8, 16, 16, 1, 1) == plan); /* stride 2 */
