@@ -2,7 +2,8 @@
 # bench step: --in-channels reaches the network (a one-channel stem does a third of the first
 # convolution's work of a three-channel one), the JSON names it, bad values are usage errors;
 # --precision reaches the convolutions (tf32, the default, runs the layers where Winograd pays
-# on it, where oneDNN has Winograd kernels: AVX-512; fp32 never does) and the JSON counts them.
+# on it, where oneDNN has Winograd kernels: AVX-512; fp32 never does) and the JSON counts them;
+# NCSSL_LAYOUT=planar turns the channel-blocked feature maps off.
 set -u
 NCSSL=$1
 fails=0
@@ -37,6 +38,19 @@ if echo "$jt" | grep -q '"sgemm_backend": "oneDNN"' && [ "$has_avx512" -eq 1 ]; 
 else
   echo "cli_bench: no oneDNN Winograd on this build or CPU; tf32 = fp32 checked only"
   [ "$wt" = 0 ] || fail "Winograd without AVX-512 or oneDNN: $jt"
+fi
+# feature maps: channel-blocked where oneDNN plans the convolutions (all 40 of width 32's), all
+# planar under NCSSL_LAYOUT=planar, and the JSON says so
+fmap() { grep -oE "\"$1\": [0-9]+" | tail -1 | awk '{print $2}'; }
+jp=$(NCSSL_LAYOUT=planar wrun --precision fp32) || fail "bench step NCSSL_LAYOUT=planar exited $?"
+[ "$(echo "$jp" | fmap blocked)" = 0 ] || fail "NCSSL_LAYOUT=planar kept blocked maps: $jp"
+[ "$(echo "$jp" | fmap planar)" = 40 ] || fail "NCSSL_LAYOUT=planar: not 40 planar maps: $jp"
+if echo "$jf" | grep -q '"sgemm_backend": "oneDNN"'; then
+  [ "$(echo "$jf" | fmap blocked)" = 40 ] || fail "width 32: not 40 blocked maps: $jf"
+  [ "$(echo "$jp" | field loss)" != "$(echo "$jf" | field loss)" ] ||
+    fail "blocked and planar maps computed the same loss bit for bit: were the maps blocked?"
+else
+  [ "$(echo "$jf" | fmap blocked)" = 0 ] || fail "blocked maps without oneDNN: $jf"
 fi
 [ "$fails" -eq 0 ] && echo "cli_bench: all passed"
 exit $((fails > 0))

@@ -2,11 +2,13 @@
 /* Whole networks: finite-difference gradients of a tiny ResNet-18 (width 4, 8×8, 2 images) with
  * respect to the input and every parameter tensor, the MLP and linear heads, slots, forward-only
  * networks, names, init statistics and determinism. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../src/nn/net_internal.h"
 #include "gradcheck.h"
+#include "ncssl/linalg.h"
 #include "ncssl/net.h"
 #include "ncssl/status.h"
 #include "testing.h"
@@ -319,6 +321,58 @@ static void test_partial_batch(void) {
   nc_net_free(big), nc_net_free(exact);
 }
 
+static double rel_diff(const float *a, const float *b, size_t n) {
+  double d = 0, m = 1e-30;
+  for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i])), m = fmax(m, fabs(b[i]));
+  return d / m;
+}
+
+/* Channel-blocked feature maps (the CPU default with oneDNN) against planar ones on the same
+ * parameters and data: outputs, input and parameter gradients to float rounding, for the full
+ * batch and a partial one (the plans remade for it), with the CIFAR stem and the ImageNet stem
+ * (max pooling on blocked maps). */
+static void test_layouts(void) {
+  const int onednn = strcmp(nc_sgemm_backend(), "oneDNN") == 0;
+  for (int stem = 0; stem <= 1; stem++) {
+    nc_resnet_cfg cfg = {18, stem ? NC_STEM_IMAGENET : NC_STEM_CIFAR, 3, 16};
+    const int hw = stem ? 64 : 12, B = 4, IN = 3 * hw * hw, OUT = 128;
+    nc_net *blk, *flat;
+    CHECK(nc_resnet_build(&blk, &cfg, hw, hw, B, 1, 1, NULL) == NC_OK);
+    setenv("NCSSL_LAYOUT", "planar", 1);
+    CHECK(nc_resnet_build(&flat, &cfg, hw, hw, B, 1, 1, NULL) == NC_OK);
+    unsetenv("NCSSL_LAYOUT");
+    int nb, np;
+    nc_net_layout_count(blk, &nb, &np);
+    CHECK(onednn ? nb > 0 && np == 0 : nb == 0);
+    nc_net_layout_count(flat, &nb, &np);
+    CHECK(nb == 0 && np > 0);
+    nc_net_init(blk, &rng);
+    CHECK(nc_net_copy_params(flat, blk) == NC_OK);
+    float *x = malloc(B * IN * sizeof(float)), *dy = malloc(B * OUT * sizeof(float));
+    float *y1 = malloc(B * OUT * 4), *y2 = malloc(B * OUT * 4), *dx1 = malloc(B * IN * 4),
+          *dx2 = malloc(B * IN * 4);
+    for (int i = 0; i < B * IN; i++) x[i] = (float)nc_rng_normal(&rng);
+    for (int i = 0; i < B * OUT; i++) dy[i] = (float)nc_rng_normal(&rng);
+    for (int n = B; n >= B - 1; n--) {
+      nc_params_zero_grad(nc_net_params(blk));
+      nc_params_zero_grad(nc_net_params(flat));
+      CHECK(nc_net_forward(blk, 0, n, x, y1) == NC_OK && nc_net_forward(flat, 0, n, x, y2) == 0);
+      CHECK(rel_diff(y1, y2, (size_t)n * OUT) < 1e-5);
+      CHECK(nc_net_backward(blk, 0, dy, dx1) == NC_OK && nc_net_backward(flat, 0, dy, dx2) == 0);
+      CHECK(rel_diff(dx1, dx2, (size_t)n * IN) < 1e-4);
+      nc_param_list *l1 = nc_net_params(blk), *l2 = nc_net_params(flat);
+      double worst = 0;
+      for (int i = 0; i < l1->n; i++)
+        if (l1->items[i].g)
+          worst = fmax(worst, rel_diff(l1->items[i].g, l2->items[i].g, l1->items[i].n));
+      CHECK(worst < 1e-4);
+      if (worst >= 1e-4) fprintf(stderr, "layouts: parameter gradients differ by %g\n", worst);
+    }
+    free(x), free(dy), free(y1), free(y2), free(dx1), free(dx2);
+    nc_net_free(blk), nc_net_free(flat);
+  }
+}
+
 int main(void) {
   nc_rng_seed(&rng, 3);
   test_heads();
@@ -327,5 +381,6 @@ int main(void) {
   test_shapes_and_init();
   test_partial_batch();
   test_tiny_resnet();
+  test_layouts();
   return nc_test_done();
 }

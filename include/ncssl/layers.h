@@ -6,9 +6,11 @@
  * use. Any gradient pointer may be NULL when that gradient is not wanted.
  * - In-place forms are allowed only where a function says so.
  * - No function allocates; scratch memory is passed in (sized by the *_scratch_floats helpers).
- * - 4-D tensors are described by an nc_t4 view, so one function serves PyTorch's NCHW layout and
- *   the channel-major CNHW layout the networks use inside (one channel of the whole batch is one
- *   contiguous row, which turns a convolution over a batch into one large GEMM).
+ * - 4-D tensors are described by an nc_t4 view, so one function serves PyTorch's NCHW layout, the
+ *   channel-major CNHW layout (one channel of the whole batch is one contiguous row, which turns a
+ *   convolution over a batch into one large GEMM) and the channel-blocked nChw16c layout that
+ *   oneDNN's convolution kernels work in (the CPU networks keep activations of 16k channels in it,
+ *   so no convolution copies them into another layout and back).
  * - Matrices ([n, d] activations, Linear weights [out, in] as PyTorch) are row-major. */
 #ifndef NCSSL_LAYERS_H
 #define NCSSL_LAYERS_H
@@ -18,20 +20,31 @@
 #define NC_BN_EPS 1e-5f
 #define NC_BN_MOMENTUM 0.1f
 
-/* A view of n images of c channels of h×w pixels: pixel (y, x) of channel ci of image i is at
- * i*sn + ci*sc + y*w + x (one channel plane of one image is contiguous). An [n, d] matrix is
- * nc_t4_nchw(n, d, 1, 1). */
+/* A view of n images of c channels of h×w pixels. With blk = 0 (planar), pixel p = y*w + x of
+ * channel ci of image i is at i*sn + ci*sc + p (one channel plane of one image is contiguous).
+ * With blk = 16 (channel-blocked, oneDNN's nChw16c; c a multiple of 16), channels come in blocks
+ * of 16 that are interleaved pixel by pixel: it is at i*sn + (ci/16)*sc + p*16 + ci%16, so sc is
+ * the stride of a channel block. An [n, d] matrix is nc_t4_nchw(n, d, 1, 1). */
 typedef struct {
   int n, c, h, w;
   long sn, sc;
+  int blk; /* 0: planar; 16: channel-blocked */
 } nc_t4;
+
+#define NC_T4_BLOCK 16
 
 /* The view of a dense NCHW tensor (PyTorch's layout). */
 nc_t4 nc_t4_nchw(int n, int c, int h, int w);
 /* The view of a dense CNHW tensor (channel-major: all images of channel 0, then channel 1, ...). */
 nc_t4 nc_t4_cnhw(int n, int c, int h, int w);
+/* The view of a dense nChw16c tensor (c must be a multiple of NC_T4_BLOCK). */
+nc_t4 nc_t4_blocked(int n, int c, int h, int w);
 /* Number of elements n*c*h*w. */
 size_t nc_t4_numel(nc_t4 t);
+/* Offset of pixel p (= y*w + x) of channel ci of image i. */
+static inline long nc_t4_at(nc_t4 t, int i, int ci, long p) {
+  return t.blk ? i * t.sn + (ci / t.blk) * t.sc + p * t.blk + ci % t.blk : i * t.sn + ci * t.sc + p;
+}
 
 /* ---- Linear: y[n, out] = x[n, in] · Wᵀ + b, W is [out, in], b is [out] or NULL. ---- */
 
@@ -146,17 +159,19 @@ double nc_conv2d_flops(const nc_conv_cfg *cfg, int n, int h, int w);
 
 /* ---- Convolution plans: oneDNN's convolution primitives for one layer's shape, created once
  * (at network build time) in the channel-blocked layout oneDNN prefers on this CPU, with reorders
- * from and to the caller's layout in the scratch. Same contract as nc_conv2d_* (backward
+ * from and to the caller's layout in the scratch (none for nc_t4_blocked views when oneDNN works in
+ * nChw16c, as its AVX-512 and Winograd kernels do). Same contract as nc_conv2d_* (backward
  * accumulates; deterministic for a given OpenMP thread count). Without oneDNN, or when it declines
- * the shape, no plan is made and the *_with functions run im2col + SGEMM. ---- */
+ * the shape, no plan is made and the *_with functions run im2col + SGEMM, which take planar views
+ * only: for blocked views a plan is made whatever the shape. ---- */
 
 typedef struct nc_conv_plan nc_conv_plan;
 
 /* *plan = a plan for inputs in view xs (its n is the batch) and outputs in view ys, with the
  * backward primitives when backward != 0; *plan = NULL (and NC_OK) when there is none for this
- * shape. allow_winograd != 0 lets 3×3 stride-1 layers of 32+ channels use Winograd F(4×4, 3×3)
- * kernels where oneDNN has them (faster; a few times a direct convolution's rounding error).
- * Fails only when out of memory. */
+ * shape (never for blocked views while oneDNN is there). allow_winograd != 0 lets 3×3 stride-1
+ * layers of 32+ channels use Winograd F(4×4, 3×3) kernels where oneDNN has them (faster; a few
+ * times a direct convolution's rounding error). Fails only when out of memory. */
 int nc_conv_plan_new(nc_conv_plan **plan, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward,
                      int allow_winograd);
 void nc_conv_plan_free(nc_conv_plan *plan);
@@ -167,7 +182,8 @@ int nc_conv_plan_fits(const nc_conv_plan *plan, nc_t4 xs, nc_t4 ys, size_t scrat
 /* What nc_conv2d_*_with runs for the plan's views: "winograd" or "onednn" (direct kernels) when a
  * plan exists, "im2col" otherwise. */
 const char *nc_conv_plan_kind(const nc_conv_plan *plan);
-/* nc_conv2d_forward / nc_conv2d_backward through the plan when it fits, else im2col + SGEMM. */
+/* nc_conv2d_forward / nc_conv2d_backward through the plan when it fits (remade for another batch
+ * size when needed), else im2col + SGEMM; blocked views that no plan serves get NaNs. */
 void nc_conv2d_forward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs, const float *x,
                             const float *W, nc_t4 ys, float *y, float *scratch,
                             size_t scratch_floats);

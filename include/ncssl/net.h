@@ -120,6 +120,11 @@ size_t nc_net_bytes(const nc_net *net);
 /* How many of its convolutions run as `kind` for its full batch: "winograd" or "onednn" (oneDNN
  * plans, layers.h) or "im2col" (CPU) — or "device" on other backends, which choose their own. */
 int nc_net_conv_count(const nc_net *net, const char *kind);
+/* How its feature maps are stored (the activations between its input and its output): *blocked
+ * of them channel-blocked (nChw16c, on the CPU where oneDNN plans every convolution touching
+ * them; layers.h), *planar in CNHW. NCSSL_LAYOUT=planar in the environment keeps them all planar
+ * (for comparisons). */
+void nc_net_layout_count(const nc_net *net, int *blocked, int *planar);
 /* Forward FLOPs (2 per multiply-add of convolutions and linears) for n samples; a forward plus
  * backward costs about 3× this (the convention for effective GFLOP/s). */
 double nc_net_flops(const nc_net *net, int n);

@@ -161,6 +161,8 @@ static int bench_step(int argc, char **argv) {
   const nc_net *bb = nc_ssl_backbone(s);
   int n_wino = nc_net_conv_count(bb, "winograd"), n_direct = nc_net_conv_count(bb, "onednn");
   int n_im2col = nc_net_conv_count(bb, "im2col"), n_device = nc_net_conv_count(bb, "device");
+  int n_blocked, n_planar;
+  nc_net_layout_count(bb, &n_blocked, &n_planar);
   if (json) {
     printf(
         "{\"arch\": \"%s\", \"stem\": \"%s\", \"width\": %ld, \"image\": %d, "
@@ -185,6 +187,7 @@ static int bench_step(int argc, char **argv) {
         ", \"convolutions\": {\"winograd\": %d, \"onednn\": %d, \"im2col\": %d, "
         "\"device\": %d}",
         n_wino, n_direct, n_im2col, n_device);
+    printf(", \"feature_maps\": {\"blocked\": %d, \"planar\": %d}", n_blocked, n_planar);
     printf("}\n");
   } else {
     printf("%s (%s stem, width %ld, %dx%dx%ld), %s, predictor %s, batch %ld, %d threads\n", arch,
@@ -202,6 +205,7 @@ static int bench_step(int argc, char **argv) {
         100 * tm.optimizer / tot, 100 * tm.predictor_set / tot, 100 * tm.ema / tot);
     printf("  convolutions: %d Winograd, %d oneDNN direct, %d im2col, %d device-chosen\n", n_wino,
            n_direct, n_im2col, n_device);
+    printf("  feature maps: %d channel-blocked, %d planar\n", n_blocked, n_planar);
     printf("  last loss %.6f\n", loss);
   }
   free(x);

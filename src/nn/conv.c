@@ -243,14 +243,18 @@ void nc_maxpool_out_hw(int k, int stride, int pad, int h, int w, int *oh, int *o
   *ow = (w + 2 * pad - k) / stride + 1;
 }
 
+/* Channel planes are walked with their pixel stride (1 planar, 16 channel-blocked). */
+static long pixel_stride(nc_t4 t) { return t.blk ? t.blk : 1; }
+
 void nc_maxpool_forward(int k, int stride, int pad, nc_t4 xs, const float *x, nc_t4 ys, float *y,
                         int32_t *argmax) {
+  const long px = pixel_stride(xs), py = pixel_stride(ys);
 #pragma omp parallel for schedule(static) if (nc_t4_numel(xs) > 32768)
   for (int c = 0; c < xs.c; c++)
     for (int i = 0; i < xs.n; i++) {
-      const float *src = x + i * xs.sn + c * xs.sc;
-      float *dst = y + i * ys.sn + c * ys.sc;
-      int32_t *arg = argmax + i * ys.sn + c * ys.sc;
+      const float *src = x + nc_t4_at(xs, i, c, 0);
+      float *dst = y + nc_t4_at(ys, i, c, 0);
+      int32_t *arg = argmax + nc_t4_at(ys, i, c, 0);
       for (int oy = 0; oy < ys.h; oy++)
         for (int ox = 0; ox < ys.w; ox++) {
           float best = -FLT_MAX;
@@ -261,23 +265,24 @@ void nc_maxpool_forward(int k, int stride, int pad, nc_t4 xs, const float *x, nc
             for (int b = 0; b < k; b++) {
               int ix = ox * stride - pad + b;
               if (ix < 0 || ix >= xs.w) continue;
-              float v = src[iy * xs.w + ix];
+              float v = src[(iy * xs.w + ix) * px];
               if (where < 0 || v > best) best = v, where = iy * xs.w + ix;
             }
           }
-          dst[oy * ys.w + ox] = best;
-          arg[oy * ys.w + ox] = where;
+          dst[(oy * ys.w + ox) * py] = best;
+          arg[(oy * ys.w + ox) * py] = where;
         }
     }
 }
 
 void nc_maxpool_backward(nc_t4 xs, float *dx, nc_t4 ys, const float *dy, const int32_t *argmax) {
+  const long px = pixel_stride(xs), py = pixel_stride(ys);
 #pragma omp parallel for schedule(static) if (nc_t4_numel(xs) > 32768)
   for (int c = 0; c < xs.c; c++)
     for (int i = 0; i < xs.n; i++) {
-      float *dst = dx + i * xs.sn + c * xs.sc;
-      const float *g = dy + i * ys.sn + c * ys.sc;
-      const int32_t *arg = argmax + i * ys.sn + c * ys.sc;
-      for (int o = 0; o < ys.h * ys.w; o++) dst[arg[o]] += g[o];
+      float *dst = dx + nc_t4_at(xs, i, c, 0);
+      const float *g = dy + nc_t4_at(ys, i, c, 0);
+      const int32_t *arg = argmax + nc_t4_at(ys, i, c, 0);
+      for (long o = 0; o < (long)ys.h * ys.w; o++) dst[arg[o * py] * px] += g[o * py];
     }
 }

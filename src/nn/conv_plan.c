@@ -6,10 +6,13 @@
  * kernels work on channel-blocked layouts (nChw16c on AVX-512, nChw8c on AVX2) that keep the
  * vector lanes full. The primitives are created with format "any", so oneDNN picks the layout it
  * prefers on this ISA; our tensors (CNHW or NCHW, any nc_t4 strides) are reordered into it on
- * the way in and back on the way out. The reorders that write our gradients carry a sum post-op,
- * which gives the layers' "backward accumulates" contract (dx +=, dW +=) without another pass.
- * The blocked copies live in the caller's scratch, so a network shares one buffer for all of its
- * convolutions.
+ * the way in and back on the way out. The networks keep their feature maps of 16k channels in
+ * nChw16c (nc_t4_blocked), which is what the AVX-512 kernels and the Winograd ones ask for, so
+ * between layers there is nothing to reorder: the copies are left for the network's edges, the
+ * weights, and CPUs whose kernels want another block (nChw8c on AVX2). The reorders that write our
+ * gradients carry a sum post-op, which gives the layers' "backward accumulates" contract (dx +=, dW
+ * +=) without another pass. The blocked copies live in the caller's scratch, so a network shares
+ * one buffer for all of its convolutions.
  *
  * Where the caller allows it (the CPU backend at --precision tf32), the 3×3 stride-1 convolutions
  * of 32 or more channels use oneDNN's Winograd F(4×4, 3×3) kernels instead of direct ones: 1.4-2.3×
@@ -19,6 +22,7 @@
  * oneDNN runs on OpenMP here (Debian's build), so it follows omp_set_num_threads; for a fixed
  * thread count its kernels split the work the same way every run, so results are deterministic
  * (tests/test_conv_plan.c checks it bit for bit). */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +59,10 @@ struct nc_conv_plan {
 static dnnl_memory_desc_t user_md(nc_t4 t) {
   dnnl_memory_desc_t md;
   dnnl_dims_t dims = {t.n, t.c, t.h, t.w}, strides = {t.sn, t.sc, t.w, 1};
-  dnnl_memory_desc_init_by_strides(&md, 4, dims, dnnl_f32, strides);
+  if (t.blk) /* nc_t4_blocked is exactly oneDNN's nChw16c */
+    dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_f32, dnnl_nChw16c);
+  else
+    dnnl_memory_desc_init_by_strides(&md, 4, dims, dnnl_f32, strides);
   return md;
 }
 
@@ -146,6 +153,12 @@ void nc_conv_plan_free(nc_conv_plan *p) {
  * the choice, and with it every result, is the same in every process for a given thread count. */
 static int worth_it(const nc_conv_cfg *c, nc_t4 xs) {
   return c->kh * c->kw > 1 && c->cin >= 3 && nc_conv2d_flops(c, xs.n, xs.h, xs.w) >= 2e7;
+}
+
+/* Channel-blocked tensors have no im2col path: a plan is made for every shape that touches one
+ * (1×1 and small convolutions included; without the reorders oneDNN's kernels win there too). */
+static int needs_plan(const nc_conv_cfg *c, nc_t4 xs, nc_t4 ys) {
+  return xs.blk || ys.blk || worth_it(c, xs);
 }
 
 /* Where Winograd F(4×4, 3×3) beats oneDNN's direct kernels, measured per layer shape of ResNet-18
@@ -245,7 +258,7 @@ int nc_conv_plan_new(nc_conv_plan **out, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4
   if (!p) return nc_fail(NC_ENOMEM, "conv plan: out of memory");
   p->cfg = *cfg, p->xs = xs, p->ys = ys, p->backward = backward;
   p->allow_winograd = allow_winograd;
-  if (!worth_it(cfg, xs) || dnnl_engine_create(&p->eng, dnnl_cpu, 0) ||
+  if (!needs_plan(cfg, xs, ys) || dnnl_engine_create(&p->eng, dnnl_cpu, 0) ||
       dnnl_stream_create(&p->stream, p->eng, dnnl_stream_default_flags) || build(p, backward)) {
     nc_conv_plan_free(p); /* not worth it, or oneDNN declined: the caller keeps im2col + SGEMM */
     return NC_OK;
@@ -261,7 +274,7 @@ int nc_conv_plan_new(nc_conv_plan **out, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4
 static void remake(nc_conv_plan *p, nc_t4 xs, nc_t4 ys) {
   release(p);
   p->xs = xs, p->ys = ys;
-  if (!worth_it(&p->cfg, xs)) return;
+  if (!needs_plan(&p->cfg, xs, ys)) return;
   if (build(p, p->backward)) {
     release(p);
     return;
@@ -277,7 +290,8 @@ size_t nc_conv_plan_scratch_floats(const nc_conv_plan *p) {
 }
 
 static int same_view(nc_t4 a, nc_t4 b) {
-  return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w && a.sn == b.sn && a.sc == b.sc;
+  return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w && a.sn == b.sn && a.sc == b.sc &&
+         a.blk == b.blk;
 }
 
 int nc_conv_plan_fits(const nc_conv_plan *p, nc_t4 xs, nc_t4 ys, size_t scratch_floats) {
@@ -396,11 +410,21 @@ static inline void plan_backward(nc_conv_plan *p, const float *x, const float *W
 }
 #endif
 
+/* A channel-blocked view that no plan serves (oneDNN failed to remake one for another batch size,
+ * out of memory): NaNs, which the training's non-finite check reports, rather than numbers read
+ * in the wrong layout. */
+static void poison(float *p, size_t n) {
+  if (p)
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+}
+
 void nc_conv2d_forward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs, const float *x,
                             const float *W, nc_t4 ys, float *y, float *scratch,
                             size_t scratch_floats) {
   if (follow(plan, xs, ys, scratch_floats))
     plan_forward(plan, x, W, y, scratch);
+  else if (xs.blk || ys.blk)
+    poison(y, nc_t4_numel(ys));
   else
     nc_conv2d_forward(cfg, xs, x, W, ys, y, scratch, scratch_floats);
 }
@@ -408,8 +432,12 @@ void nc_conv2d_forward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs
 void nc_conv2d_backward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs, const float *x,
                              const float *W, nc_t4 ys, const float *dy, float *dx, float *dW,
                              float *scratch, size_t scratch_floats) {
-  if (follow(plan, xs, ys, scratch_floats) && has_backward(plan))
+  if (follow(plan, xs, ys, scratch_floats) && has_backward(plan)) {
     plan_backward(plan, x, W, dy, dx, dW, scratch);
-  else
+  } else if (xs.blk || ys.blk) {
+    poison(dx, nc_t4_numel(xs));
+    poison(dW, (size_t)cfg->cout * cfg->cin * cfg->kh * cfg->kw);
+  } else {
     nc_conv2d_backward(cfg, xs, x, W, ys, dy, dx, dW, scratch, scratch_floats);
+  }
 }

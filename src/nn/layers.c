@@ -7,16 +7,22 @@
 #include <omp.h>
 #include <string.h>
 
+#include "layers_blocked.h"
 #include "ncssl/linalg.h"
 #include "simd.h"
 
 nc_t4 nc_t4_nchw(int n, int c, int h, int w) {
-  nc_t4 t = {n, c, h, w, (long)c * h * w, (long)h * w};
+  nc_t4 t = {n, c, h, w, (long)c * h * w, (long)h * w, 0};
   return t;
 }
 
 nc_t4 nc_t4_cnhw(int n, int c, int h, int w) {
-  nc_t4 t = {n, c, h, w, (long)h * w, (long)n * h * w};
+  nc_t4 t = {n, c, h, w, (long)h * w, (long)n * h * w, 0};
+  return t;
+}
+
+nc_t4 nc_t4_blocked(int n, int c, int h, int w) {
+  nc_t4 t = {n, c, h, w, (long)c * h * w, (long)NC_T4_BLOCK * h * w, NC_T4_BLOCK};
   return t;
 }
 
@@ -46,16 +52,6 @@ void nc_linear_backward(int n, int in, int out, const float *x, const float *W, 
  * row's total then added in double; rows are at most a few thousand floats, so the float lanes
  * lose nothing measurable. */
 #define LANES 16
-/* the helpers below are inlined, so the vector-argument ABI note does not apply */
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef float v16f __attribute__((vector_size(64)));
-typedef int v16i __attribute__((vector_size(64)));
-
-static inline v16f load16(const float *p) {
-  v16f v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
 
 static inline double hsum(const v16f *v) {
   double s = 0;
@@ -128,17 +124,9 @@ NC_VECTOR_CLONES static void bn_channel_apply(nc_t4 s, int c, const float *x, fl
                                               double mean, double var, double ss, double m,
                                               float *save_mean, float *save_invstd, int relu) {
   const int hw = s.h * s.w;
-  if (train && running_mean) {
-    double unbiased = m > 1 ? ss / (m - 1) : var;
-    running_mean[c] = (float)((1 - NC_BN_MOMENTUM) * running_mean[c] + NC_BN_MOMENTUM * mean);
-    running_var[c] = (float)((1 - NC_BN_MOMENTUM) * running_var[c] + NC_BN_MOMENTUM * unbiased);
-  }
-  float invstd = (float)(1.0 / sqrt(var + NC_BN_EPS));
-  save_mean[c] = (float)mean;
-  save_invstd[c] = invstd;
-  /* y = x·scale + shift */
-  float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
-  float scale = g * invstd, shift = b - (float)mean * scale;
+  float scale, shift; /* y = x·scale + shift */
+  nc_bn_channel_affine(c, mean, var, ss, m, train, gamma, beta, running_mean, running_var,
+                       save_mean, save_invstd, &scale, &shift);
   for (int i = 0; i < s.n; i++) {
     const float *restrict p = x + i * s.sn + c * s.sc;
     float *restrict q = y + i * s.sn + c * s.sc;
@@ -174,6 +162,11 @@ NC_VECTOR_CLONES static void bn_forward_channel(nc_t4 s, int c, const float *x, 
 static void bn_forward(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
                        float *running_mean, float *running_var, int train, float *save_mean,
                        float *save_invstd, int relu) {
+  if (s.blk) {
+    nc_bn_blocked_forward(s, x, y, gamma, beta, running_mean, running_var, train, save_mean,
+                          save_invstd, relu);
+    return;
+  }
   const double m = (double)s.n * s.h * s.w;
 #pragma omp parallel for schedule(static) if (m * s.c > 32768)
   for (int c = 0; c < s.c; c++)
@@ -199,11 +192,8 @@ NC_VECTOR_CLONES static void bn_channel_dx(nc_t4 s, int c, const float *x, const
                                            float invstd, int train, double sum_g, double sum_gx,
                                            double m, float *dx) {
   const int hw = s.h * s.w;
-  double sum_g_xhat = sum_gx * invstd;
-  float gm = gamma ? gamma[c] : 1.0f, scale = gm * invstd;
-  /* train: dx = γ·invstd·(g − mean(g) − xhat·mean(g·xhat)); eval: dx = γ·invstd·g */
-  float a = train ? (float)(sum_g / m) : 0.0f;
-  float b = train ? (float)(sum_g_xhat / m) * invstd : 0.0f; /* per unit of (x − mean) */
+  float scale, a, b;
+  nc_bn_grad_coefs(gamma, c, invstd, train, sum_g, sum_gx, m, &scale, &a, &b);
   for (int i = 0; i < s.n; i++) {
     long o = i * s.sn + c * s.sc;
     const float *restrict p = x + o, *restrict d = dy + o;
@@ -239,6 +229,10 @@ NC_VECTOR_CLONES static void bn_backward_channel(nc_t4 s, int c, const float *x,
 static void bn_backward(nc_t4 s, const float *x, const float *y, const float *dy,
                         const float *gamma, const float *save_mean, const float *save_invstd,
                         int train, float *dx, float *dgamma, float *dbeta) {
+  if (s.blk) {
+    nc_bn_blocked_backward(s, x, y, dy, gamma, save_mean, save_invstd, train, dx, dgamma, dbeta);
+    return;
+  }
   const double m = (double)s.n * s.h * s.w;
 #pragma omp parallel for schedule(static) if (m * s.c > 32768)
   for (int c = 0; c < s.c; c++)
@@ -248,11 +242,19 @@ static void bn_backward(nc_t4 s, const float *x, const float *y, const float *dy
 /* ---- the split form (see layers.h) ---- */
 
 void nc_batchnorm_sums(nc_t4 s, const float *x, double *sum) {
+  if (s.blk) {
+    nc_bn_blocked_sums(s, x, sum);
+    return;
+  }
 #pragma omp parallel for schedule(static) if (nc_t4_numel(s) > 32768)
   for (int c = 0; c < s.c; c++) sum[c] = bn_channel_sum(s, c, x);
 }
 
 void nc_batchnorm_sqdev(nc_t4 s, const float *x, const double *mean, double *ss) {
+  if (s.blk) {
+    nc_bn_blocked_sqdev(s, x, mean, ss);
+    return;
+  }
 #pragma omp parallel for schedule(static) if (nc_t4_numel(s) > 32768)
   for (int c = 0; c < s.c; c++) ss[c] = bn_channel_sqdev(s, c, x, mean[c]);
 }
@@ -261,6 +263,11 @@ void nc_batchnorm_apply(nc_t4 s, const float *x, float *y, const float *gamma, c
                         float *running_mean, float *running_var, const double *mean,
                         const double *ss, double m, int relu, float *save_mean,
                         float *save_invstd) {
+  if (s.blk) {
+    nc_bn_blocked_apply(s, x, y, gamma, beta, running_mean, running_var, mean, ss, m, relu,
+                        save_mean, save_invstd);
+    return;
+  }
 #pragma omp parallel for schedule(static) if (nc_t4_numel(s) > 32768)
   for (int c = 0; c < s.c; c++)
     bn_channel_apply(s, c, x, y, gamma, beta, running_mean, running_var, 1, mean[c], ss[c] / m,
@@ -269,6 +276,10 @@ void nc_batchnorm_apply(nc_t4 s, const float *x, float *y, const float *gamma, c
 
 void nc_batchnorm_grad_sums(nc_t4 s, const float *x, const float *y, const float *dy,
                             const float *save_mean, double *sum_g, double *sum_gx) {
+  if (s.blk) {
+    nc_bn_blocked_grad_sums(s, x, y, dy, save_mean, sum_g, sum_gx);
+    return;
+  }
 #pragma omp parallel for schedule(static) if (nc_t4_numel(s) > 32768)
   for (int c = 0; c < s.c; c++)
     bn_channel_grad_sums(s, c, x, y, dy, save_mean[c], &sum_g[c], &sum_gx[c]);
@@ -286,6 +297,11 @@ void nc_batchnorm_backward_apply(nc_t4 s, const float *x, const float *y, const 
                                  const float *gamma, const float *save_mean,
                                  const float *save_invstd, const double *sum_g,
                                  const double *sum_gx, double m, float *dx) {
+  if (s.blk) {
+    nc_bn_blocked_backward_apply(s, x, y, dy, gamma, save_mean, save_invstd, 1, sum_g, sum_gx, m,
+                                 dx);
+    return;
+  }
 #pragma omp parallel for schedule(static) if (nc_t4_numel(s) > 32768)
   for (int c = 0; c < s.c; c++)
     bn_channel_dx(s, c, x, y, dy, gamma, save_mean[c], save_invstd[c], 1, sum_g[c], sum_gx[c], m,
@@ -401,6 +417,10 @@ void nc_add_relu_backward(size_t n, const float *y, float *dy, float *db) {
 }
 
 void nc_avgpool_forward(nc_t4 xs, const float *x, float *y) {
+  if (xs.blk) {
+    nc_avgpool_blocked_forward(xs, x, y);
+    return;
+  }
   const int hw = xs.h * xs.w;
 #pragma omp parallel for schedule(static) if (nc_t4_numel(xs) > 32768)
   for (int c = 0; c < xs.c; c++)
@@ -413,6 +433,10 @@ void nc_avgpool_forward(nc_t4 xs, const float *x, float *y) {
 }
 
 void nc_avgpool_backward(nc_t4 xs, const float *dy, float *dx) {
+  if (xs.blk) {
+    nc_avgpool_blocked_backward(xs, dy, dx);
+    return;
+  }
   const int hw = xs.h * xs.w;
 #pragma omp parallel for schedule(static) if (nc_t4_numel(xs) > 32768)
   for (int c = 0; c < xs.c; c++)

@@ -202,6 +202,38 @@ static void lifetimes(const nc_net *net, int backward, int *first, int *last) {
   }
 }
 
+/* Marks the tensors kept channel-blocked (all CNHW ones of 16k channels but the network's input
+ * and output, which callers read and write as they are) and makes the CPU's convolution plans for
+ * that choice (oneDNN; Winograd allowed at tf32). */
+static int plan_convs(nc_net *net, int blocked) {
+  const int in = net->t[net->input].root, out = net->t[net->output].root;
+  for (int i = 0; i < net->nt; i++) {
+    nc_tensor *t = &net->t[i];
+    t->blocked = blocked && t->cnhw && t->c % NC_T4_BLOCK == 0 && t->root != in && t->root != out;
+  }
+  for (int i = 0; i < net->nn; i++) {
+    nc_node *n = &net->nodes[i];
+    if (n->kind != OP_CONV) continue;
+    nc_conv_plan_free(n->plan), n->plan = NULL;
+    nc_t4 xs = view(net, n->in, net->batch), ys = view(net, n->out, net->batch);
+    int rc = nc_conv_plan_new(&n->plan, &n->conv, xs, ys, net->with_grad,
+                              net->be->precision == NC_PRECISION_TF32);
+    if (rc) return rc;
+  }
+  return NC_OK;
+}
+
+/* Whether every convolution that reads or writes a blocked tensor has a plan (im2col cannot:
+ * without oneDNN, or with NCSSL_CONV=im2col, the network stays planar). */
+static int blocked_convs_planned(const nc_net *net) {
+  for (int i = 0; i < net->nn; i++) {
+    const nc_node *n = &net->nodes[i];
+    if (n->kind == OP_CONV && (net->t[n->in].blocked || net->t[n->out].blocked) && !n->plan)
+      return 0;
+  }
+  return 1;
+}
+
 /* Carves everything from net->arena (a measuring arena on the first call). */
 static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_grad,
                   const int *which_grad, const size_t *size_grad) {
@@ -331,16 +363,14 @@ int nc_net_finish(nc_net *net, const char *prefix) {
     rc = nc_fail(NC_EINVAL, "net: too many shared buffers");
     goto done;
   }
-  for (int i = 0; i < net->nn && rc == NC_OK; i++) {
-    nc_node *n = &net->nodes[i];
-    if (n->kind != OP_CONV) continue;
-    nc_t4 xs = view(net, n->in, net->batch), ys = view(net, n->out, net->batch);
-    /* oneDNN plans are the CPU's (Winograd allowed at tf32); other backends choose their own */
-    if (net->be->kind == NC_DEVICE_CPU)
-      rc = nc_conv_plan_new(&n->plan, &n->conv, xs, ys, net->with_grad,
-                            net->be->precision == NC_PRECISION_TF32);
+  if (net->be->kind == NC_DEVICE_CPU) {
+    /* channel-blocked activations when oneDNN can plan every convolution that touches one */
+    const char *layout = getenv("NCSSL_LAYOUT");
+    int blocked = !(layout && strcmp(layout, "planar") == 0);
+    rc = plan_convs(net, blocked);
+    if (rc == NC_OK && blocked && !blocked_convs_planned(net)) rc = plan_convs(net, 0);
+    if (rc) goto done;
   }
-  if (rc) goto done;
   nc_arena_init(&net->arena, 0);
   carve(net, which, size, nb_act, nb_grad, which_g, size_g);
   size_t bytes = net->arena.used;
@@ -361,6 +391,7 @@ done:
 
 static nc_t4 view(const nc_net *net, int id, int n) {
   const nc_tensor *t = &net->t[id];
+  if (t->blocked) return nc_t4_blocked(n, t->c, t->h, t->w);
   return t->cnhw ? nc_t4_cnhw(n, t->c, t->h, t->w) : nc_t4_nchw(n, t->c, t->h, t->w);
 }
 
@@ -583,6 +614,12 @@ int nc_net_conv_count(const nc_net *net, const char *kind) {
     count += strcmp(k, kind) == 0;
   }
   return count;
+}
+
+void nc_net_layout_count(const nc_net *net, int *blocked, int *planar) {
+  *blocked = *planar = 0;
+  for (int r = 0; r < net->nt; r++)
+    if (net->t[r].root == r && net->t[r].cnhw) ++*(net->t[r].blocked ? blocked : planar);
 }
 
 void nc_net_flat(nc_net *net, float **w, float **g, size_t *n) {

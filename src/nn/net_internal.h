@@ -16,6 +16,7 @@ typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_LINEAR, OP_AD
 typedef struct {
   int c, h, w; /* per-sample shape (h = w = 1 for a matrix row) */
   int cnhw;    /* 1: channel-major layout, 0: NCHW / row-major */
+  int blocked; /* a cnhw tensor the CPU keeps channel-blocked instead (nc_t4_blocked) */
   int root;    /* the tensor whose buffers this one shares (itself unless made in place) */
   float *act[NC_NET_MAX_SLOTS];
   float *grad;
