@@ -29,57 +29,58 @@ static int parts(int n) { return n < PARTS ? n : PARTS; }
 static long plane(nc_t4 s) { return (long)s.h * s.w; }
 static int big(nc_t4 s) { return nc_t4_numel(s) > 32768; }
 
-/* *out = per-lane Σ x (what = 0), Σ (x − mean)² (1), Σ g (2) or Σ g·(x − mean) (3) over images
- * [i0, i1) of block b; g = dy masked by y > 0 when y is not NULL; means: the block's 16 means
- * (NULL when unused). */
+/* Per-lane sums over images [i0, i1) of block b: out[0] = Σ x (what = 0) or Σ (x − mean)² (1);
+ * or out[0] = Σ g and out[1] = Σ g·(x − mean) in one pass (2), g = dy masked by y > 0 when y is
+ * not NULL. means: the block's 16 means (NULL when unused). */
 NC_VECTOR_CLONES static void block_reduce(nc_t4 s, int b, int i0, int i1, int what, const float *x,
                                           const float *y, const float *dy, const float *means,
                                           v16d *out) {
   const long hw = plane(s);
   const v16f mean = means ? load16(means) : (v16f){0};
-  v16d acc = {0};
-#define NC_REDUCE(term)                                                \
-  for (int i = i0; i < i1; i++) {                                      \
-    const long o = i * s.sn + b * s.sc;                                \
-    for (long k0 = 0; k0 < hw; k0 += RUN) {                            \
-      const long k1 = k0 + RUN < hw ? k0 + RUN : hw;                   \
-      v16f run = {0};                                                  \
-      for (long e = o + k0 * B; e < o + k1 * B; e += B) run += (term); \
-      acc += __builtin_convertvector(run, v16d);                       \
-    }                                                                  \
+  v16d acc = {0}, acc2 = {0};
+  for (int i = i0; i < i1; i++) {
+    const long o = i * s.sn + b * s.sc;
+    for (long k0 = 0; k0 < hw; k0 += RUN) {
+      const long e0 = o + k0 * B, e1 = o + (k0 + RUN < hw ? k0 + RUN : hw) * B;
+      v16f run = {0}, run2 = {0};
+      if (what == 0) {
+        for (long e = e0; e < e1; e += B) run += load16(x + e);
+      } else if (what == 1) {
+        for (long e = e0; e < e1; e += B) {
+          v16f d = load16(x + e) - mean;
+          run += d * d;
+        }
+      } else {
+        for (long e = e0; e < e1; e += B) {
+          v16f g = masked(dy, y, e);
+          run += g, run2 += g * (load16(x + e) - mean);
+        }
+      }
+      acc += __builtin_convertvector(run, v16d);
+      acc2 += __builtin_convertvector(run2, v16d);
+    }
   }
-  switch (what) {
-    case 0:
-      NC_REDUCE(load16(x + e));
-      break;
-    case 1:
-      NC_REDUCE((load16(x + e) - mean) * (load16(x + e) - mean));
-      break;
-    case 2:
-      NC_REDUCE(masked(dy, y, e));
-      break;
-    default:
-      NC_REDUCE(masked(dy, y, e) * (load16(x + e) - mean));
-  }
-#undef NC_REDUCE
-  *out = acc;
+  out[0] = acc, out[1] = acc2;
 }
 
-/* out[c] = the per-channel reduction `what` over the whole batch (mean per channel for 1 and 3). */
+/* out[c] (and out2[c] for what = 2) = the per-channel sums of block_reduce over the whole batch. */
 static void reduce(nc_t4 s, int what, const float *x, const float *y, const float *dy,
-                   const float *mean, double *out) {
+                   const float *mean, double *out, double *out2) {
   const int nb = s.c / B, P = parts(s.n);
-  v16d part[nb * P];
+  v16d part[nb * P][2];
 #pragma omp parallel for schedule(static) if (big(s))
   for (int t = 0; t < nb * P; t++) {
     const int b = t / P, k = t % P;
     block_reduce(s, b, s.n * k / P, s.n * (k + 1) / P, what, x, y, dy, mean ? mean + b * B : NULL,
-                 &part[t]);
+                 part[t]);
   }
   for (int b = 0; b < nb; b++) {
-    v16d tot = part[b * P];
-    for (int k = 1; k < P; k++) tot += part[b * P + k];
-    for (int l = 0; l < B; l++) out[b * B + l] = tot[l];
+    v16d tot = part[b * P][0], tot2 = part[b * P][1];
+    for (int k = 1; k < P; k++) tot += part[b * P + k][0], tot2 += part[b * P + k][1];
+    for (int l = 0; l < B; l++) {
+      out[b * B + l] = tot[l];
+      if (out2) out2[b * B + l] = tot2[l];
+    }
   }
 }
 
@@ -125,13 +126,13 @@ static void apply(nc_t4 s, const float *x, float *y, const float *gamma, const f
 }
 
 void nc_bn_blocked_sums(nc_t4 s, const float *x, double *sum) {
-  reduce(s, 0, x, NULL, NULL, NULL, sum);
+  reduce(s, 0, x, NULL, NULL, NULL, sum, NULL);
 }
 
 void nc_bn_blocked_sqdev(nc_t4 s, const float *x, const double *mean, double *ss) {
   float m[s.c]; /* deviations from the float-rounded mean, as the planar kernels */
   for (int c = 0; c < s.c; c++) m[c] = (float)mean[c];
-  reduce(s, 1, x, NULL, NULL, m, ss);
+  reduce(s, 1, x, NULL, NULL, m, ss, NULL);
 }
 
 void nc_bn_blocked_apply(nc_t4 s, const float *x, float *y, const float *gamma, const float *beta,
@@ -164,8 +165,7 @@ void nc_bn_blocked_forward(nc_t4 s, const float *x, float *y, const float *gamma
 
 void nc_bn_blocked_grad_sums(nc_t4 s, const float *x, const float *y, const float *dy,
                              const float *save_mean, double *sum_g, double *sum_gx) {
-  reduce(s, 2, x, y, dy, NULL, sum_g);
-  reduce(s, 3, x, y, dy, save_mean, sum_gx);
+  reduce(s, 2, x, y, dy, save_mean, sum_g, sum_gx);
 }
 
 void nc_bn_blocked_backward_apply(nc_t4 s, const float *x, const float *y, const float *dy,
@@ -203,9 +203,9 @@ void nc_avgpool_blocked_forward(nc_t4 xs, const float *x, float *y) {
 #pragma omp parallel for schedule(static) if (big(xs))
   for (int t = 0; t < nb * xs.n; t++) {
     const int b = t / xs.n, i = t % xs.n;
-    v16d sum;
-    block_reduce(xs, b, i, i + 1, 0, x, NULL, NULL, NULL, &sum);
-    for (int l = 0; l < B; l++) y[(size_t)i * xs.c + b * B + l] = (float)(sum[l] / hw);
+    v16d sum[2];
+    block_reduce(xs, b, i, i + 1, 0, x, NULL, NULL, NULL, sum);
+    for (int l = 0; l < B; l++) y[(size_t)i * xs.c + b * B + l] = (float)(sum[0][l] / hw);
   }
 }
 
