@@ -1,10 +1,12 @@
 /* Hot loops are compiled for AVX-512 and AVX2 as well as the baseline and picked at load time
  * (GCC target_clones, x86-64 glibc only): the portable build targets SSE2, which left batch norm
- * and im2col as scalar code. */
+ * and im2col as scalar code. Defining NCSSL_NO_VECTOR_CLONES compiles them for the build's own
+ * flags only (with -mavx2 -mfma: what an AVX2 machine runs, measurable on a newer CPU). */
 #ifndef NCSSL_NN_SIMD_H
 #define NCSSL_NN_SIMD_H
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(NCSSL_NO_VECTOR_CLONES)
 #define NC_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NC_VECTOR_CLONES
