@@ -13,7 +13,7 @@
 #include "ncssl/rng.h"
 #include "testing.h"
 
-enum { N = 6, C = 48, H = 7, W = 9 };
+enum { N = 13, C = 48, H = 7, W = 9 };
 #define NUMEL ((size_t)N * C * H * W)
 
 static nc_rng rng;
@@ -132,8 +132,23 @@ static void check_bn(int train, int relu) {
     nc_batchnorm_relu_forward(B, xb, y3, gamma, beta, rm1, rv1, 1, save3, save3 + C);
     omp_set_num_threads(3);
     nc_batchnorm_relu_forward(B, xb, y2, gamma, beta, rm2, rv2, 1, save2, save2 + C);
-    omp_set_num_threads(threads);
     CHECK(memcmp(y3, y2, NUMEL * 4) == 0 && memcmp(save3, save2, sizeof save3) == 0);
+    /* the double sums themselves, on images scaled by 2^-40..2^40 so that adding their sums in
+     * another grouping changes the last bits */
+    float *wide = randn(NUMEL, 0.0f);
+    for (size_t e = 0; e < NUMEL; e++)
+      wide[e] = ldexpf(wide[e], (int)(e / ((size_t)C * H * W) * 29 % 81) - 40);
+    double sum1[C], sum3[C], gx1[C], gx3[C], g1[C], g3[C];
+    omp_set_num_threads(1);
+    nc_batchnorm_sums(B, wide, sum1);
+    nc_batchnorm_grad_sums(B, xb, NULL, wide, save1, g1, gx1);
+    omp_set_num_threads(3);
+    nc_batchnorm_sums(B, wide, sum3);
+    nc_batchnorm_grad_sums(B, xb, NULL, wide, save1, g3, gx3);
+    omp_set_num_threads(threads);
+    CHECK(memcmp(sum1, sum3, sizeof sum1) == 0);
+    CHECK(memcmp(g1, g3, sizeof g1) == 0 && memcmp(gx1, gx3, sizeof gx1) == 0);
+    free(wide);
     free(y1), free(y2), free(y3), free(dx1), free(dx2), free(rm0);
   }
   free(x), free(dy), free(gamma), free(beta), free(xb), free(dyb), free(rm), free(rv);
