@@ -20,7 +20,7 @@
 typedef double v16d __attribute__((vector_size(128)));
 
 /* g = dy, or dy where y > 0 (the fused ReLU's mask) when y is not NULL */
-static inline v16f masked(const float *dy, const float *y, long k) {
+NC_INLINE v16f masked(const float *dy, const float *y, long k) {
   v16f g = load16(dy + k), zero = {0};
   return y ? (v16f)((v16i)g & (load16(y + k) > zero)) : g;
 }

@@ -13,20 +13,21 @@
 #endif
 
 /* 16 float lanes as GCC vector extensions (they vectorise on any target). Vectors cross function
- * boundaries only through memory: a clone built for AVX-512 and its caller built for the baseline
+ * boundaries only through memory: a clone built for AVX-512 and a helper built for the baseline
  * do not agree on how to pass one in registers, so helpers taking or returning one by value are
- * static inline. */
+ * always inlined (also at -O0, where plain `inline` is not). */
+#define NC_INLINE static inline __attribute__((always_inline))
 #include <string.h>
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v16f __attribute__((vector_size(64)));
 typedef int v16i __attribute__((vector_size(64)));
 
-static inline v16f load16(const float *p) {
+NC_INLINE v16f load16(const float *p) {
   v16f v;
   memcpy(&v, p, sizeof v);
   return v;
 }
 
-static inline void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+NC_INLINE void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 
 #endif
