@@ -52,5 +52,9 @@ if echo "$jf" | grep -q '"sgemm_backend": "oneDNN"'; then
 else
   [ "$(echo "$jf" | fmap blocked)" = 0 ] || fail "blocked maps without oneDNN: $jf"
 fi
+# without oneDNN plans (NCSSL_CONV=im2col) the maps fall back to planar and the loss stays finite
+ji=$(NCSSL_CONV=im2col run) || fail "bench step NCSSL_CONV=im2col exited $?"
+[ "$(echo "$ji" | fmap blocked)" = 0 ] || fail "NCSSL_CONV=im2col kept blocked maps: $ji"
+echo "$ji" | grep -qE '"loss": -?[0-9]' || fail "NCSSL_CONV=im2col: no finite loss: $ji"
 [ "$fails" -eq 0 ] && echo "cli_bench: all passed"
 exit $((fails > 0))

@@ -142,6 +142,62 @@ static int has_avx512_core(void) {
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 }
 
+/* Channel-blocked views: a 1×1 shortcut and a tiny 3×3 (both im2col for planar views) get a plan
+ * and compute what im2col computes on the same numbers in CNHW; a blocked view that no plan
+ * serves gets NaNs, not numbers read in the wrong layout. */
+static void test_blocked_views(int dnnl) {
+  const nc_conv_cfg cfgs[2] = {{16, 32, 1, 1, 2, 0}, {16, 16, 3, 3, 1, 1}};
+  for (int k = 0; k < 2; k++) {
+    const nc_conv_cfg c = cfgs[k];
+    int n = 3, h = 6, w = 5, oh, ow;
+    nc_conv2d_out_hw(&c, h, w, &oh, &ow);
+    nc_t4 xp = nc_t4_cnhw(n, c.cin, h, w), yp = nc_t4_cnhw(n, c.cout, oh, ow);
+    nc_t4 xb = nc_t4_blocked(n, c.cin, h, w), yb = nc_t4_blocked(n, c.cout, oh, ow);
+    size_t nx = nc_t4_numel(xp), ny = nc_t4_numel(yp), nw = (size_t)c.cout * c.cin * c.kh * c.kw;
+    nc_conv_plan *p = NULL;
+    CHECK(nc_conv_plan_new(&p, &c, xb, yb, 1, 0) == 0);
+    CHECK(dnnl ? p != NULL : p == NULL);
+    size_t ns = nc_conv2d_scratch_floats(&c, n, h, w), np = nc_conv_plan_scratch_floats(p);
+    if (np > ns) ns = np;
+    float *x = randn(nx), *W = randn(nw), *dy = randn(ny), *s = malloc(ns * 4);
+    float *xbk = malloc(nx * 4), *dyb = malloc(ny * 4), *y1 = malloc(ny * 4), *y2 = malloc(ny * 4);
+    float *dx1 = calloc(nx, 4), *dx2 = calloc(nx, 4), *dw1 = calloc(nw, 4), *dw2 = calloc(nw, 4);
+    for (int i = 0; i < n; i++)
+      for (int ch = 0; ch < c.cin; ch++)
+        for (int q = 0; q < h * w; q++) xbk[nc_t4_at(xb, i, ch, q)] = x[nc_t4_at(xp, i, ch, q)];
+    for (int i = 0; i < n; i++)
+      for (int ch = 0; ch < c.cout; ch++)
+        for (int q = 0; q < oh * ow; q++) dyb[nc_t4_at(yb, i, ch, q)] = dy[nc_t4_at(yp, i, ch, q)];
+    nc_conv2d_forward_with(p, &c, xb, xbk, W, yb, y2, s, ns);
+    nc_conv2d_backward_with(p, &c, xb, xbk, W, yb, dyb, dx2, dw2, s, ns);
+    if (dnnl) {
+      nc_conv2d_forward(&c, xp, x, W, yp, y1, s, ns);
+      nc_conv2d_backward(&c, xp, x, W, yp, dy, dx1, dw1, s, ns);
+      double dy_max = 0, dx_max = 0;
+      for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c.cout; ch++)
+          for (int q = 0; q < oh * ow; q++)
+            dy_max = fmax(dy_max, fabs(y2[nc_t4_at(yb, i, ch, q)] - y1[nc_t4_at(yp, i, ch, q)]));
+      for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c.cin; ch++)
+          for (int q = 0; q < h * w; q++)
+            dx_max = fmax(dx_max, fabs(dx2[nc_t4_at(xb, i, ch, q)] - dx1[nc_t4_at(xp, i, ch, q)]));
+      CHECK(dy_max < 1e-4 && dx_max < 1e-4 && rel_diff(dw2, dw1, nw) < 1e-5);
+    }
+    /* no plan for blocked views: NaNs out */
+    int nan_y = 1, nan_dx = 1, nan_dw = 1;
+    nc_conv2d_forward_with(NULL, &c, xb, xbk, W, yb, y2, s, ns);
+    nc_conv2d_backward_with(NULL, &c, xb, xbk, W, yb, dyb, dx2, dw2, s, ns);
+    for (size_t i = 0; i < ny; i++) nan_y &= isnan(y2[i]) != 0;
+    for (size_t i = 0; i < nx; i++) nan_dx &= isnan(dx2[i]) != 0;
+    for (size_t i = 0; i < nw; i++) nan_dw &= isnan(dw2[i]) != 0;
+    CHECK(nan_y && nan_dx && nan_dw);
+    nc_conv_plan_free(p);
+    free(x), free(W), free(dy), free(s), free(xbk), free(dyb), free(y1), free(y2);
+    free(dx1), free(dx2), free(dw1), free(dw2);
+  }
+}
+
 int main(void) {
   nc_rng_seed(&rng, 13);
   omp_set_num_threads(2);
@@ -170,6 +226,7 @@ int main(void) {
   test_other_batch(16, 28, 8, 6, 0);
   test_other_batch(64, 8, 32, 6, 1);  /* Winograd for 32 images, direct for the last 6 */
   test_other_batch(64, 8, 40, 32, 1); /* Winograd for both */
+  test_blocked_views(dnnl);
   test_blas_threads();
   return nc_test_done();
 }

@@ -368,6 +368,22 @@ static void test_layouts(void) {
       CHECK(worst < 1e-4);
       if (worst >= 1e-4) fprintf(stderr, "layouts: parameter gradients differ by %g\n", worst);
     }
+    /* a blocked convolution without a plan is an error, not a wrong result */
+    if (onednn) {
+      nc_node *conv = NULL;
+      for (int i = 0; i < blk->nn && !conv; i++)
+        if (blk->nodes[i].kind == OP_CONV && blk->t[blk->nodes[i].out].blocked)
+          conv = &blk->nodes[i];
+      nc_conv_plan *kept = conv->plan;
+      conv->plan = NULL;
+      CHECK(nc_net_forward(blk, 0, B, x, y1) == NC_ENOMEM);
+      conv->plan = kept;
+      CHECK(nc_net_forward(blk, 0, B, x, y1) == NC_OK);
+      CHECK(nc_net_backward(blk, 0, dy, dx1) == NC_OK);
+      conv->plan = NULL;
+      CHECK(nc_net_backward(blk, 0, dy, dx1) == NC_ENOMEM);
+      conv->plan = kept;
+    }
     free(x), free(dy), free(y1), free(y2), free(dx1), free(dx2);
     nc_net_free(blk), nc_net_free(flat);
   }

@@ -179,11 +179,16 @@ void nc_conv_plan_free(nc_conv_plan *plan);
 size_t nc_conv_plan_scratch_floats(const nc_conv_plan *plan);
 /* Whether the plan serves these views (same batch and layout) with this much scratch. */
 int nc_conv_plan_fits(const nc_conv_plan *plan, nc_t4 xs, nc_t4 ys, size_t scratch_floats);
+/* Makes the plan serve these views (remaking its primitives for another batch size, as
+ * nc_conv2d_*_with do) and returns whether it does (0 for NULL, without oneDNN, or when oneDNN
+ * failed to remake them). */
+int nc_conv_plan_follow(nc_conv_plan *plan, nc_t4 xs, nc_t4 ys, size_t scratch_floats);
 /* What nc_conv2d_*_with runs for the plan's views: "winograd" or "onednn" (direct kernels) when a
  * plan exists, "im2col" otherwise. */
 const char *nc_conv_plan_kind(const nc_conv_plan *plan);
 /* nc_conv2d_forward / nc_conv2d_backward through the plan when it fits (remade for another batch
- * size when needed), else im2col + SGEMM; blocked views that no plan serves get NaNs. */
+ * size when needed), else im2col + SGEMM; blocked views that no plan serves get NaNs (a caller
+ * with blocked views checks nc_conv_plan_follow first). */
 void nc_conv2d_forward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs, const float *x,
                             const float *W, nc_t4 ys, float *y, float *scratch,
                             size_t scratch_floats);

@@ -299,9 +299,7 @@ int nc_conv_plan_fits(const nc_conv_plan *p, nc_t4 xs, nc_t4 ys, size_t scratch_
          scratch_floats >= nc_conv_plan_scratch_floats(p);
 }
 
-/* Follows the views of this call (remaking the primitives when the batch size changed); whether
- * the plan now serves it. */
-static int follow(nc_conv_plan *p, nc_t4 xs, nc_t4 ys, size_t scratch_floats) {
+int nc_conv_plan_follow(nc_conv_plan *p, nc_t4 xs, nc_t4 ys, size_t scratch_floats) {
   if (!p) return 0;
   const nc_conv_cfg *c = &p->cfg;
   if (!(same_view(p->xs, xs) && same_view(p->ys, ys)) && xs.c == c->cin && ys.c == c->cout &&
@@ -400,7 +398,7 @@ static inline void plan_forward(nc_conv_plan *p, const float *x, const float *W,
 }
 static inline int has_backward(const nc_conv_plan *p) { return (void)p, 0; }
 const char *nc_conv_plan_kind(const nc_conv_plan *p) { return (void)p, "im2col"; }
-static inline int follow(nc_conv_plan *p, nc_t4 xs, nc_t4 ys, size_t scratch_floats) {
+int nc_conv_plan_follow(nc_conv_plan *p, nc_t4 xs, nc_t4 ys, size_t scratch_floats) {
   (void)p, (void)xs, (void)ys, (void)scratch_floats;
   return 0;
 }
@@ -410,9 +408,8 @@ static inline void plan_backward(nc_conv_plan *p, const float *x, const float *W
 }
 #endif
 
-/* A channel-blocked view that no plan serves (oneDNN failed to remake one for another batch size,
- * out of memory): NaNs, which the training's non-finite check reports, rather than numbers read
- * in the wrong layout. */
+/* A channel-blocked view that no plan serves (the networks check nc_conv_plan_follow first and
+ * fail instead): NaNs rather than numbers read in the wrong layout. */
 static void poison(float *p, size_t n) {
   if (p)
     for (size_t i = 0; i < n; i++) p[i] = NAN;
@@ -421,7 +418,7 @@ static void poison(float *p, size_t n) {
 void nc_conv2d_forward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs, const float *x,
                             const float *W, nc_t4 ys, float *y, float *scratch,
                             size_t scratch_floats) {
-  if (follow(plan, xs, ys, scratch_floats))
+  if (nc_conv_plan_follow(plan, xs, ys, scratch_floats))
     plan_forward(plan, x, W, y, scratch);
   else if (xs.blk || ys.blk)
     poison(y, nc_t4_numel(ys));
@@ -432,7 +429,7 @@ void nc_conv2d_forward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs
 void nc_conv2d_backward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs, const float *x,
                              const float *W, nc_t4 ys, const float *dy, float *dx, float *dW,
                              float *scratch, size_t scratch_floats) {
-  if (follow(plan, xs, ys, scratch_floats) && has_backward(plan)) {
+  if (nc_conv_plan_follow(plan, xs, ys, scratch_floats) && has_backward(plan)) {
     plan_backward(plan, x, W, dy, dx, dW, scratch);
   } else if (xs.blk || ys.blk) {
     poison(dx, nc_t4_numel(xs));

@@ -450,6 +450,16 @@ int nc_net_set_comm(nc_net *net, nc_comm *comm) {
   return NC_OK;
 }
 
+/* Blocked feature maps have no im2col path: their convolution's plan must serve this batch size
+ * (remade when it changes; only an out-of-memory in oneDNN leaves none). 0 (and nc_fail'ed) when
+ * it does not. */
+static int plan_serves(const nc_net *net, const nc_node *nd, nc_t4 xs, nc_t4 ys) {
+  if (!(xs.blk || ys.blk) || nc_conv_plan_follow(nd->plan, xs, ys, net->n_scratch)) return 1;
+  nc_fail(NC_ENOMEM, "net: oneDNN made no convolution plan for %d images of %dx%d", xs.n, xs.h,
+          xs.w);
+  return 0;
+}
+
 int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
   if (slot < 0 || slot >= net->n_slots)
     return nc_fail(NC_EINVAL, "net forward: slot %d not in 0..%d", slot, net->n_slots - 1);
@@ -478,6 +488,7 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
     float *out = net->t[nd->out].act[s];
     switch (nd->kind) {
       case OP_CONV:
+        if (!plan_serves(net, nd, xs, ys)) return NC_ENOMEM;
         op->conv_forward(be, nd->plan, &nd->conv, xs, in, param(net, nd->w_off), ys, out,
                          net->scratch, net->n_scratch * sizeof(float));
         break;
@@ -553,6 +564,7 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
     float *gb = nd->b_off >= 0 ? net->g + nd->b_off : NULL;
     switch (nd->kind) {
       case OP_CONV:
+        if (!plan_serves(net, nd, xs, ys)) return NC_ENOMEM;
         op->conv_backward(be, nd->plan, &nd->conv, xs, in, param(net, nd->w_off), ys, g, gin, gw,
                           net->scratch, net->n_scratch * sizeof(float));
         break;
