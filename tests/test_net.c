@@ -209,9 +209,9 @@ static void test_slots_and_copies(void) {
   nc_net_free(a), nc_net_free(b), nc_net_free(t);
 }
 
-/* A target network borrowing its lender's scratch and gradient buffers: almost none of its own
- * memory, outputs bit for bit those of a target with its own memory, run between the lender's
- * forward and backward without changing the lender's gradients, and again after the backward. */
+/* A target network borrowing its lender's scratch and slot memory: almost none of its own memory,
+ * outputs bit for bit those of a target with its own memory, run before the lender's forward
+ * without changing the lender's gradients, and again after the backward. */
 static void test_borrowing(void) {
   nc_resnet_cfg cfg = {18, NC_STEM_CIFAR, 3, 4};
   enum { N = 4, S = 16, IN = 3 * S * S, OUT = 32 };
@@ -222,9 +222,9 @@ static void test_borrowing(void) {
   CHECK(nc_resnet_build_borrowing(NULL, &tb, &cfg, S, S, N, a, "target") == NC_OK);
   CHECK(nc_net_slots(tb) == 1);
   CHECK(nc_net_bytes(tb) * 2 < nc_net_bytes(t)); /* its parameters, little more */
-  /* white box: the scratch is the lender's, every activation inside its gradient buffers */
+  /* white box: the scratch is the lender's, every activation inside its slot region */
   CHECK(tb->scratch == a->scratch);
-  const char *lo = (const char *)a->grad_region, *hi = lo + a->grad_region_bytes;
+  const char *lo = (const char *)a->slot_region, *hi = lo + a->slot_region_bytes;
   int inside = 0;
   for (int i = 0; i < tb->nt; i++) {
     const char *p = (const char *)tb->t[i].act[0];
@@ -238,19 +238,21 @@ static void test_borrowing(void) {
   nc_net_init(b, &r2);
   CHECK(nc_net_copy_params(t, a) == NC_OK && nc_net_copy_params(tb, a) == NC_OK);
   static float x1[N * IN], x2[N * IN];
-  float y[N * OUT], yt[N * OUT], ytb[N * OUT], dy[N * OUT];
+  float y[N * OUT], ya[N * OUT], yt[N * OUT], ytb[N * OUT], dy[N * OUT];
   for (int i = 0; i < N * IN; i++)
     x1[i] = (float)nc_rng_normal(&rng), x2[i] = (float)nc_rng_normal(&rng);
   for (int i = 0; i < N * OUT; i++) dy[i] = (float)nc_rng_normal(&rng);
   nc_params_zero_grad(nc_net_params(a));
   nc_params_zero_grad(nc_net_params(b));
-  CHECK(nc_net_forward(a, 0, N, x1, y) == NC_OK);
-  CHECK(nc_net_forward(a, 1, N, x2, y) == NC_OK);
   CHECK(nc_net_forward(t, 0, N, x2, yt) == NC_OK);
   CHECK(nc_net_forward(tb, 0, N, x2, ytb) == NC_OK);
   CHECK(memcmp(yt, ytb, sizeof yt) == 0);
+  CHECK(nc_net_forward(a, 0, N, x1, y) == NC_OK);
+  CHECK(nc_net_forward(a, 1, N, x2, ya) == NC_OK);
   CHECK(nc_net_backward(a, 0, dy, NULL) == NC_OK);
   CHECK(nc_net_backward(a, 1, dy, NULL) == NC_OK);
+  /* the output stays readable after the backward */
+  CHECK(memcmp(nc_net_output(a, 1), ya, sizeof ya) == 0);
   CHECK(nc_net_forward(b, 0, N, x1, y) == NC_OK && nc_net_backward(b, 0, dy, NULL) == NC_OK);
   CHECK(nc_net_forward(b, 0, N, x2, y) == NC_OK && nc_net_backward(b, 0, dy, NULL) == NC_OK);
   float *wa, *ga, *wb, *gb;
@@ -261,6 +263,107 @@ static void test_borrowing(void) {
   CHECK(nc_net_forward(tb, 0, N, x2, ytb) == NC_OK);
   CHECK(memcmp(yt, ytb, sizeof yt) == 0);
   nc_net_free(tb), nc_net_free(t), nc_net_free(a), nc_net_free(b);
+}
+
+/* Gradients lie in activations their slot's backward has consumed: every first-stage map's
+ * gradient (the largest) inside that slot's own activations, and apart from every activation the
+ * backward still reads when the gradient is written. A backward uses its slot up. */
+static void test_grads_in_slots(void) {
+  nc_resnet_cfg cfg = {18, NC_STEM_CIFAR, 3, 4};
+  enum { N = 3, S = 16, IN = 3 * S * S, OUT = 32 };
+  nc_net *a;
+  CHECK(nc_resnet_build(&a, &cfg, S, S, N, 2, 1, NULL) == NC_OK);
+  CHECK(a->grads_in_slots);
+  size_t slot_bytes = 0;
+  for (int r = 0; r < a->nt; r++)
+    if (a->t[r].root == r)
+      slot_bytes += ((size_t)N * a->t[r].c * a->t[r].h * a->t[r].w * 4 + 63) / 64 * 64;
+  int big = 0, hosted = 0;
+  for (int r = 0; r < a->nt; r++) {
+    if (a->t[r].root != r || a->t[r].c != cfg.width || r == a->input) continue;
+    big++;
+    int in_own = 1;
+    for (int s = 0; s < 2; s++) {
+      const char *lo = (const char *)a->t[a->input].act[s], *g = (const char *)a->t[r].grad[s];
+      in_own &= g >= lo && g < lo + slot_bytes;
+    }
+    hosted += in_own;
+  }
+  CHECK(big >= 5 && hosted == big);
+  /* Walking the backward independently of the planner: no gradient overlaps an activation read
+   * at or after its first write, nor another gradient alive at the same time. */
+  enum { MAXT = 128 };
+  CHECK(a->nt <= MAXT);
+  int gfirst[MAXT], glast[MAXT], alast[MAXT];
+  for (int r = 0; r < a->nt; r++) gfirst[r] = a->nn + 1, glast[r] = alast[r] = -1;
+  gfirst[a->t[a->output].root] = -1;   /* the caller's dy */
+  alast[a->t[a->output].root] = a->nn; /* callers read the output after the backward */
+  for (int i = a->nn - 1, step = 0; i >= 0; i--, step++) {
+    const nc_node *nd = &a->nodes[i];
+    int ids[3] = {nd->in, nd->in2, nd->out};
+    for (int k = 0; k < 3; k++) {
+      if (ids[k] < 0) continue;
+      int r = a->t[ids[k]].root;
+      if (step < gfirst[r]) gfirst[r] = step;
+      glast[r] = step;
+      if (alast[r] < step) alast[r] = step;
+    }
+  }
+  int clashes = 0;
+  for (int s = 0; s < 2; s++)
+    for (int g = 0; g < a->nt; g++) {
+      if (a->t[g].root != g || gfirst[g] > a->nn) continue;
+      const char *g0 = (const char *)a->t[g].grad[s];
+      const char *g1 = g0 + (size_t)N * a->t[g].c * a->t[g].h * a->t[g].w * 4;
+      for (int q = 0; q < a->nt; q++) {
+        if (a->t[q].root != q || q == g) continue;
+        size_t qb = (size_t)N * a->t[q].c * a->t[q].h * a->t[q].w * 4;
+        const char *q0 = (const char *)a->t[q].act[s], *h0 = (const char *)a->t[q].grad[s];
+        if (g0 < q0 + qb && q0 < g1 && alast[q] >= gfirst[g]) clashes++;
+        if (g0 < h0 + qb && h0 < g1 && glast[q] >= gfirst[g] && gfirst[q] <= glast[g]) clashes++;
+      }
+    }
+  CHECK(clashes == 0);
+  /* the same gradients as a network whose slots are filled one at a time */
+  nc_net *b;
+  CHECK(nc_resnet_build(&b, &cfg, S, S, N, 1, 1, NULL) == NC_OK);
+  nc_rng r1 = nc_rng_split(&rng, 5), r2 = r1;
+  nc_net_init(a, &r1);
+  nc_net_init(b, &r2);
+  static float x[2][N * IN], dx[2][N * IN], dxb[N * IN];
+  float dy[2][N * OUT], y[N * OUT];
+  for (int v = 0; v < 2; v++) {
+    for (int i = 0; i < N * IN; i++) x[v][i] = (float)nc_rng_normal(&rng);
+    for (int i = 0; i < N * OUT; i++) dy[v][i] = (float)nc_rng_normal(&rng);
+  }
+  nc_params_zero_grad(nc_net_params(a));
+  nc_params_zero_grad(nc_net_params(b));
+  CHECK(nc_net_forward(a, 0, N, x[0], y) == NC_OK && nc_net_forward(a, 1, N, x[1], y) == NC_OK);
+  CHECK(nc_net_backward(a, 1, dy[1], dx[1]) == NC_OK &&
+        nc_net_backward(a, 0, dy[0], dx[0]) == NC_OK);
+  CHECK(nc_net_backward(a, 0, dy[0], dx[0]) == NC_EINVAL); /* used up */
+  float *wa, *ga, *wb, *gb;
+  size_t na, nb;
+  nc_net_flat(a, &wa, &ga, &na);
+  nc_net_flat(b, &wb, &gb, &nb);
+  for (int v = 1; v >= 0; v--) {
+    CHECK(nc_net_forward(b, 0, N, x[v], y) == NC_OK);
+    CHECK(nc_net_backward(b, 0, dy[v], dxb) == NC_OK);
+    CHECK(memcmp(dx[v], dxb, sizeof dxb) == 0);
+  }
+  CHECK(na == nb && memcmp(ga, gb, na * 4) == 0);
+  nc_net_free(a), nc_net_free(b);
+  /* a head whose hidden gradients would fit in its output: the output stays what it was */
+  nc_net *m;
+  enum { D = 8, H = 16 };
+  CHECK(nc_mlp_build(&m, D, H, H, 1, N, 1, 1, NULL) == NC_OK);
+  nc_net_init(m, &rng);
+  float xm[N * D], ym[N * H], dym[N * H];
+  for (int i = 0; i < N * D; i++) xm[i] = (float)nc_rng_normal(&rng);
+  for (int i = 0; i < N * H; i++) dym[i] = (float)nc_rng_normal(&rng);
+  CHECK(nc_net_forward(m, 0, N, xm, ym) == NC_OK && nc_net_backward(m, 0, dym, NULL) == NC_OK);
+  CHECK(memcmp(nc_net_output(m, 0), ym, sizeof ym) == 0);
+  nc_net_free(m);
 }
 
 /* ResNet-50 and ResNet-34 build with torchvision's shapes; kaiming fan_out std of conv weights. */
@@ -380,6 +483,7 @@ static void test_layouts(void) {
       conv->plan = kept;
       CHECK(nc_net_forward(blk, 0, B, x, y1) == NC_OK);
       CHECK(nc_net_backward(blk, 0, dy, dx1) == NC_OK);
+      CHECK(nc_net_forward(blk, 0, B, x, y1) == NC_OK);
       conv->plan = NULL;
       CHECK(nc_net_backward(blk, 0, dy, dx1) == NC_ENOMEM);
       conv->plan = kept;
@@ -394,6 +498,7 @@ int main(void) {
   test_heads();
   test_slots_and_copies();
   test_borrowing();
+  test_grads_in_slots();
   test_shapes_and_init();
   test_partial_batch();
   test_tiny_resnet();

@@ -64,11 +64,12 @@ int nc_linear_net_build(nc_net **out, int d_in, int d_out, int bias, int batch, 
 int nc_resnet_build_on(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, int h, int w,
                        int batch, int n_slots, int with_grad, const char *prefix);
 /* Like nc_resnet_build_on without gradients (one slot), for BYOL's target network: its
- * convolution scratch and its activation buffers live in `lender`'s scratch and gradient buffers
- * (each only where it fits; its own memory otherwise). Those hold nothing between the lender's
- * calls (scratch) or outside its backward (gradient buffers), so the borrower may run at any time
- * except during the lender's backward, and must be freed before the lender. lender NULL: own
- * memory. NC_EINVAL when the lender has no gradients or another backend. */
+ * convolution scratch and its activation buffers live in `lender`'s scratch and slot memory
+ * (each only where it fits; its own memory otherwise). The lender's scratch holds nothing between
+ * its calls, its slots nothing from a backward (or from its creation) to the next forward, so the
+ * borrower may run only there, and it overwrites what the lender's slots held (their outputs
+ * included). It must be freed before the lender. lender NULL: own memory. NC_EINVAL when the
+ * lender has no gradients or another backend. */
 int nc_resnet_build_borrowing(nc_backend *be, nc_net **out, const nc_resnet_cfg *cfg, int h, int w,
                               int batch, const nc_net *lender, const char *prefix);
 int nc_mlp_build_on(nc_backend *be, nc_net **out, int d_in, int hidden, int d_out, int bn_affine,
@@ -137,8 +138,10 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y);
 const float *nc_net_output(const nc_net *net, int slot);
 /* Backward of the last forward into slot, given dy = ∂L/∂y [n, out_dim] (host or backend
  * memory): parameter gradients accumulate (+=); dx (backend memory; host memory on the CPU), if
- * not NULL, is OVERWRITTEN with ∂L/∂x [n, in_size]. Returns NC_OK or NC_EINVAL (no gradients, or
- * no forward in that slot). */
+ * not NULL, is OVERWRITTEN with ∂L/∂x [n, in_size]. The backward uses the slot up: gradients take
+ * the place of the activations it has consumed (the output's stays readable), so a second
+ * backward needs a new forward. Returns NC_OK or NC_EINVAL (no gradients, or no forward in that
+ * slot since its last backward). */
 int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx);
 
 #endif

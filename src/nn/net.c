@@ -1,11 +1,13 @@
 /* The tape: graph construction, memory planning, forward in order, backward in reverse.
  *
  * Memory plan (nc_net_finish): with gradients, every tensor root gets its own activation buffer
- * per slot (backward needs them all) and gradient buffers are shared between tensors whose
- * gradients are never alive at the same time during a backward (greedy interval assignment);
- * without gradients, activation buffers are shared the same way along the forward, and a network
- * built with a lender (BYOL's target) puts them and its scratch into the lender's gradient buffers
- * and scratch, which hold nothing outside the lender's backward. */
+ * per slot (backward needs them all). A gradient goes into activations of its slot that the
+ * backward has already consumed when some fit (host_grads: the large early maps' gradients are
+ * needed last, when the later stages' activations are dead), into buffers shared between
+ * gradients never alive at the same time otherwise (greedy interval assignment). Without
+ * gradients, activation buffers are shared the same way along the forward, and a network built
+ * with a lender (BYOL's target) puts them and its scratch into the lender's slots and scratch,
+ * which hold nothing between the lender's backward and its next forward. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,16 +158,33 @@ static size_t tensor_floats(const nc_net *net, int id) {
   return (size_t)net->batch * t->c * t->h * t->w;
 }
 
+/* The bytes a root's buffer takes in the arena (its size rounded up to the alignment). */
+static size_t root_bytes(const nc_net *net, int r) {
+  size_t b = tensor_floats(net, r) * sizeof(float);
+  return (b + NC_ARENA_ALIGN - 1) / NC_ARENA_ALIGN * NC_ARENA_ALIGN;
+}
+
+/* What nc_net_finish decides and carve() follows (twice: measuring, then for real). */
+typedef struct {
+  int *which;      /* root → shared buffer: activations without gradients, gradients with */
+  size_t *size;    /* the shared buffers' floats */
+  int nbuf;        /* how many */
+  size_t *act_off; /* with gradients: each root's activation inside a slot's block (bytes) */
+  size_t slot_bytes;
+  long *host; /* with gradients: the root's gradient inside its slot's block (bytes), -1: shared */
+} mem_plan;
+
 /* Greedy interval assignment: root r is alive over steps [first[r], last[r]]; roots whose
- * intervals do not overlap may share a buffer. Writes each root's buffer index into which[] and
- * the buffers' sizes into size[]; returns the number of buffers. */
-static int share_buffers(const nc_net *net, const int *first, const int *last, int *which,
-                         size_t *size, int *busy_until) {
+ * intervals do not overlap may share a buffer. Roots with host[r] >= 0 (host may be NULL) have
+ * their place already. Writes each root's buffer index into which[] and the buffers' sizes into
+ * size[]; returns the number of buffers. */
+static int share_buffers(const nc_net *net, const int *first, const int *last, const long *host,
+                         int *which, size_t *size, int *busy_until) {
   int nbuf = 0;
   /* roots by start step (stable order keeps the plan deterministic) */
   for (int step = -1; step <= net->nn; step++)
     for (int r = 0; r < net->nt; r++) {
-      if (net->t[r].root != r || first[r] != step) continue;
+      if (net->t[r].root != r || first[r] != step || (host && host[r] >= 0)) continue;
       int best = -1;
       for (int b = 0; b < nbuf; b++)
         if (busy_until[b] < step && (best < 0 || size[b] > size[best])) best = b;
@@ -202,6 +221,63 @@ static void lifetimes(const nc_net *net, int backward, int *first, int *last) {
   }
 }
 
+typedef struct {
+  size_t lo, hi;
+} span;
+
+/* Removes [cut.lo, cut.hi) from the sorted disjoint spans s[0..n) (tmp: room for n + 1);
+ * returns the new count. */
+static int spans_cut(span *s, int n, span cut, span *tmp) {
+  int m = 0;
+  for (int i = 0; i < n; i++) {
+    if (s[i].hi <= cut.lo || s[i].lo >= cut.hi) {
+      tmp[m++] = s[i];
+      continue;
+    }
+    if (s[i].lo < cut.lo) tmp[m++] = (span){s[i].lo, cut.lo};
+    if (s[i].hi > cut.hi) tmp[m++] = (span){cut.hi, s[i].hi};
+  }
+  memcpy(s, tmp, (size_t)m * sizeof *s);
+  return m;
+}
+
+/* Puts gradients into activations that their slot's backward has already consumed. With steps in
+ * backward order (lifetimes), root q's activation is dead after last[q], the last node that reads
+ * it, and gradient g needs its bytes from first[g] to last[g]: it takes the best-fitting dead span
+ * that no gradient alive at the same time holds. The backward reaches the large early maps last,
+ * when the later stages' activations are free, so only the first few (small) gradients are left
+ * for shared buffers (host -1). The input and output keep their activations: callers read them.
+ * free_ and tmp have room for 2·nt + 2 spans. Returns whether any gradient was placed. */
+static int host_grads(const nc_net *net, const int *first, const int *last, const size_t *act_off,
+                      long *host, span *free_, span *tmp) {
+  const int in = net->t[net->input].root, out = net->t[net->output].root;
+  int placed = 0;
+  for (int r = 0; r < net->nt; r++) host[r] = -1;
+  for (int step = -1; step <= net->nn; step++)
+    for (int g = 0; g < net->nt; g++) {
+      if (net->t[g].root != g || first[g] != step) continue;
+      int n = 0; /* dead activations in address order (roots are laid out by id), merged */
+      for (int q = 0; q < net->nt; q++) {
+        if (net->t[q].root != q || q == in || q == out || last[q] >= step) continue;
+        span b = {act_off[q], act_off[q] + root_bytes(net, q)};
+        if (n > 0 && free_[n - 1].hi == b.lo)
+          free_[n - 1].hi = b.hi;
+        else
+          free_[n++] = b;
+      }
+      for (int p = 0; p < net->nt && n > 0; p++) /* minus gradients placed and still alive */
+        if (host[p] >= 0 && last[p] >= step)
+          n = spans_cut(free_, n, (span){(size_t)host[p], host[p] + root_bytes(net, p)}, tmp);
+      size_t need = root_bytes(net, g), best_len = (size_t)-1;
+      for (int i = 0; i < n; i++) {
+        size_t len = free_[i].hi - free_[i].lo;
+        if (len >= need && len < best_len) host[g] = (long)free_[i].lo, best_len = len;
+      }
+      placed |= host[g] >= 0;
+    }
+  return placed;
+}
+
 /* Marks the tensors kept channel-blocked (all CNHW ones of 16k channels but the network's input
  * and output, which callers read and write as they are) and makes the CPU's convolution plans for
  * that choice (oneDNN; Winograd allowed at tf32). */
@@ -235,8 +311,7 @@ static int blocked_convs_planned(const nc_net *net) {
 }
 
 /* Carves everything from net->arena (a measuring arena on the first call). */
-static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_grad,
-                  const int *which_grad, const size_t *size_grad) {
+static void carve(nc_net *net, const mem_plan *p) {
   nc_arena *a = &net->arena;
   net->w = nc_arena_floats(a, net->n_w);
   net->g = net->with_grad ? nc_arena_floats(a, net->n_w) : NULL;
@@ -258,23 +333,28 @@ static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_
     net->scratch = lender->scratch;
   else
     net->scratch = nc_arena_floats(a, net->n_scratch);
-  /* A borrower's activation buffers go into its lender's gradient buffers when they all fit. */
+  /* A borrower's activation buffers go into its lender's slot region when they all fit. */
   nc_arena lent = {0}, *acts = a;
-  if (lender && lender->grad_region) {
+  if (lender && lender->slot_region) {
     nc_arena need = {0}; /* measuring: what carving the buffers there would use */
-    for (int b = 0; b < nbuf_act && b < 512; b++) nc_arena_floats(&need, size[b]);
-    lent.base = (char *)lender->grad_region, lent.cap = lender->grad_region_bytes;
+    for (int b = 0; b < p->nbuf && b < 512; b++) nc_arena_floats(&need, p->size[b]);
+    lent.base = (char *)lender->slot_region, lent.cap = lender->slot_region_bytes;
     if (need.used <= lent.cap) acts = &lent;
   }
+  size_t region_start = a->used;
   for (int s = 0; s < net->n_slots; s++) {
     if (net->with_grad) {
-      for (int r = 0; r < net->nt; r++)
-        if (net->t[r].root == r) net->t[r].act[s] = nc_arena_floats(a, tensor_floats(net, r));
+      char *block = nc_arena_alloc(a, p->slot_bytes);
+      for (int r = 0; r < net->nt; r++) {
+        if (net->t[r].root != r) continue;
+        net->t[r].act[s] = block ? (float *)(block + p->act_off[r]) : NULL;
+        net->t[r].grad[s] = block && p->host[r] >= 0 ? (float *)(block + p->host[r]) : NULL;
+      }
     } else {
       float *bufs[512];
-      for (int b = 0; b < nbuf_act && b < 512; b++) bufs[b] = nc_arena_floats(acts, size[b]);
+      for (int b = 0; b < p->nbuf && b < 512; b++) bufs[b] = nc_arena_floats(acts, p->size[b]);
       for (int r = 0; r < net->nt; r++)
-        if (net->t[r].root == r) net->t[r].act[s] = bufs[which[r]];
+        if (net->t[r].root == r) net->t[r].act[s] = bufs[p->which[r]];
     }
     for (int i = 0; i < net->nn; i++) {
       nc_node *n = &net->nodes[i];
@@ -286,18 +366,18 @@ static void carve(nc_net *net, int *which, size_t *size, int nbuf_act, int nbuf_
   }
   if (net->with_grad) {
     float *bufs[512];
-    for (int b = 0; b < nbuf_grad && b < 512; b++) bufs[b] = nc_arena_floats(a, size_grad[b]);
+    for (int b = 0; b < p->nbuf && b < 512; b++) bufs[b] = nc_arena_floats(a, p->size[b]);
     for (int r = 0; r < net->nt; r++)
-      if (net->t[r].root == r) net->t[r].grad = bufs[which_grad[r]];
-    /* they were carved one after the other: from the first one's start to the arena's end */
-    net->grad_region = nbuf_grad > 0 ? bufs[0] : NULL;
-    net->grad_region_bytes = net->grad_region ? (size_t)(a->base + a->used - (char *)bufs[0]) : 0;
+      if (net->t[r].root == r && p->host[r] < 0)
+        for (int s = 0; s < net->n_slots; s++) net->t[r].grad[s] = bufs[p->which[r]];
+    /* slots and shared gradient buffers were carved one after the other, to the arena's end */
+    net->slot_region = a->base ? (float *)(a->base + region_start) : NULL;
+    net->slot_region_bytes = a->base ? a->used - region_start : 0;
   }
   /* aliases take their root's buffers */
   for (int i = 0; i < net->nt; i++) {
     nc_tensor *t = &net->t[i], *r = &net->t[t->root];
-    for (int s = 0; s < net->n_slots; s++) t->act[s] = r->act[s];
-    t->grad = r->grad;
+    for (int s = 0; s < net->n_slots; s++) t->act[s] = r->act[s], t->grad[s] = r->grad[s];
   }
 }
 
@@ -343,23 +423,30 @@ static int register_params(nc_net *net, const char *prefix) {
 int nc_net_finish(nc_net *net, const char *prefix) {
   int nt = net->nt;
   int *first = malloc(nt * sizeof(int)), *last = malloc(nt * sizeof(int));
-  int *which = calloc(nt, sizeof(int)), *which_g = calloc(nt, sizeof(int));
   int *busy = malloc((nt + 1) * sizeof(int));
-  size_t *size = calloc(nt + 1, sizeof(size_t)), *size_g = calloc(nt + 1, sizeof(size_t));
+  span *spans = malloc((4 * (size_t)nt + 4) * sizeof(span));
+  mem_plan p = {
+      calloc(nt, sizeof(int)),  calloc(nt + 1, sizeof(size_t)), 0, calloc(nt, sizeof(size_t)), 0,
+      malloc(nt * sizeof(long))};
   net->grad_ready = calloc(nt, 1);
-  int rc = NC_OK, nb_act = 0, nb_grad = 0;
-  if (!first || !last || !which || !which_g || !busy || !size || !size_g || !net->grad_ready) {
+  int rc = NC_OK;
+  if (!first || !last || !busy || !spans || !p.which || !p.size || !p.act_off || !p.host ||
+      !net->grad_ready) {
     rc = nc_fail(NC_ENOMEM, "net: out of memory while planning");
     goto done;
   }
   if (!net->with_grad) {
     lifetimes(net, 0, first, last);
-    nb_act = share_buffers(net, first, last, which, size, busy);
+    p.nbuf = share_buffers(net, first, last, NULL, p.which, p.size, busy);
   } else {
+    for (int r = 0; r < nt; r++)
+      if (net->t[r].root == r) p.act_off[r] = p.slot_bytes, p.slot_bytes += root_bytes(net, r);
     lifetimes(net, 1, first, last);
-    nb_grad = share_buffers(net, first, last, which_g, size_g, busy);
+    net->grads_in_slots =
+        host_grads(net, first, last, p.act_off, p.host, spans, spans + 2 * nt + 2);
+    p.nbuf = share_buffers(net, first, last, p.host, p.which, p.size, busy);
   }
-  if (nb_act > 512 || nb_grad > 512) {
+  if (p.nbuf > 512) {
     rc = nc_fail(NC_EINVAL, "net: too many shared buffers");
     goto done;
   }
@@ -372,10 +459,10 @@ int nc_net_finish(nc_net *net, const char *prefix) {
     if (rc) goto done;
   }
   nc_arena_init(&net->arena, 0);
-  carve(net, which, size, nb_act, nb_grad, which_g, size_g);
+  carve(net, &p);
   size_t bytes = net->arena.used;
   if ((rc = nc_arena_init_on(&net->arena, bytes, net->be)) != NC_OK) goto done;
-  carve(net, which, size, nb_act, nb_grad, which_g, size_g);
+  carve(net, &p);
   if (nc_arena_full(&net->arena)) {
     rc = nc_fail(NC_ENOMEM, "net: arena plan mismatch");
     goto done;
@@ -383,7 +470,8 @@ int nc_net_finish(nc_net *net, const char *prefix) {
   rc = register_params(net, prefix);
   if (rc) nc_fail(rc, "net: out of memory for the parameter list");
 done:
-  free(first), free(last), free(which), free(which_g), free(busy), free(size), free(size_g);
+  free(first), free(last), free(busy), free(spans);
+  free(p.which), free(p.size), free(p.act_off), free(p.host);
   return rc;
 }
 
@@ -478,6 +566,7 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
     if (rc) return rc;
   }
   net->slot_global_n[s] = global_n;
+  net->slot_n[s] = 0; /* until this forward completes */
   nc_backend *be = net->be;
   const nc_backend_i *op = be->i;
   op->upload(be, net->t[net->input].act[s], x, nc_net_in_size(net) * n * sizeof(float));
@@ -531,15 +620,14 @@ int nc_net_forward(nc_net *net, int slot, int n, const float *x, float *y) {
 
 const float *nc_net_output(const nc_net *net, int slot) { return net->t[net->output].act[slot]; }
 
-/* The gradient buffer of tensor id, zeroed on its first use in this backward. */
-static float *grad_of(nc_net *net, int id, int n) {
-  int r = net->t[id].root;
-  if (!net->grad_ready[r]) {
-    net->be->i->zero(net->be, net->t[r].grad,
-                     (size_t)n * net->t[r].c * net->t[r].h * net->t[r].w * sizeof(float));
-    net->grad_ready[r] = 1;
+/* The gradient buffer of tensor id in slot s, zeroed on its first use in this backward. */
+static float *grad_of(nc_net *net, int id, int s, int n) {
+  nc_tensor *r = &net->t[net->t[id].root];
+  if (!net->grad_ready[net->t[id].root]) {
+    net->be->i->zero(net->be, r->grad[s], (size_t)n * r->c * r->h * r->w * sizeof(float));
+    net->grad_ready[net->t[id].root] = 1;
   }
-  return net->t[r].grad;
+  return r->grad[s];
 }
 
 int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
@@ -550,16 +638,18 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
   nc_backend *be = net->be;
   const nc_backend_i *op = be->i;
   memset(net->grad_ready, 0, net->nt);
-  float *gout = grad_of(net, net->output, n);
+  /* gradients overwrite the activations they lie in: another backward needs another forward */
+  if (net->grads_in_slots) net->slot_n[s] = 0;
+  float *gout = grad_of(net, net->output, s, n);
   op->upload(be, gout, dy, (size_t)n * nc_net_out_dim(net) * sizeof(float));
   for (int i = net->nn - 1; i >= 0; i--) {
     nc_node *nd = &net->nodes[i];
     nc_t4 xs = view(net, nd->in, n), ys = view(net, nd->out, n);
     const float *in = net->t[nd->in].act[s], *out = net->t[nd->out].act[s];
-    const float *g = net->t[nd->out].grad;
+    float *g = net->t[nd->out].grad[s];
     /* the input's gradient is only computed when the caller asked for dx */
     int want_dx = nd->in != net->input || dx != NULL;
-    float *gin = want_dx ? grad_of(net, nd->in, n) : NULL;
+    float *gin = want_dx ? grad_of(net, nd->in, s, n) : NULL;
     float *gw = nd->w_off >= 0 ? net->g + nd->w_off : NULL;
     float *gb = nd->b_off >= 0 ? net->g + nd->b_off : NULL;
     switch (nd->kind) {
@@ -576,16 +666,15 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
           if (rc) return rc;
           break;
         }
-        op->bn_backward(be, xs, in, nd->relu ? out : NULL, net->t[nd->out].grad,
-                        param(net, nd->w_off), save, save + xs.c, train, gin, gw, gb);
+        op->bn_backward(be, xs, in, nd->relu ? out : NULL, g, param(net, nd->w_off), save,
+                        save + xs.c, train, gin, gw, gb);
         break;
       }
       case OP_RELU: /* in place: gin == g */
         op->relu_backward(be, nc_t4_numel(xs), out, g, gin);
         break;
       case OP_ADD: /* in place of in: its gradient is g itself */
-        op->add_backward(be, nc_t4_numel(xs), out, net->t[nd->out].grad, grad_of(net, nd->in2, n),
-                         nd->relu);
+        op->add_backward(be, nc_t4_numel(xs), out, g, grad_of(net, nd->in2, s, n), nd->relu);
         break;
       case OP_MAXPOOL:
         op->maxpool_backward(be, nd->pool_k, nd->pool_s, nd->pool_p, xs, gin, ys, g, nd->save[s]);
@@ -599,7 +688,7 @@ int nc_net_backward(nc_net *net, int slot, const float *dy, float *dx) {
         break;
     }
   }
-  if (dx) op->copy(be, dx, grad_of(net, net->input, n), nc_net_in_size(net) * n * sizeof(float));
+  if (dx) op->copy(be, dx, grad_of(net, net->input, s, n), nc_net_in_size(net) * n * sizeof(float));
   return NC_OK;
 }
 

@@ -19,7 +19,7 @@ typedef struct {
   int blocked; /* a cnhw tensor the CPU keeps channel-blocked instead (nc_t4_blocked) */
   int root;    /* the tensor whose buffers this one shares (itself unless made in place) */
   float *act[NC_NET_MAX_SLOTS];
-  float *grad;
+  float *grad[NC_NET_MAX_SLOTS]; /* per slot: it may lie in that slot's consumed activations */
 } nc_tensor;
 
 typedef struct {
@@ -54,10 +54,12 @@ struct nc_net {
   nc_param_list params;
   nc_backend *be; /* where the arena's buffer lives and the layers run */
   nc_arena arena;
-  /* With gradients: where the shared gradient buffers lie (contiguous), lent to a borrower. */
-  float *grad_region;
-  size_t grad_region_bytes;
-  /* Without gradients: the network whose scratch and gradient buffers this one's scratch and
+  /* With gradients: the slots' activations and the shared gradient buffers (contiguous), which
+   * hold nothing between a backward and the next forward; lent to a borrower. */
+  float *slot_region;
+  size_t slot_region_bytes;
+  int grads_in_slots; /* some gradients lie in consumed activations: a backward uses its slot up */
+  /* Without gradients: the network whose scratch and slot region this one's scratch and
    * activations use (NULL: its own). */
   const nc_net *lender;
 };

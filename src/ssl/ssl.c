@@ -92,8 +92,8 @@ static int build(nc_ssl *s) {
                             c->batch, 2, 1, "projector")))
     return rc;
   if (c->method == NC_SSL_BYOL) {
-    /* The target runs only between the online forward and backward: its activations fit in the
-     * online backbone's gradient buffers, free until then (≈10% of the step's memory). */
+    /* The target runs before the online forward: its activations fit in the online backbone's
+     * slots, which hold nothing between a backward and the next forward. */
     if ((rc = nc_resnet_build_borrowing(s->be, &s->tbackbone, &c->backbone, c->image_h, c->image_w,
                                         c->batch, s->backbone, "backbone")))
       return rc;
@@ -241,38 +241,36 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
   const float *x[2] = {x1, x2};
   int rc;
   double t0 = now_seconds(), t1;
+  /* Targets, no gradient, first: BYOL's EMA network runs in the online backbone's slot memory,
+   * free until the online forward. SimSiam's targets are its own outputs, copied below. */
+  const float *z[2] = {s->z[0], s->z[1]};
+  size_t bytes = (size_t)n * s->d * sizeof(float);
+  if (c->method == NC_SSL_BYOL)
+    for (int v = 0; v < 2; v++) {
+      if ((rc = nc_net_forward(s->tbackbone, 0, n, x[v], NULL))) return rc;
+      if ((rc = nc_net_forward(s->tprojector, 0, n, nc_net_output(s->tbackbone, 0), NULL)))
+        return rc;
+      s->be->i->copy(s->be, s->z[v], nc_net_output(s->tprojector, 0), bytes);
+    }
+  t1 = now_seconds();
+  s->timing.target_forward += t1 - t0;
+  t0 = t1;
   zero_grads(s);
   /* Online forward, one slot per view. */
   for (int v = 0; v < 2; v++) {
     if ((rc = nc_net_forward(s->backbone, v, n, x[v], NULL))) return rc;
     if ((rc = nc_net_forward(s->projector, v, n, nc_net_output(s->backbone, v), NULL))) return rc;
     s->f[v] = nc_net_output(s->projector, v);
+    if (c->method != NC_SSL_BYOL) s->be->i->copy(s->be, s->z[v], s->f[v], bytes);
   }
   /* DirectPred accumulates F̂ from this batch before the predictor forward (digest §6.2, 1–2). */
   nc_predictor_observe(s->pred, n, s->f[0], s->f[1]);
   for (int v = 0; v < 2; v++)
     if ((rc = nc_predictor_forward(s->pred, v, n, s->f[v], s->q[v]))) return rc;
-  t1 = now_seconds();
-  s->timing.online_forward += t1 - t0;
-  t0 = t1;
-  /* Targets, no gradient: BYOL's EMA network, or SimSiam's own outputs. */
-  const float *z[2];
-  size_t bytes = (size_t)n * s->d * sizeof(float);
-  for (int v = 0; v < 2; v++) {
-    if (c->method == NC_SSL_BYOL) {
-      if ((rc = nc_net_forward(s->tbackbone, 0, n, x[v], NULL))) return rc;
-      if ((rc = nc_net_forward(s->tprojector, 0, n, nc_net_output(s->tbackbone, 0), NULL)))
-        return rc;
-      s->be->i->copy(s->be, s->z[v], nc_net_output(s->tprojector, 0), bytes);
-    } else {
-      s->be->i->copy(s->be, s->z[v], s->f[v], bytes);
-    }
-    z[v] = s->z[v];
-  }
   /* Table 1's optimal predictor estimates E[f_a fᵀ] from the targets (a no-op otherwise). */
   nc_predictor_observe_target(s->pred, n, s->f[0], s->f[1], z[0], z[1]);
   t1 = now_seconds();
-  s->timing.target_forward += t1 - t0;
+  s->timing.online_forward += t1 - t0;
   t0 = t1;
   const int through_z = !c->stopgrad;
   *loss = s->be->i->loss(s->be, c->loss, n, s->d, s->q[0], s->q[1], z[0], z[1], s->dq[0], s->dq[1],
