@@ -3,7 +3,8 @@
 # convolution's work of a three-channel one), the JSON names it, bad values are usage errors;
 # --precision reaches the convolutions (tf32, the default, runs the layers where Winograd pays
 # on it, where oneDNN has Winograd kernels: AVX-512; fp32 never does) and the JSON counts them;
-# NCSSL_LAYOUT=planar turns the channel-blocked feature maps off.
+# NCSSL_LAYOUT=planar turns the channel-blocked feature maps off; Winograd through SGEMM stands in
+# where oneDNN has no Winograd kernels.
 set -u
 NCSSL=$1
 fails=0
@@ -38,6 +39,23 @@ if echo "$jt" | grep -q '"sgemm_backend": "oneDNN"' && [ "$has_avx512" -eq 1 ]; 
 else
   echo "cli_bench: no oneDNN Winograd on this build or CPU; tf32 = fp32 checked only"
   [ "$wt" = 0 ] || fail "Winograd without AVX-512 or oneDNN: $jt"
+fi
+# Where oneDNN has no Winograd kernels (below AVX-512; ONEDNN_MAX_CPU_ISA=AVX2 makes this CPU one)
+# the same seven layers run Winograd through SGEMM, at other roundings than direct kernels;
+# NCSSL_WINOGRAD=gemm chooses it on any CPU, NCSSL_WINOGRAD=off nowhere.
+if echo "$jt" | grep -q '"sgemm_backend": "oneDNN"'; then
+  ja=$(ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 wrun) || fail "bench step on AVX2 exited $?"
+  jg=$(NCSSL_WINOGRAD=gemm wrun) || fail "bench step NCSSL_WINOGRAD=gemm exited $?"
+  jo=$(NCSSL_WINOGRAD=off wrun) || fail "bench step NCSSL_WINOGRAD=off exited $?"
+  for j in "$ja" "$jg"; do
+    [ "$(echo "$j" | count winograd)" = 0 ] && [ "$(echo "$j" | count winograd_gemm)" = 7 ] ||
+      fail "not 7 convolutions as Winograd through SGEMM: $j"
+    echo "$j" | grep -qE '"loss": -?[0-9]' || fail "Winograd through SGEMM: no finite loss: $j"
+  done
+  [ "$(echo "$jg" | field loss)" != "$(echo "$jf" | field loss)" ] ||
+    fail "NCSSL_WINOGRAD=gemm computed fp32's loss bit for bit: was it used?"
+  [ "$(echo "$jo" | count winograd)" = 0 ] && [ "$(echo "$jo" | count winograd_gemm)" = 0 ] ||
+    fail "NCSSL_WINOGRAD=off ran Winograd: $jo"
 fi
 # feature maps: channel-blocked where oneDNN plans the convolutions (all 40 of width 32's), all
 # planar under NCSSL_LAYOUT=planar, and the JSON says so

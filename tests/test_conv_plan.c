@@ -198,6 +198,83 @@ static void test_blocked_views(int dnnl) {
   }
 }
 
+/* A planar CNHW map copied into (to_blocked) or out of a blocked one. */
+static void relayout(nc_t4 a, const float *src, nc_t4 b, float *dst) {
+  for (int i = 0; i < a.n; i++)
+    for (int ch = 0; ch < a.c; ch++)
+      for (long q = 0; q < (long)a.h * a.w; q++)
+        dst[nc_t4_at(b, i, ch, q)] = src[nc_t4_at(a, i, ch, q)];
+}
+
+/* Winograd through SGEMM (what CPUs without oneDNN's Winograd run; NCSSL_WINOGRAD=gemm makes it
+ * run here): forward, dx += and dW += against im2col within its rounding (4-11e-6 of the largest
+ * value on these shapes, oneDNN's Winograd 1-2e-6, a direct one 0.5e-6), partial tiles,
+ * cin ≠ cout, chunks of images (96×96 at 128 channels: one image per chunk), bit-identical
+ * repeats, each gradient alone as together; NCSSL_WINOGRAD=off keeps direct kernels. */
+static void test_gemm_winograd(void) {
+  const struct {
+    int cin, cout, n, h, w;
+  } shapes[] = {{32, 32, 2, 33, 35},
+                {64, 64, 16, 10, 13},
+                {64, 128, 8, 16, 16},
+                {128, 64, 8, 16, 16},
+                {128, 128, 2, 96, 96}};
+  setenv("NCSSL_WINOGRAD", "gemm", 1);
+  for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+    nc_conv_cfg c = {shapes[k].cin, shapes[k].cout, 3, 3, 1, 1};
+    int n = shapes[k].n, h = shapes[k].h, w = shapes[k].w;
+    nc_t4 xp = nc_t4_cnhw(n, c.cin, h, w), yp = nc_t4_cnhw(n, c.cout, h, w);
+    nc_t4 xb = nc_t4_blocked(n, c.cin, h, w), yb = nc_t4_blocked(n, c.cout, h, w);
+    size_t nx = nc_t4_numel(xp), ny = nc_t4_numel(yp), nw = (size_t)c.cout * c.cin * 9;
+    nc_conv_plan *p = NULL;
+    CHECK(nc_conv_plan_new(&p, &c, xb, yb, 1, 1) == 0 &&
+          strcmp(nc_conv_plan_kind(p), "winograd-gemm") == 0);
+    size_t ns = nc_conv2d_scratch_floats(&c, n, h, w), np = nc_conv_plan_scratch_floats(p);
+    if (np > ns) ns = np;
+    float *x = randn(nx), *W = randn(nw), *dy = randn(ny), *dx0 = randn(nx), *dw0 = randn(nw);
+    float *xbk = malloc(nx * 4), *dyb = malloc(ny * 4), *s = malloc(ns * 4);
+    float *y1 = malloc(ny * 4), *y2 = malloc(ny * 4), *y3 = malloc(ny * 4);
+    float *dx1 = malloc(nx * 4), *dx2 = malloc(nx * 4), *dx3 = malloc(nx * 4);
+    float *dw1 = malloc(nw * 4), *dw2 = malloc(nw * 4), *dw3 = malloc(nw * 4);
+    relayout(xp, x, xb, xbk), relayout(yp, dy, yb, dyb);
+    nc_conv2d_forward(&c, xp, x, W, yp, y1, s, ns);
+    nc_conv2d_forward_with(p, &c, xb, xbk, W, yb, y3, s, ns);
+    relayout(yb, y3, yp, y2);
+    double ey = rel_diff(y2, y1, ny);
+    nc_conv2d_forward_with(p, &c, xb, xbk, W, yb, y2, s, ns);
+    CHECK(memcmp(y2, y3, ny * 4) == 0);
+    memcpy(dx1, dx0, nx * 4), memcpy(dw1, dw0, nw * 4), memcpy(dw2, dw0, nw * 4);
+    relayout(xp, dx0, xb, dx2);
+    nc_conv2d_backward(&c, xp, x, W, yp, dy, dx1, dw1, s, ns);
+    nc_conv2d_backward_with(p, &c, xb, xbk, W, yb, dyb, dx2, dw2, s, ns);
+    relayout(xb, dx2, xp, dx3);
+    double ex = rel_diff(dx3, dx1, nx), ew = rel_diff(dw2, dw1, nw);
+    fprintf(stderr, "winograd-gemm %d->%d n%d %dx%d: y %.2g dx %.2g dW %.2g of the largest\n",
+            c.cin, c.cout, n, h, w, ey, ex, ew);
+    CHECK(ey < 3e-5 && ex < 3e-5 && ew < 3e-5);
+    /* each gradient alone, and repeats, give the same bits */
+    relayout(xp, dx0, xb, dx3), memcpy(dw3, dw0, nw * 4);
+    nc_conv2d_backward_with(p, &c, xb, xbk, W, yb, dyb, NULL, dw3, s, ns);
+    nc_conv2d_backward_with(p, &c, xb, xbk, W, yb, dyb, dx3, NULL, s, ns);
+    CHECK(memcmp(dx2, dx3, nx * 4) == 0 && memcmp(dw2, dw3, nw * 4) == 0);
+    nc_conv_plan_free(p);
+    free(x), free(W), free(dy), free(dx0), free(dw0), free(xbk), free(dyb), free(s);
+    free(y1), free(y2), free(y3), free(dx1), free(dx2), free(dx3), free(dw1), free(dw2), free(dw3);
+  }
+  /* not for stride 2 or fp32 (Winograd not allowed); off: direct */
+  nc_conv_cfg c2 = {64, 64, 3, 3, 2, 1}, c1 = {64, 64, 3, 3, 1, 1};
+  nc_t4 xb = nc_t4_blocked(32, 64, 16, 16), yb2 = nc_t4_blocked(32, 64, 8, 8);
+  nc_conv_plan *p = NULL;
+  CHECK(nc_conv_plan_new(&p, &c2, xb, yb2, 1, 1) == 0 && !strcmp(nc_conv_plan_kind(p), "onednn"));
+  nc_conv_plan_free(p);
+  CHECK(nc_conv_plan_new(&p, &c1, xb, xb, 1, 0) == 0 && !strcmp(nc_conv_plan_kind(p), "onednn"));
+  nc_conv_plan_free(p);
+  setenv("NCSSL_WINOGRAD", "off", 1);
+  CHECK(nc_conv_plan_new(&p, &c1, xb, xb, 1, 1) == 0 && !strcmp(nc_conv_plan_kind(p), "onednn"));
+  nc_conv_plan_free(p);
+  unsetenv("NCSSL_WINOGRAD");
+}
+
 int main(void) {
   nc_rng_seed(&rng, 13);
   omp_set_num_threads(2);
@@ -227,6 +304,7 @@ int main(void) {
   test_other_batch(64, 8, 32, 6, 1);  /* Winograd for 32 images, direct for the last 6 */
   test_other_batch(64, 8, 40, 32, 1); /* Winograd for both */
   test_blocked_views(dnnl);
+  if (dnnl) test_gemm_winograd();
   test_blas_threads();
   return nc_test_done();
 }

@@ -17,7 +17,9 @@
  * Where the caller allows it (the CPU backend at --precision tf32), the 3×3 stride-1 convolutions
  * of 32 or more channels use oneDNN's Winograd F(4×4, 3×3) kernels instead of direct ones: 1.4-2.3×
  * faster on those layers, at a few times the float rounding of a direct convolution, well inside
- * what TF32 allows (docs/performance.md has the measurements).
+ * what TF32 allows (docs/performance.md has the measurements). oneDNN has those kernels for
+ * AVX-512 only; elsewhere the same layers run our Winograd through SGEMM (winograd.c) when their
+ * maps are blocked.
  *
  * oneDNN runs on OpenMP here (Debian's build), so it follows omp_set_num_threads; for a fixed
  * thread count its kernels split the work the same way every run, so results are deterministic
@@ -29,6 +31,7 @@
 
 #include "ncssl/layers.h"
 #include "ncssl/status.h"
+#include "winograd.h"
 
 #ifdef NCSSL_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
@@ -46,7 +49,8 @@ struct nc_conv_plan {
   int backward;       /* make the backward primitives too */
   int allow_winograd; /* the caller accepts Winograd's rounding */
   int winograd;       /* the primitives are Winograd ones */
-  int ready;          /* primitives exist for xs, ys (0: this batch size runs im2col) */
+  int gemm_winograd; /* no primitives: Winograd through SGEMM (winograd.c), where oneDNN has none */
+  int ready;         /* primitives exist for xs, ys (0: this batch size runs im2col) */
   dnnl_engine_t eng;
   dnnl_stream_t stream;
   dnnl_primitive_t fwd, bwd_data, bwd_w;
@@ -133,7 +137,7 @@ static void release(nc_conv_plan *p) {
   if (p->bwd_w) dnnl_primitive_destroy(p->bwd_w);
   p->fwd = p->bwd_data = p->bwd_w = NULL;
   p->fwd_floats = p->bwd_floats = 0;
-  p->ready = p->winograd = 0;
+  p->ready = p->winograd = p->gemm_winograd = 0;
 }
 
 void nc_conv_plan_free(nc_conv_plan *p) {
@@ -235,15 +239,25 @@ done:
   return rc;
 }
 
-/* Winograd where it is allowed and worth it, unless oneDNN declines it on this CPU (it has no
- * fp32 Winograd below AVX-512); direct kernels otherwise. -1 when oneDNN declines both. */
+/* Winograd where it is allowed and worth it: oneDNN's kernels, or where it has none (no fp32
+ * Winograd below AVX-512) ours through SGEMM on blocked maps; direct kernels otherwise. -1 when
+ * oneDNN declines those too. NCSSL_WINOGRAD=gemm prefers ours everywhere (for comparisons and
+ * tests), NCSSL_WINOGRAD=off keeps direct kernels. */
 static int build(nc_conv_plan *p, int backward) {
-  if (p->allow_winograd && winograd_worth_it(&p->cfg, p->xs)) {
-    if (build_with(p, backward, dnnl_convolution_winograd) == 0) {
+  const char *choice = getenv("NCSSL_WINOGRAD");
+  int gemm_first = choice && strcmp(choice, "gemm") == 0;
+  int off = choice && strcmp(choice, "off") == 0;
+  if (p->allow_winograd && !off && winograd_worth_it(&p->cfg, p->xs)) {
+    if (!gemm_first && build_with(p, backward, dnnl_convolution_winograd) == 0) {
       p->winograd = 1;
       return 0;
     }
     release(p);
+    if (nc_wino_fits(&p->cfg, p->xs, p->ys)) {
+      p->gemm_winograd = 1;
+      p->fwd_floats = p->bwd_floats = nc_wino_scratch_floats(&p->cfg, p->xs);
+      return 0;
+    }
   }
   return build_with(p, backward, dnnl_convolution_direct);
 }
@@ -330,6 +344,10 @@ static void move(const nc_conv_plan *p, const side *s, int to_user) {
 static void plan_forward(nc_conv_plan *p, const float *x, const float *W, float *y,
                          float *scratch) {
   scratch = aligned64(scratch);
+  if (p->gemm_winograd) {
+    nc_wino_forward(&p->cfg, p->xs, x, W, p->ys, y, scratch);
+    return;
+  }
   point(&p->f_src, x, scratch), point(&p->f_w, W, scratch), point(&p->f_dst, y, scratch);
   move(p, &p->f_src, 0);
   move(p, &p->f_w, 0);
@@ -342,14 +360,23 @@ static void plan_forward(nc_conv_plan *p, const float *x, const float *W, float 
 }
 
 const char *nc_conv_plan_kind(const nc_conv_plan *p) {
-  return !p || !p->ready ? "im2col" : p->winograd ? "winograd" : "onednn";
+  return !p || !p->ready    ? "im2col"
+         : p->winograd      ? "winograd"
+         : p->gemm_winograd ? "winograd-gemm"
+                            : "onednn";
 }
 
-static int has_backward(const nc_conv_plan *p) { return p->bwd_data != NULL; }
+static int has_backward(const nc_conv_plan *p) {
+  return p->bwd_data != NULL || (p->gemm_winograd && p->backward);
+}
 
 static void plan_backward(nc_conv_plan *p, const float *x, const float *W, const float *dy,
                           float *dx, float *dW, float *scratch) {
   scratch = aligned64(scratch);
+  if (p->gemm_winograd) {
+    nc_wino_backward(&p->cfg, p->xs, x, W, p->ys, dy, dx, dW, scratch);
+    return;
+  }
   point(&p->b_dy, dy, scratch);
   move(p, &p->b_dy, 0);
   const side *wdy = p->w_dy.user ? &p->w_dy : &p->b_dy;
