@@ -261,10 +261,17 @@ static void test_gemm_winograd(void) {
     free(x), free(W), free(dy), free(dx0), free(dw0), free(xbk), free(dyb), free(s);
     free(y1), free(y2), free(y3), free(dx1), free(dx2), free(dx3), free(dw1), free(dw2), free(dw3);
   }
-  /* not for stride 2 or fp32 (Winograd not allowed); off: direct */
+  /* its own rule: from 16 tiles at 64 channels (oneDNN's Winograd from 128), not at 8 */
   nc_conv_cfg c2 = {64, 64, 3, 3, 2, 1}, c1 = {64, 64, 3, 3, 1, 1};
-  nc_t4 xb = nc_t4_blocked(32, 64, 16, 16), yb2 = nc_t4_blocked(32, 64, 8, 8);
+  nc_t4 x16 = nc_t4_blocked(1, 64, 16, 16), x8 = nc_t4_blocked(2, 64, 8, 8);
   nc_conv_plan *p = NULL;
+  CHECK(nc_conv_plan_new(&p, &c1, x16, x16, 1, 1) == 0 &&
+        !strcmp(nc_conv_plan_kind(p), "winograd-gemm"));
+  nc_conv_plan_free(p);
+  CHECK(nc_conv_plan_new(&p, &c1, x8, x8, 1, 1) == 0 && !strcmp(nc_conv_plan_kind(p), "onednn"));
+  nc_conv_plan_free(p);
+  /* not for stride 2 or fp32 (Winograd not allowed); off: direct */
+  nc_t4 xb = nc_t4_blocked(32, 64, 16, 16), yb2 = nc_t4_blocked(32, 64, 8, 8);
   CHECK(nc_conv_plan_new(&p, &c2, xb, yb2, 1, 1) == 0 && !strcmp(nc_conv_plan_kind(p), "onednn"));
   nc_conv_plan_free(p);
   CHECK(nc_conv_plan_new(&p, &c1, xb, xb, 1, 0) == 0 && !strcmp(nc_conv_plan_kind(p), "onednn"));
@@ -273,6 +280,10 @@ static void test_gemm_winograd(void) {
   CHECK(nc_conv_plan_new(&p, &c1, xb, xb, 1, 1) == 0 && !strcmp(nc_conv_plan_kind(p), "onednn"));
   nc_conv_plan_free(p);
   unsetenv("NCSSL_WINOGRAD");
+  /* by default, where oneDNN has Winograd kernels, 16 tiles stay direct */
+  CHECK(nc_conv_plan_new(&p, &c1, x16, x16, 1, 1) == 0 &&
+        !strcmp(nc_conv_plan_kind(p), has_avx512_core() ? "onednn" : "winograd-gemm"));
+  nc_conv_plan_free(p);
 }
 
 int main(void) {

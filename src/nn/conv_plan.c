@@ -35,6 +35,7 @@
 
 #ifdef NCSSL_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
 
 /* One tensor as the user holds it and as a primitive wants it. */
 typedef struct {
@@ -173,14 +174,37 @@ static int needs_plan(const nc_conv_cfg *c, nc_t4 xs, nc_t4 ys) {
  *   at 32 (4×4 images, batch 32; a 128-channel forward was 0.6×);
  * - 32 channels: 1.4× at 32×32 and 1.6-2.1× at 48×48, but even or slower (0.9×) at 14×14 and
  *   16×16, whatever the batch;
- * - 16 channels: slower (0.8× forward at 96×96). */
-static int winograd_worth_it(const nc_conv_cfg *c, nc_t4 xs) {
+ * - 16 channels: slower (0.8× forward at 96×96).
+ * Ours through SGEMM (gemm), against the AVX2 direct kernels it replaces (bench_conv_layer under
+ * ONEDNN_MAX_CPU_ISA=AVX2): at 64 channels and more 1.27-1.5× from 16 tiles on (4×4 images at
+ * batch 16 and 32), 0.6× at 8; at 32 channels as oneDNN's; at 16 channels even (0.96-1.16×). */
+static int winograd_worth_it(const nc_conv_cfg *c, nc_t4 xs, int gemm) {
   if (!(c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad == 1 && c->cin % 16 == 0 &&
         c->cout % 16 == 0))
     return 0;
   double tiles = (double)xs.n * ((xs.h + 3) / 4) * ((xs.w + 3) / 4);
-  if (c->cin >= 64 && c->cout >= 64) return tiles >= 128;
+  if (c->cin >= 64 && c->cout >= 64) return tiles >= (gemm ? 16 : 128);
   return c->cin >= 32 && c->cout >= 32 && xs.h >= 32 && xs.w >= 32;
+}
+
+/* Whether oneDNN has fp32 Winograd kernels on this CPU (avx512_core), asked once of a layer it
+ * would take. */
+static int onednn_winograd;
+static pthread_once_t onednn_winograd_asked = PTHREAD_ONCE_INIT;
+static void ask_onednn_winograd(void) {
+  dnnl_engine_t eng;
+  if (dnnl_engine_create(&eng, dnnl_cpu, 0)) return;
+  const nc_conv_cfg c = {64, 64, 3, 3, 1, 1};
+  dnnl_memory_desc_t src = any_md(32, 64, 8, 8), dst = src, w = weights_md(&c, 1);
+  dnnl_dims_t strides = {1, 1}, pad = {1, 1};
+  dnnl_convolution_desc_t d;
+  dnnl_primitive_desc_t pd = NULL;
+  onednn_winograd =
+      !dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_winograd,
+                                          &src, &w, NULL, &dst, strides, pad, pad) &&
+      !dnnl_primitive_desc_create(&pd, &d, NULL, eng, NULL);
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  dnnl_engine_destroy(eng);
 }
 
 /* Creates the primitives and their reorders with algorithm alg; -1 when oneDNN declines. */
@@ -241,19 +265,23 @@ done:
 
 /* Winograd where it is allowed and worth it: oneDNN's kernels, or where it has none (no fp32
  * Winograd below AVX-512) ours through SGEMM on blocked maps; direct kernels otherwise. -1 when
- * oneDNN declines those too. NCSSL_WINOGRAD=gemm prefers ours everywhere (for comparisons and
+ * oneDNN declines those too. NCSSL_WINOGRAD=gemm takes ours on any CPU (for comparisons and
  * tests), NCSSL_WINOGRAD=off keeps direct kernels. */
 static int build(nc_conv_plan *p, int backward) {
   const char *choice = getenv("NCSSL_WINOGRAD");
   int gemm_first = choice && strcmp(choice, "gemm") == 0;
   int off = choice && strcmp(choice, "off") == 0;
-  if (p->allow_winograd && !off && winograd_worth_it(&p->cfg, p->xs)) {
-    if (!gemm_first && build_with(p, backward, dnnl_convolution_winograd) == 0) {
-      p->winograd = 1;
-      return 0;
+  if (p->allow_winograd && !off) {
+    pthread_once(&onednn_winograd_asked, ask_onednn_winograd);
+    int ours = gemm_first || !onednn_winograd;
+    if (!ours && winograd_worth_it(&p->cfg, p->xs, 0)) {
+      if (build_with(p, backward, dnnl_convolution_winograd) == 0) {
+        p->winograd = 1;
+        return 0;
+      }
+      release(p);
     }
-    release(p);
-    if (nc_wino_fits(&p->cfg, p->xs, p->ys)) {
+    if (ours && nc_wino_fits(&p->cfg, p->xs, p->ys) && winograd_worth_it(&p->cfg, p->xs, 1)) {
       p->gemm_winograd = 1;
       p->fwd_floats = p->bwd_floats = nc_wino_scratch_floats(&p->cfg, p->xs);
       return 0;
