@@ -131,11 +131,13 @@ NC_VECTOR_CLONES static void output_adjoint_tile(const float *plane, int h, int 
 
 /* ---- a chunk of images: tile p = (image − i0)·tiles + row·tw + column ---- */
 
-enum { TO_INPUT, TO_ADJOINT };
+enum { TO_INPUT, TO_ADJOINT, TO_MAP, ADD_TO_MAP };
 
-/* V[e][p][c] for images i0 .. i0+nb−1 of map s (c = s.c channels). */
-static void tiles_in(nc_t4 s, const float *x, int i0, int nb, const geometry *g, int how,
-                     float *V) {
+/* Between map s (images i0 .. i0+nb−1) and the tiles T[e][p][c] (c = s.c channels): the input or
+ * adjoint transforms fill T from `in` (TO_INPUT, TO_ADJOINT); the output transform writes or adds
+ * T into `out` (TO_MAP, ADD_TO_MAP). */
+static void tiles(int how, nc_t4 s, const float *in, float *out, float *T, int i0, int nb,
+                  const geometry *g) {
   const long P = (long)nb * g->tiles;
   const int blocks = s.c / B;
   const size_t lde = (size_t)P * s.c;
@@ -144,27 +146,14 @@ static void tiles_in(nc_t4 s, const float *x, int i0, int nb, const geometry *g,
     for (int cb = 0; cb < blocks; cb++) {
       int i = i0 + (int)(p / g->tiles), t = (int)(p % g->tiles);
       int y0 = t / g->tw * TILE, x0 = t % g->tw * TILE;
-      const float *plane = x + i * s.sn + cb * s.sc;
-      float *v = V + p * s.c + cb * B;
+      long at_map = i * s.sn + cb * s.sc;
+      float *v = T + p * s.c + cb * B;
       if (how == TO_INPUT)
-        input_tile(plane, s.h, s.w, y0 - 1, x0 - 1, v, lde);
+        input_tile(in + at_map, s.h, s.w, y0 - 1, x0 - 1, v, lde);
+      else if (how == TO_ADJOINT)
+        output_adjoint_tile(in + at_map, s.h, s.w, y0, x0, v, lde);
       else
-        output_adjoint_tile(plane, s.h, s.w, y0, x0, v, lde);
-    }
-}
-
-/* Map s of images i0 .. i0+nb−1 from M[e][p][c]: written, or added to. */
-static void tiles_out(const float *M, nc_t4 s, float *y, int i0, int nb, const geometry *g,
-                      int accumulate) {
-  const long P = (long)nb * g->tiles;
-  const int blocks = s.c / B;
-  const size_t lde = (size_t)P * s.c;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (long p = 0; p < P; p++)
-    for (int cb = 0; cb < blocks; cb++) {
-      int i = i0 + (int)(p / g->tiles), t = (int)(p % g->tiles);
-      output_tile(M + p * s.c + cb * B, lde, y + i * s.sn + cb * s.sc, s.h, s.w, t / g->tw * TILE,
-                  t % g->tw * TILE, accumulate);
+        output_tile(v, lde, out + at_map, s.h, s.w, y0, x0, how == ADD_TO_MAP);
     }
 }
 
@@ -262,9 +251,9 @@ void nc_wino_forward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const flo
   for (int i0 = 0; i0 < xs.n; i0 += g.nb) {
     int nb = xs.n - i0 < g.nb ? xs.n - i0 : g.nb;
     long P = (long)nb * g.tiles;
-    tiles_in(xs, x, i0, nb, &g, TO_INPUT, V);
+    tiles(TO_INPUT, xs, x, NULL, V, i0, nb, &g);
     products(P, ci, co, V, U, M);
-    tiles_out(M, ys, y, i0, nb, &g, 0);
+    tiles(TO_MAP, ys, NULL, y, M, i0, nb, &g);
   }
 }
 
@@ -279,16 +268,16 @@ void nc_wino_backward(const nc_conv_cfg *cfg, nc_t4 xs, const float *x, const fl
     int nb = xs.n - i0 < g.nb ? xs.n - i0 : g.nb;
     long P = (long)nb * g.tiles;
     if (dW) { /* dU_e += V_eᵀ · (A dy Aᵀ)_e, summed over the chunks in order */
-      tiles_in(xs, x, i0, nb, &g, TO_INPUT, T1);
-      tiles_in(ys, dy, i0, nb, &g, TO_ADJOINT, T2);
+      tiles(TO_INPUT, xs, x, NULL, T1, i0, nb, &g);
+      tiles(TO_ADJOINT, ys, dy, NULL, T2, i0, nb, &g);
       for (int e = 0; e < E; e++)
         nc_mm_f(1, 0, ci, co, (int)P, 1.0f, T1 + e * P * ci, T2 + e * P * co, i0 ? 1.0f : 0.0f,
                 dU + (size_t)e * ci * co);
     }
     if (dx) { /* the forward algorithm on dy with the flipped, transposed kernels */
-      tiles_in(ys, dy, i0, nb, &g, TO_INPUT, T2);
+      tiles(TO_INPUT, ys, dy, NULL, T2, i0, nb, &g);
       products(P, co, ci, T2, U, T1);
-      tiles_out(T1, xs, dx, i0, nb, &g, 1);
+      tiles(ADD_TO_MAP, xs, NULL, dx, T1, i0, nb, &g);
     }
   }
   if (dW) kernels_out(ci, co, dU, dW);
