@@ -7,15 +7,9 @@
  * 2(N-1)/N * bytes / time (what a ring all-reduce moves per rank). */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "ncssl/clock.h"
 #include "ncssl/comm.h"
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -39,9 +33,9 @@ int main(int argc, char **argv) {
     nc_comm_allreduce_f(c, buf, (size_t)floats, NC_COMM_SUM); /* warm-up */
     for (int r = 0; r < reps; r++) {
       nc_comm_barrier(c);
-      double t0 = now_seconds();
+      double t0 = nc_now_seconds();
       nc_comm_allreduce_f(c, buf, (size_t)floats, NC_COMM_SUM);
-      t[r] = now_seconds() - t0;
+      t[r] = nc_now_seconds() - t0;
     }
     qsort(t, (size_t)reps, sizeof t[0], cmp_double);
     double med = t[reps / 2], bytes = 4.0 * floats;

@@ -7,22 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "bench_loader.h"
 #include "cli.h"
 #include "ncssl/backend.h"
+#include "ncssl/clock.h"
 #include "ncssl/json.h"
 #include "ncssl/linalg.h"
 #include "ncssl/rng.h"
 #include "ncssl/ssl.h"
 #include "ncssl/status.h"
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 /* This machine's SGEMM rate (GFLOP/s) with the current thread count: best of a few square
  * 2048-products through the SGEMM the convolutions use (nc_sgemm: oneDNN when built with it) and
@@ -39,12 +33,12 @@ static double sgemm_peak_gflops(void) {
   for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
   double best = 1e30;
   for (int r = 0; r < 8; r++) {
-    double t = now_seconds();
+    double t = nc_now_seconds();
     if (r < 4)
       nc_mm_f(0, 0, n, n, n, 1.0f, a, b, 0.0f, c);
     else
       nc_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    t = now_seconds() - t;
+    t = nc_now_seconds() - t;
     if (r % 4 > 0 && t < best) best = t; /* each library's first run warms its threads up */
   }
   free(a), free(b), free(c);
@@ -139,7 +133,7 @@ static int bench_step(int argc, char **argv) {
   for (long i = 0; i < warmup + steps; i++) {
     if (i == warmup) {
       nc_ssl_reset_timings(s);
-      t0 = now_seconds();
+      t0 = nc_now_seconds();
     }
     if ((rc = nc_ssl_step(s, (int)batch, x, x + per_view, &loss))) {
       free(x);
@@ -148,7 +142,7 @@ static int bench_step(int argc, char **argv) {
       return nc_cli_error(nc_cli_exit_code(rc), NULL);
     }
   }
-  double step_s = (now_seconds() - t0) / steps;
+  double step_s = (nc_now_seconds() - t0) / steps;
   nc_ssl_timing tm = nc_ssl_timings(s);
   double flops = nc_ssl_step_flops(s, (int)batch);
   double rss = peak_rss_mb(); /* before the SGEMM probe allocates its matrices */

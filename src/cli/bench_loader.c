@@ -4,19 +4,13 @@
 #include "bench_loader.h"
 
 #include <stdio.h>
-#include <time.h>
 
 #include "cli.h"
+#include "ncssl/clock.h"
 #include "ncssl/data.h"
 #include "ncssl/json.h"
 #include "ncssl/loader.h"
 #include "ncssl/status.h"
-
-static double seconds_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 int cmd_bench_loader(int argc, char **argv) {
   const char *data = "fashion-mnist", *data_dir = "", *split = "train", *preset = "fashion";
@@ -69,7 +63,7 @@ int cmd_bench_loader(int argc, char **argv) {
   }
   const nc_batch *b;
   rc = nc_loader_next(loader, &b); /* warm-up: the workers start and fill the ring */
-  double t0 = seconds_now();
+  double t0 = nc_now_seconds();
   long images = 0;
   for (long i = 0; i < batches && !rc; i++) {
     rc = nc_loader_next(loader, &b);
@@ -80,7 +74,7 @@ int cmd_bench_loader(int argc, char **argv) {
     nc_dataset_free(&ds);
     return nc_cli_error(nc_cli_exit_code(rc), NULL);
   }
-  double dt = seconds_now() - t0;
+  double dt = nc_now_seconds() - t0;
   int view = b->h;
   nc_loader_close(loader);
   double bps = batches / dt, ips = images / dt;

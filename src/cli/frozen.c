@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ncssl/backend.h"
+#include "ncssl/clock.h"
 #include "ncssl/status.h"
 
 void frozen_defaults(frozen_args *a) {
@@ -194,21 +194,15 @@ void frozen_close(frozen *f) {
   f->be = NULL;
 }
 
-static double seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 void frozen_progress_init(frozen_progress *p) {
   p->tty = isatty(STDERR_FILENO);
-  p->t0 = seconds();
+  p->t0 = nc_now_seconds();
 }
 
 void frozen_progress_fn(void *ctx, long done, long total) {
   frozen_progress *p = ctx;
   if (!p->tty) return;
-  double dt = seconds() - p->t0;
+  double dt = nc_now_seconds() - p->t0;
   fprintf(stderr, "\rfeatures %ld/%ld images, %.0f img/s   ", done, total, dt > 0 ? done / dt : 0);
   fflush(stderr);
 }

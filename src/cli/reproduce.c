@@ -15,10 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "ncssl/clock.h"
 #include "ncssl/experiments.h"
 #include "ncssl/json.h"
 #include "ncssl/runlog.h"
@@ -37,12 +37,6 @@ typedef struct {
   int floor; /* the scale's random-init floor: evaluated untrained, no training */
   double probe, knn, seconds;
 } run_t;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static int file_exists(const char *dir, const char *name) {
   char p[1200];
@@ -155,7 +149,7 @@ static int floor_one(const run_t *r, const nc_train_opts *o, const nc_exp_scale 
   if (!rc) rc = nc_config_setf(&out, "probe_best_top1", "%.17g", probe);
   if (!rc) rc = nc_config_setf(&out, "knn_top1", "%.17g", knn);
   if (!rc) rc = nc_config_set(&out, "random_init", "1");
-  if (!rc) rc = nc_config_setf(&out, "seconds", "%.3f", now_s() - t0);
+  if (!rc) rc = nc_config_setf(&out, "seconds", "%.3f", nc_now_seconds() - t0);
   if (!rc) rc = nc_config_write(&out, rpath);
   nc_config_free(&out);
   if (rc) fprintf(stderr, "ncssl: reproduce: %s: %s\n", r->dir, nc_last_error());
@@ -171,7 +165,7 @@ static int run_one(const run_t *r, const nc_exp_scale *sc, long threads, const c
   char *text = NULL;
   int rc = nc_train_cli_prepare(argc, argv, &o, &text); /* nc_train_run writes config.txt */
   if (rc >= 0) return rc;
-  double t0 = now_s();
+  double t0 = nc_now_seconds();
   if (r->floor) {
     free(text);
     return floor_one(r, &o, sc, t0);
@@ -207,7 +201,7 @@ static int run_one(const run_t *r, const nc_exp_scale *sc, long threads, const c
   if (!rc) rc = nc_config_setf(&out, "alignment_last", "%.17g", al);
   if (!rc) rc = nc_config_setf(&out, "asymmetry_first", "%.17g", sf);
   if (!rc) rc = nc_config_setf(&out, "asymmetry_last", "%.17g", sl);
-  if (!rc) rc = nc_config_setf(&out, "seconds", "%.3f", now_s() - t0);
+  if (!rc) rc = nc_config_setf(&out, "seconds", "%.3f", nc_now_seconds() - t0);
   snprintf(rpath, sizeof rpath, "%s/result.txt", r->dir);
   if (!rc) rc = nc_config_write(&out, rpath);
   nc_config_free(&out);
@@ -236,7 +230,7 @@ static int run_pending(run_t *runs, int nruns, const nc_exp_scale *sc, long jobs
     printf("%d runs, %d already done, %d to run (%ld at a time)\n", nruns, nruns - pending, pending,
            jobs);
   fflush(stdout);
-  double t0 = now_s();
+  double t0 = nc_now_seconds();
   while (finished < pending) {
     while (running < jobs && next < nruns) {
       if (runs[next].done) {
@@ -267,7 +261,7 @@ static int run_pending(run_t *runs, int nruns, const nc_exp_scale *sc, long jobs
           fprintf(stderr, "ncssl: reproduce: run %s failed\n", r->dir);
         } else if (!quiet) {
           printf("[%d/%d] %s: probe %.2f%%, kNN %.2f%% (%.0f s; %.0f s so far)\n", finished,
-                 pending, r->dir, r->probe, r->knn, r->seconds, now_s() - t0);
+                 pending, r->dir, r->probe, r->knn, r->seconds, nc_now_seconds() - t0);
         }
         fflush(stdout);
         break;

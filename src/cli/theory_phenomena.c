@@ -1,9 +1,9 @@
 /* `ncssl theory phenomena`: the table of the paper's claims, each measured from a run. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cli.h"
+#include "ncssl/clock.h"
 #include "ncssl/json.h"
 #include "ncssl/phenomena.h"
 #include "ncssl/status.h"
@@ -27,15 +27,13 @@ int cmd_theory_phenomena(int argc, char **argv) {
   int n = nc_phenomena_count();
   nc_phenomenon *rows = calloc((size_t)(n ? n : 1), sizeof *rows);
   if (!rows) return nc_cli_error(NC_EXIT_FAIL, "out of memory");
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = nc_now_seconds();
   rc = nc_phenomena_run(rows);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double secs = nc_now_seconds() - t0;
   if (rc) {
     free(rows);
     return nc_cli_error(NC_EXIT_FAIL, NULL);
   }
-  double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
   int ok = 0;
   for (int i = 0; i < n; i++) ok += rows[i].reproduced;
 

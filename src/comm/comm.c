@@ -2,16 +2,10 @@
  * the identity; the time is still counted so the benchmark's numbers are comparable). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "comm_internal.h"
+#include "ncssl/clock.h"
 #include "ncssl/status.h"
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static int single_allreduce(nc_comm *c, void *buf, size_t n, nc_comm_dtype t, nc_comm_op op) {
   (void)c, (void)buf, (void)n, (void)t, (void)op;
@@ -60,9 +54,9 @@ const char *nc_comm_kind(const nc_comm *c) { return c ? c->ops->kind : "single";
 
 static int allreduce(nc_comm *c, void *buf, size_t n, nc_comm_dtype t, nc_comm_op op) {
   if (!c || n == 0) return NC_OK;
-  double t0 = now_seconds();
+  double t0 = nc_now_seconds();
   int rc = c->ops->allreduce(c, buf, n, t, op);
-  c->seconds += now_seconds() - t0;
+  c->seconds += nc_now_seconds() - t0;
   c->calls++;
   c->bytes += (double)n * (t == NC_DT_FLOAT ? sizeof(float) : sizeof(double));
   return rc;

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "ncssl/clock.h"
 #include "ncssl/linalg.h"
 #include "ncssl/net.h"
 #include "ncssl/status.h"
@@ -278,12 +278,6 @@ double nc_psd_top_eigenvalue(int d, const float *F, double *v, double *tmp) {
   return lambda;
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 /* p_j from a normalised eigenvalue x = max(s_j, 0)/s_max. */
 static double eigen_map(const nc_predictor_config *c, double x) {
   if (c->type == NC_PREDICTOR_DIRECTPRED && c->use_offset) {
@@ -377,9 +371,9 @@ int nc_predictor_after_step(nc_predictor *p) {
         *a = *b = m;
       }
   } else if (uses_corr(&p->cfg) && p->seen > 0 && p->niter % p->cfg.freq == 0) {
-    double t0 = now_seconds();
+    double t0 = nc_now_seconds();
     rc = p->cfg.type == NC_PREDICTOR_OPTIMAL ? set_optimal(p) : set_from_corr(p);
-    p->set_seconds += now_seconds() - t0;
+    p->set_seconds += nc_now_seconds() - t0;
   }
   p->niter++;
   return rc;

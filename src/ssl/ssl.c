@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "ncssl/clock.h"
 #include "ncssl/status.h"
 
 struct nc_ssl {
@@ -48,12 +48,6 @@ nc_ssl_config nc_ssl_default(void) {
   c.pred_lr_mult = 1.0;
   c.pred_weight_decay = 4e-4;
   return c;
-}
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 void nc_ssl_free(nc_ssl *s) {
@@ -240,7 +234,7 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
     return nc_fail(NC_EINVAL, "ssl step: n = %d not in 1..%d", n, c->batch);
   const float *x[2] = {x1, x2};
   int rc;
-  double t0 = now_seconds(), t1;
+  double t0 = nc_now_seconds(), t1;
   /* Targets, no gradient, first: BYOL's EMA network runs in the online backbone's slot memory,
    * free until the online forward. SimSiam's targets are its own outputs, copied below. */
   const float *z[2] = {s->z[0], s->z[1]};
@@ -252,7 +246,7 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
         return rc;
       s->be->i->copy(s->be, s->z[v], nc_net_output(s->tprojector, 0), bytes);
     }
-  t1 = now_seconds();
+  t1 = nc_now_seconds();
   s->timing.target_forward += t1 - t0;
   t0 = t1;
   zero_grads(s);
@@ -269,13 +263,13 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
     if ((rc = nc_predictor_forward(s->pred, v, n, s->f[v], s->q[v]))) return rc;
   /* Table 1's optimal predictor estimates E[f_a fᵀ] from the targets (a no-op otherwise). */
   nc_predictor_observe_target(s->pred, n, s->f[0], s->f[1], z[0], z[1]);
-  t1 = now_seconds();
+  t1 = nc_now_seconds();
   s->timing.online_forward += t1 - t0;
   t0 = t1;
   const int through_z = !c->stopgrad;
   *loss = s->be->i->loss(s->be, c->loss, n, s->d, s->q[0], s->q[1], z[0], z[1], s->dq[0], s->dq[1],
                          through_z ? s->dz[0] : NULL, through_z ? s->dz[1] : NULL);
-  t1 = now_seconds();
+  t1 = nc_now_seconds();
   s->timing.loss += t1 - t0;
   t0 = t1;
   /* Backward, view by view (parameter gradients accumulate over the two slots). */
@@ -286,23 +280,23 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
     if ((rc = nc_net_backward(s->projector, v, s->df[v], s->dfeat))) return rc;
     if ((rc = nc_net_backward(s->backbone, v, s->dfeat, NULL))) return rc;
   }
-  t1 = now_seconds();
+  t1 = nc_now_seconds();
   s->timing.backward += t1 - t0;
   t0 = t1;
   if (s->comm && nc_comm_size(s->comm) > 1) {
     if ((rc = reduce_gradients(s, loss))) return rc;
-    t1 = now_seconds();
+    t1 = nc_now_seconds();
     s->timing.grad_reduce += t1 - t0;
     t0 = t1;
   }
   /* Optimizer: the online network, then the predictor (the official code's two optimizers). */
   double lr = nc_schedule_at(&c->lr, s->step);
   nc_optim_step(&s->opt, lr);
-  t1 = now_seconds();
+  t1 = nc_now_seconds();
   s->timing.optimizer += t1 - t0;
   t0 = t1;
   if ((rc = nc_predictor_after_step(s->pred))) return rc;
-  t1 = now_seconds();
+  t1 = nc_now_seconds();
   s->timing.predictor_set += t1 - t0;
   t0 = t1;
   if (c->method == NC_SSL_BYOL) {
@@ -312,7 +306,7 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
   }
   /* the host may read any tensor after a step (checkpoints, monitors) */
   rc = nc_backend_sync(s->be);
-  s->timing.ema += now_seconds() - t0;
+  s->timing.ema += nc_now_seconds() - t0;
   s->timing.steps++;
   s->step++;
   return rc;
