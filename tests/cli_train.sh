@@ -52,11 +52,17 @@ check "monitor records at steps 4, 6 (the epoch end) and 8" \
   test "$(grep -c '"type": "monitor"' "$T/run/metrics.jsonl")" -eq 3
 check "monitor has the W_p alignment" grep -q '"alignment": \[' "$T/run/metrics.jsonl"
 check "step records have images_per_s" grep -q '"images_per_s"' "$T/run/metrics.jsonl"
+check "step records say how long the step waited for its batch" \
+  test "$(grep -c '"input_wait_ms": [0-9]' "$T/run/metrics.jsonl")" -eq 8
+expect 0 '^input: the steps waited [0-9.]+ s of [0-9.]+ s for the loader \([0-9.]+%\)' -- \
+  train "${TINY[@]}" --max-steps 3 --out "$T/input"
 
 # --config: the same options from a file; a flag overrides the file.
 printf 'predictor = directpred\nwidth = 4\nproj-hidden = 32\nproj-out = 16\nbatch = 16\nsubset = 96\nthreads = 1\nepochs = 2\nmax-steps = 3\n' >"$T/cfg"
 expect 0 'done: 5 steps' -- train --config "$T/cfg" --max-steps 5 --out "$T/cfgrun"
 check "config file values reach config.txt" grep -qE '^width = 4$' "$T/cfgrun/config.txt"
+check "the loader's default on the CPU: 1 thread, recorded" \
+  grep -qE '^loader-threads = 1$' "$T/cfgrun/config.txt"
 printf 'wat = 3\n' >"$T/bad.cfg"
 expect 2 "^ncssl: --config: .*'wat' is not a train option" -- train --config "$T/bad.cfg" --out "$T/x"
 printf 'width = abc\n' >"$T/bad2.cfg"

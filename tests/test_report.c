@@ -72,7 +72,7 @@ static void write_run_as(const char *dir, int nsteps, int wp, const char *config
   for (int s = 1; s <= nsteps; s++) {
     int epoch = (s - 1) / 20 + 1;
     CHECK(nc_metrics_step(m, s, epoch, 2.0 / (1 + 0.1 * s), 0.03 * (1 - (double)s / (nsteps + 1)),
-                          800) == NC_OK);
+                          800, 0) == NC_OK);
     if (s % 10 == 0) {
       double f[4] = {1.0, 0.5, 0.1 / s, 1e-3 / s}, p[4], a[4] = {0.9, 0.8, 0.5, NAN};
       for (int j = 0; j < 4; j++) p[j] = sqrt(f[j]) + 0.1;

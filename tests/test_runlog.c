@@ -111,12 +111,12 @@ static void test_metrics_round_trip(void) {
   CHECK(nc_metrics_open(&m, p, 0) == NC_OK);
   if (!m) return;
   CHECK(nc_metrics_end(m) == NC_EINVAL); /* nothing begun */
-  CHECK(nc_metrics_step(m, 1, 0, 3.9123456789012345, 0.03, 812.5) == NC_OK);
+  CHECK(nc_metrics_step(m, 1, 0, 3.9123456789012345, 0.03, 812.5, 0.25) == NC_OK);
   /* Flushed per line: another reader sees it before close. */
   nc_metrics_log log;
   CHECK(nc_metrics_read(p, &log) == NC_OK && log.n == 1 && log.torn_line == 0);
   nc_metrics_log_free(&log);
-  CHECK(nc_metrics_step(m, 2, 0, NAN, 0.03, 1e-300) == NC_OK);
+  CHECK(nc_metrics_step(m, 2, 0, NAN, 0.03, 1e-300, 0) == NC_OK);
   double v[4] = {1.0 / 3, -2e10, NAN, 0};
   CHECK(nc_metrics_begin(m, "custom") == NC_OK);
   nc_metrics_int(m, "big", 1LL << 53);
@@ -152,6 +152,7 @@ static void test_metrics_round_trip(void) {
   CHECK(strcmp(r->type, "step") == 0 && r->line == 1);
   CHECK(nc_metric_num(r, "loss", &x) && x == 3.9123456789012345);
   CHECK(nc_metric_num(r, "images_per_s", &x) && x == 812.5);
+  CHECK(nc_metric_num(r, "input_wait_ms", &x) && x == 0.25);
   CHECK(nc_metric_num(&log.records[1], "loss", &x) && isnan(x)); /* NaN written as null */
   CHECK(nc_metric_get(&log.records[1], "loss")->kind == NC_MV_NULL);
   CHECK(nc_metric_num(&log.records[1], "images_per_s", &x) && x == 1e-300);
@@ -205,7 +206,7 @@ static void test_metrics_damage(void) {
   /* Appending cuts it off first. */
   nc_metrics *m;
   CHECK(nc_metrics_open(&m, p, 1) == NC_OK);
-  CHECK(nc_metrics_step(m, 3, 0, 1.5, 0.1, 10) == NC_OK);
+  CHECK(nc_metrics_step(m, 3, 0, 1.5, 0.1, 10, 0) == NC_OK);
   nc_metrics_close(m);
   CHECK(nc_metrics_read(p, &log) == NC_OK);
   CHECK(log.n == 3 && log.torn_line == 0);
@@ -222,10 +223,10 @@ static void test_metrics_damage(void) {
   /* Appending to a whole file, or to a missing one, changes nothing before the new line. */
   unlink(p);
   CHECK(nc_metrics_open(&m, p, 1) == NC_OK);
-  nc_metrics_step(m, 1, 0, 1, 1, 1);
+  nc_metrics_step(m, 1, 0, 1, 1, 1, 0);
   nc_metrics_close(m);
   CHECK(nc_metrics_open(&m, p, 1) == NC_OK);
-  nc_metrics_step(m, 2, 0, 1, 1, 1);
+  nc_metrics_step(m, 2, 0, 1, 1, 1, 0);
   nc_metrics_close(m);
   CHECK(nc_metrics_read(p, &log) == NC_OK && log.n == 2);
   nc_metrics_log_free(&log);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ncssl/backend.h"
 #include "ncssl/checkpoint.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
@@ -258,6 +259,49 @@ static void test_collapse_measures(void) {
   CHECK(!nc_train_collapsed(2.5, 3, spread, d));   /* falling, but above 2 */
 }
 
+/* The CPU backend with its host memory counted. */
+static int host_allocs, host_frees;
+static void *counted_host_alloc(nc_backend *be, size_t bytes) {
+  host_allocs++;
+  return nc_backend_cpu()->i->host_alloc(be, bytes);
+}
+static void counted_host_free(nc_backend *be, void *p) {
+  host_frees++;
+  nc_backend_cpu()->i->host_free(be, p);
+}
+
+/* The loader's views live in the run's backend's host memory (page-locked on a GPU), and every
+ * step record says how long the step waited for its batch. */
+static void test_input_pipeline(void) {
+  nc_backend_i table = *nc_backend_cpu()->i;
+  table.host_alloc = counted_host_alloc, table.host_free = counted_host_free;
+  nc_backend be = *nc_backend_cpu();
+  be.i = &table;
+  char dir[512], path[600];
+  nc_train_opts o = tiny("input", dir, sizeof dir);
+  o.backend = &be;
+  o.max_steps = 4;
+  nc_train_result res;
+  host_allocs = host_frees = 0;
+  CHECK(nc_train_run(&o, &res) == NC_OK);
+  CHECK(host_allocs == 2 * (2 * o.loader_threads + 1)); /* x1 and x2 of each ring slot */
+  CHECK(host_frees == host_allocs);
+  CHECK(res.steps_run == 4 && res.input_seconds > 0);
+  CHECK(res.input_wait_seconds >= 0 && res.input_wait_seconds <= res.input_seconds);
+  nc_metrics_log log = {0};
+  snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+  CHECK(nc_metrics_read(path, &log) == NC_OK);
+  int steps = 0;
+  for (int i = 0; i < log.n; i++) {
+    double ms;
+    if (strcmp(log.records[i].type, "step") != 0) continue;
+    steps++;
+    CHECK(nc_metric_num(&log.records[i], "input_wait_ms", &ms) && ms >= 0);
+  }
+  CHECK(steps == 4);
+  nc_metrics_log_free(&log);
+}
+
 int main(void) {
   snprintf(root, sizeof root, "/tmp/ncssl-test-train-XXXXXX");
   if (!mkdtemp(root)) return 1;
@@ -266,6 +310,7 @@ int main(void) {
   test_refusals();
   test_backbone_names();
   test_nan_stops();
+  test_input_pipeline();
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);

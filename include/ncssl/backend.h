@@ -60,6 +60,12 @@ typedef struct {
   /* dst ← src, both this backend's memory. */
   void (*copy)(nc_backend *be, void *dst, const void *src, size_t bytes);
   void (*zero)(nc_backend *be, void *dst, size_t bytes);
+  /* Host memory for data on its way to this backend (the loader's batches): page-locked on a GPU,
+   * so upload copies from it run asynchronously (copies from pageable memory go through a
+   * driver buffer and return only when staged); plain memory on the CPU. `bytes` bytes aligned
+   * to 64 (not zeroed), or NULL when out of memory; freed with host_free. */
+  void *(*host_alloc)(nc_backend *be, size_t bytes);
+  void (*host_free)(nc_backend *be, void *p);
   /* Waits for all queued work; NC_OK or the first error since the last sync (nc_fail'ed). */
   int (*sync)(nc_backend *be);
   /* ---- layers (layers.h) ---- */
@@ -149,6 +155,10 @@ int nc_backend_open(nc_backend **out, const char *device, const char *precision)
 void nc_backend_close(nc_backend *be);
 /* Waits for the backend's queued work: NC_OK or its first error. */
 int nc_backend_sync(nc_backend *be);
+/* The backend's host_alloc / host_free for callers that know no backend (the loader: see
+ * nc_loader_opts.memory): ctx is the backend. */
+void *nc_backend_host_alloc(void *ctx, size_t bytes);
+void nc_backend_host_free(void *ctx, void *p);
 /* Peak bytes the backend has held allocated (its buffers; 0 when it does not count). */
 size_t nc_backend_peak_bytes(const nc_backend *be);
 

@@ -4,10 +4,18 @@
  * seed and the position, never on the thread count or timing. */
 #ifndef NCSSL_LOADER_H
 #define NCSSL_LOADER_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ncssl/augment.h"
 #include "ncssl/data.h"
+
+/* An allocator of host memory: alloc(ctx, bytes) returns memory aligned to 64 or NULL. */
+typedef struct {
+  void *(*alloc)(void *ctx, size_t bytes);
+  void (*free)(void *ctx, void *p);
+  void *ctx;
+} nc_host_memory;
 
 typedef struct {
   const nc_dataset *data; /* must outlive the loader */
@@ -21,6 +29,10 @@ typedef struct {
                              [n·shard/shards, n·(shard+1)/shards) of every batch of n (the global
                              batch); shards 0 or 1 = the whole batch */
   uint64_t seed;
+  /* Where the views x1 and x2 are allocated: NULL = malloc. Training on a GPU passes its
+   * backend's page-locked host memory (nc_backend_host_alloc / _free with the backend as ctx), so
+   * the copies of a batch to the device are asynchronous. Must outlive the loader. */
+  const nc_host_memory *memory;
 } nc_loader_opts;
 
 /* Where the loader stands: the next batch to be returned is batch `batch` of epoch `epoch`. */
@@ -50,6 +62,17 @@ nc_loader_pos nc_loader_position(const nc_loader *l);
 /* Moves to pos (restarting the workers); the batches that follow are those a fresh loader with
  * the same options would give from pos on, bit for bit. */
 int nc_loader_seek(nc_loader *l, nc_loader_pos pos);
+/* Time the consumer spent blocked in nc_loader_next because the batch it asked for was not ready
+ * yet: the input pipeline's cost to the training step. A batch that was ready on entry adds
+ * nothing. */
+typedef struct {
+  int64_t taken;  /* nc_loader_next calls that returned a batch */
+  int64_t waited; /* of those, the calls that found their batch not ready */
+  double seconds; /* total time blocked (monotonic clock) */
+  double last;    /* the last call's blocked time (0 when its batch was ready) */
+} nc_loader_waits;
+
+nc_loader_waits nc_loader_wait_stats(const nc_loader *l);
 /* Batches per epoch (ceil(n / batch), or floor with drop_last). */
 int64_t nc_loader_batches_per_epoch(const nc_loader *l);
 /* Stops and joins the workers and frees everything (NULL is fine). */

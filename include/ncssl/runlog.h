@@ -72,9 +72,10 @@ void nc_metrics_nums(nc_metrics *m, const char *key, const double *v, int n);
 /* Writes the record begun by nc_metrics_begin. Returns NC_OK, NC_EINVAL (no record begun, or a
  * field call failed to allocate) or NC_EIO. */
 int nc_metrics_end(nc_metrics *m);
-/* A whole per-step record: {"type": "step", step, epoch, loss, lr, images_per_s}. */
+/* A whole per-step record: {"type": "step", step, epoch, loss, lr, images_per_s,
+ * input_wait_ms}; input_wait_ms is how long the step waited for its batch from the loader. */
 int nc_metrics_step(nc_metrics *m, long step, int epoch, double loss, double lr,
-                    double images_per_s);
+                    double images_per_s, double input_wait_ms);
 
 /* A per-epoch monitor record {"type": "monitor", step, epoch, f_eigvals [d] (descending),
  * effective_rank, alignment [d], wp_eig_re [d], wp_eig_im [d], asymmetry, commutator, feature_std,

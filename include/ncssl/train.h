@@ -95,6 +95,9 @@ typedef struct {
   long sync_checks;     /* --check-sync comparisons made (all found the replicas identical) */
   int failed_rank;      /* data-parallel runs: the lowest rank whose own failure stopped the run
                            (-1: none, or every rank failed alike, e.g. NaN) */
+  /* The input pipeline: the time this process's steps waited for the loader, and the time since
+   * its first batch arrived (the first batch's own wait, the loader's start, is in neither). */
+  double input_wait_seconds, input_seconds;
 } nc_train_result;
 
 /* Defaults: nc_ssl_default() with the dataset's preset, 1 epoch, monitors at epoch ends, probe 50

@@ -64,6 +64,16 @@ int nc_backend_sync(nc_backend *be) { return be->i->sync(be); }
 
 size_t nc_backend_peak_bytes(const nc_backend *be) { return be->bytes_peak; }
 
+void *nc_backend_host_alloc(void *ctx, size_t bytes) {
+  nc_backend *be = ctx;
+  return be->i->host_alloc(be, bytes);
+}
+
+void nc_backend_host_free(void *ctx, void *p) {
+  nc_backend *be = ctx;
+  if (p) be->i->host_free(be, p);
+}
+
 #ifdef NCSSL_HAVE_CUDA
 /* The CUDA backend lives in libncssl-cuda.so, loaded on first use (CMakeLists.txt says why):
  * beside the executable (the build tree), in ../lib from it (an installed tree), else wherever

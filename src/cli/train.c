@@ -88,8 +88,10 @@ static int build_opts(train_args *a, nc_opt *o) {
       NC_NONNEG);
   OPT("seed", NC_OPT_INT, &a->seed, "seed (weights, views, order)", NC_NONNEG);
   OPT("threads", NC_OPT_INT, &a->threads, "compute threads (0: the default)", NC_RANGE(0, 1024));
-  OPT("loader-threads", NC_OPT_INT, &a->loader_threads, "data-loader threads (0: one per CPU)",
-      NC_RANGE(0, 1024));
+  OPT("loader-threads", NC_OPT_INT, &a->loader_threads,
+      "data-loader threads (0: one per CPU; -1: 1 on the CPU, whose cores the step uses, one per "
+      "CPU with --device cuda)",
+      NC_RANGE(-1, 1024));
   OPT("device", NC_OPT_STRING, &a->device, "where to compute: cpu, cuda or cuda:N");
   OPT("precision", NC_OPT_STRING, &a->precision,
       "tf32 (faster convolutions: TF32 on a GPU, Winograd on the CPU), fp32 or bf16");
@@ -142,7 +144,7 @@ static void defaults(train_args *a) {
   a->init_from = "";
   a->device = "cpu", a->precision = "tf32";
   a->width = 64, a->proj_hidden = 512, a->proj_out = 128, a->pred_hidden = 512, a->freq = 1;
-  a->batch = 128, a->epochs = 1, a->probe_epochs = 50, a->knn_k = 200, a->loader_threads = 1;
+  a->batch = 128, a->epochs = 1, a->probe_epochs = 50, a->knn_k = 200, a->loader_threads = -1;
   a->knn_bank = 2000, a->knn_queries = 1000;
   a->rho = 0.3, a->eps = 0.1, a->alpha = 0.5, a->alpha_p = 1;
   a->wd = 4e-4, a->wd_predictor = 4e-4, a->lr = 0.03, a->momentum = 0.9, a->ema = 0.996;
@@ -320,6 +322,12 @@ static int refuse_ignored(const train_args *a) {
   return msg[0] ? nc_cli_error(NC_EXIT_USAGE, msg) : -1;
 }
 
+/* --loader-threads -1 (the default): a CPU step keeps the cores for itself, a GPU step is fed by
+ * all of them. config.txt records the count chosen. */
+static void resolve_loader_threads(train_args *a) {
+  if (a->loader_threads < 0) a->loader_threads = strncmp(a->device, "cuda", 4) == 0 ? 0 : 1;
+}
+
 /* For `ncssl reproduce` (train_prepare.h): the same table, defaults and refusals as cmd_train. */
 int nc_train_cli_prepare(int argc, char **argv, nc_train_opts *o, char **config_text) {
   train_args a;
@@ -333,6 +341,7 @@ int nc_train_cli_prepare(int argc, char **argv, nc_train_opts *o, char **config_
   if (*a.resume || *a.config)
     return nc_cli_error(NC_EXIT_USAGE, "reproduce: rows cannot use --resume or --config");
   if (!*a.out) return nc_cli_error(NC_EXIT_USAGE, "--out: a run directory is required");
+  resolve_loader_threads(&a);
   *o = nc_train_default();
   if (to_ssl_config(&a, &o->ssl)) return nc_cli_error(NC_EXIT_USAGE, NULL);
   if (o->ssl.method != NC_SSL_SIMSIAM && a.no_stopgrad)
@@ -477,6 +486,7 @@ static int train_main(int argc, char **argv, nc_comm *comm) {
     if (*resume) a.out = resume;
   }
   if (!*a.out) return nc_cli_error(NC_EXIT_USAGE, "--out: a run directory is required");
+  resolve_loader_threads(&a);
   if ((a.image_size || a.channels) && strncmp(a.data, "folder:", 7) != 0)
     return nc_cli_error(NC_EXIT_USAGE, "--image-size/--channels: only for --data folder:PATH");
   const int n_ranks = nc_comm_size(comm), root = nc_comm_rank(comm) == 0;
@@ -604,6 +614,13 @@ static int train_main(int argc, char **argv, nc_comm *comm) {
     printf("%d ranks (%s): per step %.0f all-reduce calls, %.3f MB, %.1f ms inside them\n", n_ranks,
            nc_comm_kind(comm), (double)calls / res.steps_run, bytes / res.steps_run / 1e6,
            1e3 * seconds / res.steps_run);
+  }
+  if (res.steps_run > 1 && res.input_seconds > 0) {
+    /* whether the loader kept up: a step that waits for its batch idles the device */
+    double share = res.input_wait_seconds / res.input_seconds;
+    printf("input: the steps waited %.2f s of %.1f s for the loader (%.1f%%)%s\n",
+           res.input_wait_seconds, res.input_seconds, 100 * share,
+           share > 0.05 ? "; the loader is behind: raise --loader-threads" : "");
   }
   if (res.sync_checks > 0)
     printf("--check-sync: the replicas were compared %ld times and were identical\n",

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ncssl/clock.h"
 #include "ncssl/status.h"
 
 enum { SLOT_FREE, SLOT_CLAIMED, SLOT_READY, SLOT_IN_USE };
@@ -33,6 +34,7 @@ struct nc_loader {
   int64_t perm_epoch;            /* epoch whose order is in perm (-1 none) */
   int32_t *perm;
   int in_use; /* slot index handed to the consumer, -1 none */
+  nc_loader_waits waits;
   nc_rng root;
   int max_threads; /* threads allocated for */
   int sync_ready;  /* mutex and condition variables initialised */
@@ -62,6 +64,20 @@ static void make_perm(nc_loader *l, int64_t epoch) {
     }
   }
   l->perm_epoch = epoch;
+}
+
+static float *alloc_view(const nc_loader *l, size_t floats) {
+  const nc_host_memory *m = l->o.memory;
+  return m ? m->alloc(m->ctx, floats * sizeof(float)) : malloc(floats * sizeof(float));
+}
+
+static void free_view(const nc_loader *l, float *p) {
+  const nc_host_memory *m = l->o.memory;
+  if (!p) return;
+  if (m)
+    m->free(m->ctx, p);
+  else
+    free(p);
 }
 
 static void fill(nc_loader *l, slot *s, float *scratch) {
@@ -186,8 +202,8 @@ int nc_loader_open(nc_loader **out, const nc_loader_opts *opts) {
   for (int i = 0; ok && i < l->ring; i++) {
     nc_batch *b = &l->slots[i].b;
     b->c = d->c, b->h = b->w = opts->aug.view[0].size;
-    b->x1 = malloc(sizeof(float) * view * opts->batch);
-    b->x2 = malloc(sizeof(float) * view * opts->batch);
+    b->x1 = alloc_view(l, view * opts->batch);
+    b->x2 = alloc_view(l, view * opts->batch);
     b->labels = malloc(sizeof(int32_t) * opts->batch);
     b->indices = malloc(sizeof(int32_t) * opts->batch);
     ok = b->x1 && b->x2 && b->labels && b->indices;
@@ -219,8 +235,16 @@ int nc_loader_next(nc_loader *l, const nc_batch **batch) {
     pthread_cond_broadcast(&l->cv_work);
   }
   slot *s = &l->slots[l->next_take % l->ring];
-  while (!(s->state == SLOT_READY && s->seq == l->next_take))
-    pthread_cond_wait(&l->cv_ready, &l->mu);
+  l->waits.last = 0;
+  if (!(s->state == SLOT_READY && s->seq == l->next_take)) {
+    double t0 = nc_now_seconds();
+    while (!(s->state == SLOT_READY && s->seq == l->next_take))
+      pthread_cond_wait(&l->cv_ready, &l->mu);
+    l->waits.last = nc_now_seconds() - t0;
+    l->waits.seconds += l->waits.last;
+    l->waits.waited++;
+  }
+  l->waits.taken++;
   s->state = SLOT_IN_USE;
   l->in_use = (int)(l->next_take % l->ring);
   l->next_take++;
@@ -247,6 +271,14 @@ int nc_loader_seek(nc_loader *l, nc_loader_pos pos) {
   return start_workers(l, pos.epoch * l->per_epoch + pos.batch, threads);
 }
 
+nc_loader_waits nc_loader_wait_stats(const nc_loader *l) {
+  nc_loader *m = (nc_loader *)l; /* the lock is not part of the logical state */
+  pthread_mutex_lock(&m->mu);
+  nc_loader_waits w = l->waits;
+  pthread_mutex_unlock(&m->mu);
+  return w;
+}
+
 int64_t nc_loader_batches_per_epoch(const nc_loader *l) { return l->per_epoch; }
 
 void nc_loader_close(nc_loader *l) {
@@ -258,8 +290,8 @@ void nc_loader_close(nc_loader *l) {
     pthread_cond_destroy(&l->cv_ready);
   }
   for (int i = 0; l->slots && i < l->ring; i++) {
-    free(l->slots[i].b.x1);
-    free(l->slots[i].b.x2);
+    free_view(l, l->slots[i].b.x1);
+    free_view(l, l->slots[i].b.x2);
     free(l->slots[i].b.labels);
     free(l->slots[i].b.indices);
   }

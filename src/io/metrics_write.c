@@ -143,7 +143,7 @@ int nc_metrics_end(nc_metrics *m) {
 }
 
 int nc_metrics_step(nc_metrics *m, long step, int epoch, double loss, double lr,
-                    double images_per_s) {
+                    double images_per_s, double input_wait_ms) {
   int rc = nc_metrics_begin(m, "step");
   if (rc) return rc;
   nc_metrics_int(m, "step", step);
@@ -151,6 +151,7 @@ int nc_metrics_step(nc_metrics *m, long step, int epoch, double loss, double lr,
   nc_metrics_num(m, "loss", loss);
   nc_metrics_num(m, "lr", lr);
   nc_metrics_num(m, "images_per_s", images_per_s);
+  nc_metrics_num(m, "input_wait_ms", input_wait_ms);
   return nc_metrics_end(m);
 }
 

@@ -5,21 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ncssl/afile.h"
+#include "ncssl/clock.h"
 #include "ncssl/linalg.h"
 #include "ncssl/monitor.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
 #include "ncssl/train.h"
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 nc_train_opts nc_train_default(void) {
   nc_train_opts o;
@@ -55,6 +49,7 @@ typedef struct {
   nc_dataset train, eval_train, test;
   nc_aug_preset aug;
   nc_loader *loader;
+  nc_host_memory views_memory; /* the backend's: page-locked on a GPU */
   nc_ssl *ssl;
   nc_metrics *metrics;
   nc_monitor mon;
@@ -325,6 +320,9 @@ static int setup(run *r, nc_train_state *st) {
   lo.threads = o->loader_threads;
   lo.drop_last = 1; /* every step sees a full batch (batch norm, identical step cost) */
   lo.seed = r->cfg.seed;
+  r->views_memory = (nc_host_memory){nc_backend_host_alloc, nc_backend_host_free,
+                                     o->backend ? o->backend : nc_backend_cpu()};
+  lo.memory = &r->views_memory;
   if ((rc = nc_loader_open(&r->loader, &lo))) return rc;
   r->steps_per_epoch = nc_loader_batches_per_epoch(r->loader);
   r->total_steps = r->steps_per_epoch * o->epochs;
@@ -447,8 +445,8 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
   rc = nc_comm_agree(r.comm, rc, &res->failed_rank);
   long step = st.step;
   const long stop = o->max_steps > 0 && o->max_steps < r.total_steps ? o->max_steps : r.total_steps;
-  const double t_start = now_seconds();
-  double rate = 0, t_prev = t_start;
+  const double t_start = nc_now_seconds();
+  double rate = 0, t_prev = t_start, t_first = 0;
   if (!rc && step >= stop) { /* the caller says so (nc_train_result.already_finished) */
     res->already_finished = 1;
     res->steps = step;
@@ -459,6 +457,12 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
   while (!rc && step < stop && !stopping) {
     const nc_batch *b = NULL;
     if ((rc = nc_loader_next(r.loader, &b))) break;
+    /* The first batch waits for the workers' start (and a resume's seek): not counted. */
+    const double waited = nc_loader_wait_stats(r.loader).last;
+    if (res->steps_run > 0)
+      res->input_wait_seconds += waited;
+    else
+      t_first = nc_now_seconds();
     double lr = nc_schedule_at(&r.cfg.lr, step), loss = 0;
     rc = nc_ssl_step(r.ssl, b->n, b->x1, b->x2, &loss);
     step++;
@@ -490,7 +494,7 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
       if (!lrc) res->sync_checks++;
     }
     const int global_n = b->n * ranks(&r);
-    double t = now_seconds(), ips = global_n / (t - t_prev);
+    double t = nc_now_seconds(), ips = global_n / (t - t_prev);
     t_prev = t;
     rate = rate > 0 ? 0.9 * rate + 0.1 * ips : ips;
     const long in_epoch = (step - 1) % r.steps_per_epoch + 1;
@@ -499,7 +503,7 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     res->steps = step;
     res->steps_run++;
     res->last_loss = loss;
-    if (!lrc && r.root) lrc = nc_metrics_step(r.metrics, step, epoch, loss, lr, ips);
+    if (!lrc && r.root) lrc = nc_metrics_step(r.metrics, step, epoch, loss, lr, ips, 1e3 * waited);
     if (!lrc && r.root && o->on_progress) {
       nc_train_progress p = {step,
                              stop,
@@ -532,6 +536,7 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
     }
     if ((rc = nc_comm_agree(r.comm, lrc, &res->failed_rank))) break;
   }
+  if (res->steps_run > 0) res->input_seconds = nc_now_seconds() - t_first;
   if (!rc && stopping && step < stop) {
     if (step > st.step)
       rc = nc_fail(NC_EINTR, "stopped at step %ld of %ld; the checkpoint at step %ld is saved",

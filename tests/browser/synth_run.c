@@ -9,18 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "ncssl/clock.h"
 #include "ncssl/linear.h"
 #include "ncssl/monitor.h"
 #include "ncssl/runlog.h"
 #include "ncssl/status.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static int fail(const char *what) {
   fprintf(stderr, "synth_run: %s: %s\n", what, nc_last_error());
@@ -80,13 +74,13 @@ int main(int argc, char **argv) {
     return fail("init");
   double *X1 = malloc(sizeof(double) * p.batch * D), *X2 = malloc(sizeof(double) * p.batch * D);
   for (long s = 1; s <= steps && !rc; s++) {
-    double t0 = now();
+    double t0 = nc_now_seconds();
     rc = nc_linear_step(&m);
-    double dt = now() - t0;
+    double dt = nc_now_seconds() - t0;
     int epoch = (int)((s - 1) / STEPS_PER_EPOCH) + 1;
     nc_linear_sample_views(&m, (int)p.batch, X1, X2);
     double loss = nc_linear_batch_loss(&m, m.W, m.Wp, m.Wa, (int)p.batch, X1, X2, NULL, NULL);
-    if (!rc) rc = nc_metrics_step(log, s, epoch, loss, p.dt, p.batch / (dt > 1e-9 ? dt : 1e-9));
+    if (!rc) rc = nc_metrics_step(log, s, epoch, loss, p.dt, p.batch / (dt > 1e-9 ? dt : 1e-9), 0);
     if (!rc && (s % EVERY == 0 || s == steps)) {
       rc = nc_linear_observe(&m, &mon, &sc);
       double trace = 0;

@@ -26,6 +26,12 @@ static void cpu_free(nc_backend *be, void *p) {
   free(p);
 }
 
+static void *cpu_host_alloc(nc_backend *be, size_t bytes) {
+  (void)be;
+  size_t rounded = (bytes + NC_ARENA_ALIGN - 1) / NC_ARENA_ALIGN * NC_ARENA_ALIGN;
+  return aligned_alloc(NC_ARENA_ALIGN, rounded ? rounded : NC_ARENA_ALIGN);
+}
+
 static void cpu_copy(nc_backend *be, void *dst, const void *src, size_t bytes) {
   (void)be;
   if (dst != src && bytes) memcpy(dst, src, bytes);
@@ -210,6 +216,8 @@ static const nc_backend_i cpu_i = {
     .download = cpu_copy,
     .copy = cpu_copy,
     .zero = cpu_zero,
+    .host_alloc = cpu_host_alloc,
+    .host_free = cpu_free,
     .sync = cpu_sync,
     .conv_workspace = cpu_conv_workspace,
     .conv_forward = cpu_conv_forward,

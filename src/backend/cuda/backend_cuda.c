@@ -110,6 +110,21 @@ static void cu_free(nc_backend *be, void *p) {
   be->bytes_now -= bytes;
 }
 
+/* Page-locked, portable (usable whichever device is current): the DMA engine reads it directly,
+ * so an upload from it returns at once and overlaps the work queued before it. */
+static void *cu_host_alloc(nc_backend *be, size_t bytes) {
+  (void)be;
+  void *p = NULL;
+  if (cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocPortable) != cudaSuccess) return NULL;
+  return p;
+}
+
+static void cu_host_free(nc_backend *be, void *p) {
+  /* a copy from p may still be queued */
+  CK_CUDA(be, cudaStreamSynchronize(ctx_of(be)->stream));
+  CK_CUDA(be, cudaFreeHost(p));
+}
+
 static void cu_copy(nc_backend *be, void *dst, const void *src, size_t bytes) {
   if (dst == src || !bytes) return;
   CK_CUDA(be, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, ctx_of(be)->stream));
@@ -442,6 +457,8 @@ static const nc_backend_i cuda_i = {
     .download = cu_download,
     .copy = cu_copy,
     .zero = cu_zero,
+    .host_alloc = cu_host_alloc,
+    .host_free = cu_host_free,
     .sync = cu_sync,
     .conv_workspace = cu_conv_workspace,
     .conv_forward = cu_conv_forward,
