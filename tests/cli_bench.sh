@@ -75,5 +75,16 @@ fi
 ji=$(NCSSL_CONV=im2col run) || fail "bench step NCSSL_CONV=im2col exited $?"
 [ "$(echo "$ji" | fmap blocked)" = 0 ] || fail "NCSSL_CONV=im2col kept blocked maps: $ji"
 echo "$ji" | grep -qE '"loss": -?[0-9]' || fail "NCSSL_CONV=im2col: no finite loss: $ji"
+# bench eigh: the CPU's LAPACKE timed; a GPU's two solvers only with a GPU; bad values refused
+je=$("$NCSSL" bench eigh --dim 32 --rounds 3 --json) || fail "bench eigh exited $?"
+awk -v t="$(echo "$je" | field cpu_ms)" 'BEGIN {exit !(t > 0)}' || fail "bench eigh: no cpu_ms: $je"
+echo "$je" | grep -q '"dim": 32' || fail "bench eigh: --dim did not reach it: $je"
+err=$("$NCSSL" bench eigh --dim 1 2>&1 >/dev/null); rc=$?
+[ "$rc" -eq 2 ] && echo "$err" | grep -q -- '--dim' || fail "bench eigh --dim 1: exit $rc, $err"
+if [ -z "${NCSSL_TEST_HAS_GPU:-}" ]; then
+  err=$("$NCSSL" bench eigh --device cuda 2>&1 >/dev/null); rc=$?
+  [ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] ||
+    fail "bench eigh --device cuda without a GPU: exit $rc (expected 1, one line): $err"
+fi
 [ "$fails" -eq 0 ] && echo "cli_bench: all passed"
 exit $((fails > 0))

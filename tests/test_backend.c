@@ -42,7 +42,9 @@ enum {
   C_UPDATE,
   C_EMA,
   C_FHAT,
+  C_EIGH,
   C_NONFINITE,
+  C_HOST_ALLOC,
   C_N
 };
 static long count[C_N];
@@ -127,6 +129,12 @@ static void s_fhat(nc_backend *b, int n, int d, const float *f1, const float *f2
                    float add, float *F) {
   count[C_FHAT]++, cpu->fhat_update(b, n, d, f1, f2, keep, add, F);
 }
+static int s_eigh(nc_backend *b, int n, float *A, float *w) {
+  return count[C_EIGH]++, cpu->eigh(b, n, A, w);
+}
+static void *s_host_alloc(nc_backend *b, size_t n) {
+  return count[C_HOST_ALLOC]++, cpu->host_alloc(b, n);
+}
 static size_t s_nonfinite(nc_backend *b, const float *x, size_t n) {
   return count[C_NONFINITE]++, cpu->nonfinite(b, x, n);
 }
@@ -143,7 +151,7 @@ static void make_spy(void) {
   spy_i.avgpool_forward = s_avg_f, spy_i.avgpool_backward = s_avg_b;
   spy_i.linear_forward = s_lin_f, spy_i.linear_backward = s_lin_b, spy_i.loss = s_loss;
   spy_i.update = s_update, spy_i.ema = s_ema, spy_i.fhat_update = s_fhat;
-  spy_i.nonfinite = s_nonfinite;
+  spy_i.nonfinite = s_nonfinite, spy_i.eigh = s_eigh, spy_i.host_alloc = s_host_alloc;
   spy = *nc_backend_cpu();
   spy.i = &spy_i;
 }
@@ -214,7 +222,8 @@ static void test_step_through_spy(nc_predictor_type pred) {
     CHECK(count[ops[k]] > 0);
   }
   CHECK(count[C_LOSS] == 3);
-  if (pred == NC_PREDICTOR_DIRECTPRED) CHECK(count[C_FHAT] == 3);
+  /* DirectPred: F̂ folded in and decomposed on the backend at every step (freq 1) */
+  if (pred == NC_PREDICTOR_DIRECTPRED) CHECK(count[C_FHAT] == 3 && count[C_EIGH] == 3);
   count[C_NONFINITE] = 0;
   CHECK(nc_ssl_weights_finite(s) == 1);
   CHECK(count[C_NONFINITE] >= 3);
@@ -307,6 +316,38 @@ static void test_arena_on(void) {
   CHECK(count[C_FREE] == 1);
 }
 
+/* ---- host memory and the eigensolver ---- */
+
+static void test_host_memory_and_eigh(void) {
+  memset(count, 0, sizeof count);
+  float *p = nc_backend_host_alloc(&spy, 100 * sizeof(float));
+  CHECK(p != NULL && count[C_HOST_ALLOC] == 1 && (uintptr_t)p % 64 == 0);
+  if (p) p[99] = 1; /* writable to its end (ASan checks) */
+  nc_backend_host_free(&spy, p);
+  nc_backend_host_free(&spy, NULL);
+  /* the CPU's eigh is LAPACKE's: eigenvectors as columns, eigenvalues ascending */
+  float A[4] = {2, 1, 1, 2}, w[2];
+  CHECK(nc_backend_cpu()->i->eigh(nc_backend_cpu(), 2, A, w) == NC_OK);
+  CHECK_NEAR(w[0], 1, 1e-6);
+  CHECK_NEAR(w[1], 3, 1e-6);
+  CHECK_NEAR(fabs(A[1]), sqrt(0.5), 1e-6); /* the column of 3: (1, 1)/√2 */
+  CHECK_NEAR(A[1], A[3], 1e-6);
+  CHECK_NEAR(A[0], -A[2], 1e-6); /* the column of 1: (1, −1)/√2 */
+  /* NCSSL_EIGH is checked before a device is looked for */
+  nc_backend *be = NULL;
+  setenv("NCSSL_EIGH", "gpu", 1);
+  CHECK(nc_backend_open(&be, "cuda", NULL) == NC_EUSAGE && be == NULL);
+  CHECK(strstr(nc_last_error(), "NCSSL_EIGH") != NULL);
+  setenv("NCSSL_EIGH", "device", 1);
+  if (getenv("NCSSL_TEST_HAS_GPU") == NULL)
+    CHECK(nc_backend_open(&be, "cuda", NULL) == NC_EIO && be == NULL);
+  else if (nc_backend_open(&be, "cuda", NULL) == NC_OK) {
+    CHECK(be->eigh == NC_EIGH_DEVICE);
+    nc_backend_close(be);
+  }
+  unsetenv("NCSSL_EIGH");
+}
+
 /* ---- --device and --precision ---- */
 
 static void test_parse(void) {
@@ -353,6 +394,7 @@ int main(void) {
   test_maxpool_through_spy();
   test_cpu_step_ops();
   test_arena_on();
+  test_host_memory_and_eigh();
   test_parse();
   return nc_test_done();
 }

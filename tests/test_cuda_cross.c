@@ -208,6 +208,56 @@ static void test_pool_linear_loss(void) {
   drop(&b), drop(&ly), drop(&ldy), drop(&ldx), drop(&dW), drop(&db), drop(&F);
 }
 
+/* ---- DirectPred's eigendecomposition, on the host and with cuSOLVER ---- */
+
+/* ‖V diag(w) Vᵀ − A‖/‖A‖ with V's COLUMNS the eigenvectors (row-major n×n). */
+static double reconstruction_err(int n, const float *V, const float *w, const float *A) {
+  double d = 0, r = 0;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) {
+      double acc = 0;
+      for (int k = 0; k < n; k++) acc += (double)V[i * n + k] * w[k] * V[j * n + k];
+      d += (acc - A[i * n + j]) * (acc - A[i * n + j]), r += (double)A[i * n + j] * A[i * n + j];
+    }
+  return sqrt(d / r);
+}
+
+static void test_eigh(void) {
+  enum { N = 128, M = 256 };
+  /* F̂-like: a PSD Gram matrix of M random rows of N features */
+  float *X = malloc(sizeof(float) * N * M), *A = malloc(sizeof(float) * N * N);
+  float *V = malloc(sizeof(float) * N * N), *wc = malloc(sizeof(float) * N),
+        *wg = malloc(sizeof(float) * N);
+  for (int i = 0; i < N * M; i++) X[i] = (float)nc_rng_normal(&rng);
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < N; j++) {
+      double acc = 0;
+      for (int k = 0; k < M; k++) acc += (double)X[k * N + i] * X[k * N + j];
+      A[i * N + j] = (float)(acc / M);
+    }
+  memcpy(V, A, sizeof(float) * N * N);
+  CHECK(cpu->i->eigh(cpu, N, V, wc) == NC_OK);
+  report("eigh cpu reconstruction", reconstruction_err(N, V, wc, A), 1e-5);
+  const nc_eigh_where saved = gpu->eigh;
+  for (int where = 0; where < 2; where++) {
+    gpu->eigh = where ? NC_EIGH_DEVICE : NC_EIGH_HOST;
+    float *G = gpu->i->alloc(gpu, sizeof(float) * N * N);
+    gpu->i->upload(gpu, G, A, sizeof(float) * N * N);
+    CHECK(gpu->i->eigh(gpu, N, G, wg) == NC_OK);
+    gpu->i->download(gpu, V, G, sizeof(float) * N * N);
+    double d = 0, r = 0;
+    for (int j = 0; j < N; j++) d += fabs(wg[j] - wc[j]), r += fabs(wc[j]);
+    char label[64];
+    snprintf(label, sizeof label, "eigh %s eigenvalues", where ? "cusolver" : "host");
+    report(label, d / r, 1e-5);
+    snprintf(label, sizeof label, "eigh %s reconstruction", where ? "cusolver" : "host");
+    report(label, reconstruction_err(N, V, wg, A), 1e-5);
+    gpu->i->free(gpu, G);
+  }
+  gpu->eigh = saved;
+  free(X), free(A), free(V), free(wc), free(wg);
+}
+
 /* ---- whole steps ---- */
 
 enum { B = 8, HW = 32 };
@@ -288,6 +338,7 @@ int main(void) {
     for (int relu = 0; relu < 2; relu++) test_bn(train, relu, 6), test_bn(train, relu, 1);
   test_elementwise();
   test_pool_linear_loss();
+  test_eigh();
   test_steps_and_resume();
   CHECK(nc_backend_sync(gpu) == NC_OK);
   nc_backend_close(gpu);

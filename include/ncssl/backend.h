@@ -46,6 +46,11 @@ typedef struct {
 
 typedef struct nc_backend nc_backend;
 
+/* Where a GPU backend decomposes F̂: LAPACKE's ssyevd on the host after a sync (the default), or
+ * cuSOLVER's syevd on the device. The CPU backend always uses LAPACKE. `ncssl bench eigh` times
+ * both; NCSSL_EIGH=host|device picks one for a run (nc_backend_open). */
+typedef enum { NC_EIGH_HOST = 0, NC_EIGH_DEVICE = 1 } nc_eigh_where;
+
 typedef struct {
   const char *name; /* "cpu", "cuda" */
   void (*destroy)(nc_backend *be);
@@ -118,6 +123,11 @@ typedef struct {
   /* DirectPred's F̂ ← keep·F̂ + add·(f1ᵀf1 + f2ᵀf2), f [n, d] row-major, F̂ [d, d]. */
   void (*fhat_update)(nc_backend *be, int n, int d, const float *f1, const float *f2, float keep,
                       float add, float *F);
+  /* DirectPred's eigendecomposition of F̂ (linalg.h's nc_eigh_f): A (n×n symmetric, row-major,
+   * this backend's memory) is overwritten with the eigenvectors as columns, w (HOST memory, n)
+   * gets the eigenvalues in ascending order; waits for the queued work. Returns NC_OK or
+   * NC_ENUMERIC. Runs where nc_backend.eigh says. */
+  int (*eigh)(nc_backend *be, int n, float *A, float *w);
   /* Number of non-finite values among x[0..n) (a device reduction read back: call it rarely). */
   size_t (*nonfinite)(nc_backend *be, const float *x, size_t n);
 } nc_backend_i;
@@ -129,6 +139,7 @@ struct nc_backend {
   nc_precision precision;       /* what the backend was created with */
   void *ctx;                    /* the backend's own state */
   size_t bytes_now, bytes_peak; /* buffer bytes held now and at most (backends that count) */
+  nc_eigh_where eigh;           /* where eigh runs (GPU backends; the CPU ignores it) */
 };
 
 /* The CPU backend at fp32 (direct convolutions): what a NULL backend means everywhere. One shared

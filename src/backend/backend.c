@@ -48,7 +48,19 @@ int nc_backend_open(nc_backend **out, const char *device, const char *precision)
   int dev, rc;
   if ((rc = nc_device_parse(device ? device : "cpu", &kind, &dev))) return rc;
   if (precision && (rc = nc_precision_parse(precision, &prec))) return rc;
-  if (kind == NC_DEVICE_CUDA) return nc_backend_cuda_create(out, dev, prec);
+  if (kind == NC_DEVICE_CUDA) {
+    nc_eigh_where eigh = NC_EIGH_HOST;
+    const char *e = getenv("NCSSL_EIGH");
+    if (e && *e) {
+      if (strcmp(e, "device") == 0)
+        eigh = NC_EIGH_DEVICE;
+      else if (strcmp(e, "host") != 0)
+        return nc_fail(NC_EUSAGE, "NCSSL_EIGH: expected host or device, got '%.40s'", e);
+    }
+    if ((rc = nc_backend_cuda_create(out, dev, prec))) return rc;
+    (*out)->eigh = eigh;
+    return NC_OK;
+  }
   /* The CPU's tf32 allows Winograd convolutions; mixed bf16 it does not have. */
   if (prec == NC_PRECISION_BF16)
     return nc_fail(NC_EUSAGE, "--precision bf16: the CPU backend computes fp32 only");

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench_eigh.h"
 #include "bench_loader.h"
 #include "cli.h"
 #include "ncssl/backend.h"
@@ -214,6 +215,8 @@ static int bench_step(int argc, char **argv) {
 static const nc_subcommand subs[] = {
     {"step", bench_step, "time the SSL training step (images/s, GFLOP/s, peak RSS)"},
     {"loader", cmd_bench_loader, "throughput of the threaded two-view data loader"},
+    {"eigh", cmd_bench_eigh,
+     "DirectPred's eigendecomposition of F̂: LAPACKE, and cuSOLVER on a GPU"},
 };
 
 int cmd_bench(int argc, char **argv) {

@@ -120,7 +120,7 @@ int nc_predictor_create_on(nc_backend *be, nc_predictor **out, const nc_predicto
   if (rc == NC_OK && uses_corr(cfg)) {
     size_t dd = (size_t)d * d;
     p->F = p->be->i->alloc(p->be, dd * sizeof(float));
-    p->U = malloc(dd * sizeof(float));
+    p->U = p->be->i->alloc(p->be, dd * sizeof(float)); /* eigh's matrix: backend memory */
     p->s = malloc((size_t)d * sizeof(float));
     p->pv = malloc((size_t)d * sizeof(double));
     p->ptmp = malloc((size_t)d * sizeof(double));
@@ -148,7 +148,7 @@ void nc_predictor_free(nc_predictor *p) {
   if (!p) return;
   nc_net_free(p->net);
   if (p->F) p->be->i->free(p->be, p->F);
-  free(p->U);
+  if (p->U) p->be->i->free(p->be, p->U);
   free(p->s);
   free(p->pv);
   free(p->ptmp);
@@ -291,7 +291,8 @@ static double eigen_map(const nc_predictor_config *c, double x) {
   return fmax(base + c->eps, P_FLOOR);
 }
 
-/* W_p from F̂: DirectCopy without eigendecomposition, everything else through ssyevd. */
+/* W_p from F̂: DirectCopy without eigendecomposition, everything else through the backend's
+ * eigh. */
 static int set_from_corr(nc_predictor *p) {
   const int d = p->cfg.dim;
   const nc_predictor_config *c = &p->cfg;
@@ -305,8 +306,8 @@ static int set_from_corr(nc_predictor *p) {
         p->W[(size_t)i * d + j] = p->F[(size_t)i * d + j] * inv + (i == j ? eps : 0.0f);
     return NC_OK;
   }
-  memcpy(p->U, p->F, (size_t)d * d * sizeof(float));
-  int rc = nc_eigh_f(d, p->U, p->s);
+  p->be->i->copy(p->be, p->U, p->F, (size_t)d * d * sizeof(float));
+  int rc = p->be->i->eigh(p->be, d, p->U, p->s);
   if (rc != NC_OK) return rc;
   double smax = p->s[d - 1]; /* ascending order */
   if (!(smax > 0)) return nc_fail(NC_ENUMERIC, "directpred: F has no positive eigenvalue");
@@ -326,8 +327,8 @@ static int set_from_corr(nc_predictor *p) {
 /* Table 1: W_p = ½(C + Cᵀ)·(F̂ + λ s_max I)⁻¹, the inverse through F̂'s eigenvectors. */
 static int set_optimal(nc_predictor *p) {
   const int d = p->cfg.dim;
-  memcpy(p->U, p->F, (size_t)d * d * sizeof(float));
-  int rc = nc_eigh_f(d, p->U, p->s);
+  p->be->i->copy(p->be, p->U, p->F, (size_t)d * d * sizeof(float));
+  int rc = p->be->i->eigh(p->be, d, p->U, p->s);
   if (rc != NC_OK) return rc;
   double smax = p->s[d - 1];
   if (!(smax > 0)) return nc_fail(NC_ENUMERIC, "optimal predictor: F has no positive eigenvalue");

@@ -32,6 +32,11 @@ static void *cpu_host_alloc(nc_backend *be, size_t bytes) {
   return aligned_alloc(NC_ARENA_ALIGN, rounded ? rounded : NC_ARENA_ALIGN);
 }
 
+static int cpu_eigh(nc_backend *be, int n, float *A, float *w) {
+  (void)be;
+  return nc_eigh_f(n, A, w);
+}
+
 static void cpu_copy(nc_backend *be, void *dst, const void *src, size_t bytes) {
   (void)be;
   if (dst != src && bytes) memcpy(dst, src, bytes);
@@ -238,6 +243,7 @@ static const nc_backend_i cpu_i = {
     .update = cpu_update,
     .ema = cpu_ema,
     .fhat_update = cpu_fhat_update,
+    .eigh = cpu_eigh,
     .nonfinite = cpu_nonfinite,
 };
 

@@ -15,6 +15,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
+#include <cusolverDn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "cuda_kernels.h"
 #include "ncssl/backend.h"
+#include "ncssl/linalg.h"
 #include "ncssl/status.h"
 
 #define MAX_CHANNELS 65536 /* BN's ones/zeros for affine-free layers */
@@ -44,6 +46,10 @@ typedef struct {
   cudaStream_t stream;
   cudnnHandle_t dnn;
   cublasHandle_t blas;
+  cusolverDnHandle_t solver; /* created on the first device eigh */
+  int eig_n, eig_lwork;      /* the eigensolver's buffers: for n ≤ eig_n */
+  float *eig_work, *eig_t, *eig_w;
+  int *eig_info;
   conv_entry *convs;
   int nconv, capconv;
   cudnnTensorDescriptor_t bn_x, bn_p;
@@ -74,6 +80,15 @@ static void fail(nc_backend *be, const char *what, const char *why) {
   do {                                                                        \
     cudnnStatus_t e_ = (call);                                                \
     if (e_ != CUDNN_STATUS_SUCCESS) fail(be, #call, cudnnGetErrorString(e_)); \
+  } while (0)
+#define CK_SOLVER(be, call)                                        \
+  do {                                                             \
+    cusolverStatus_t e_ = (call);                                  \
+    if (e_ != CUSOLVER_STATUS_SUCCESS) {                           \
+      char why_[32];                                               \
+      snprintf(why_, sizeof why_, "cusolverStatus_t %d", (int)e_); \
+      fail(be, #call, why_);                                       \
+    }                                                              \
   } while (0)
 #define CK_BLAS(be, call)                                                        \
   do {                                                                           \
@@ -418,6 +433,55 @@ static void cu_fhat_update(nc_backend *be, int n, int d, const float *f1, const 
           cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, n, &add, f2, d, f2, d, &one, F, d));
 }
 
+/* The solver and its buffers for n×n problems (kept for the largest n so far). Returns 0 after
+ * a failure (kept for the sync). */
+static int eigh_buffers(nc_backend *be, int n) {
+  cuda_ctx *c = ctx_of(be);
+  if (!c->solver) {
+    CK_SOLVER(be, cusolverDnCreate(&c->solver));
+    if (!c->failed) CK_SOLVER(be, cusolverDnSetStream(c->solver, c->stream));
+  }
+  if (c->failed || n <= c->eig_n) return !c->failed;
+  CK_CUDA(be, cudaStreamSynchronize(c->stream));
+  cudaFree(c->eig_work), cudaFree(c->eig_t), cudaFree(c->eig_w), cudaFree(c->eig_info);
+  c->eig_work = c->eig_t = c->eig_w = NULL, c->eig_info = NULL, c->eig_n = 0;
+  CK_CUDA(be, cudaMalloc((void **)&c->eig_t, (size_t)n * n * sizeof(float)));
+  CK_CUDA(be, cudaMalloc((void **)&c->eig_w, (size_t)n * sizeof(float)));
+  CK_CUDA(be, cudaMalloc((void **)&c->eig_info, sizeof(int)));
+  if (!c->failed)
+    CK_SOLVER(
+        be, cusolverDnSsyevd_bufferSize(c->solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER,
+                                        n, c->eig_t, n, c->eig_w, &c->eig_lwork));
+  if (!c->failed)
+    CK_CUDA(be, cudaMalloc((void **)&c->eig_work, (size_t)c->eig_lwork * sizeof(float)));
+  if (!c->failed) c->eig_n = n;
+  return !c->failed;
+}
+
+/* F̂'s eigendecomposition, on the host (LAPACKE reads the managed matrix after a sync) or with
+ * cuSOLVER's syevd on the stream (nc_backend.eigh). */
+static int cu_eigh(nc_backend *be, int n, float *A, float *w) {
+  cuda_ctx *c = ctx_of(be);
+  int rc, info = 0;
+  if (be->eigh == NC_EIGH_HOST) return (rc = cu_sync(be)) ? rc : nc_eigh_f(n, A, w);
+  if (eigh_buffers(be, n)) {
+    /* a symmetric row-major matrix is its own column-major self */
+    CK_SOLVER(be, cusolverDnSsyevd(c->solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, n,
+                                   A, n, c->eig_w, c->eig_work, c->eig_lwork, c->eig_info));
+    /* the eigenvectors come as column-major columns, i.e. row-major rows: transpose them */
+    CK_BLAS(be, cublasSgeam(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, n, n, &one, A, n, &zero, c->eig_t, n,
+                            c->eig_t, n));
+    cu_copy(be, A, c->eig_t, (size_t)n * n * sizeof(float));
+    cu_download(be, w, c->eig_w, (size_t)n * sizeof(float));
+    cu_download(be, &info, c->eig_info, sizeof info);
+  }
+  if ((rc = cu_sync(be))) return rc;
+  if (info != 0)
+    return nc_fail(NC_ENUMERIC, "cusolver ssyevd: info %d (%s)", info,
+                   info > 0 ? "did not converge" : "an invalid argument");
+  return NC_OK;
+}
+
 static size_t cu_nonfinite(nc_backend *be, const float *x, size_t n) {
   cuda_ctx *c = ctx_of(be);
   unsigned long long host = 0;
@@ -441,6 +505,8 @@ static void cu_destroy(nc_backend *be) {
   if (c->bn_p) cudnnDestroyTensorDescriptor(c->bn_p);
   cudaFree(c->ones), cudaFree(c->zeros), cudaFree(c->junk), cudaFree(c->rows), cudaFree(c->count);
   cudaFreeHost(c->host_sum);
+  cudaFree(c->eig_work), cudaFree(c->eig_t), cudaFree(c->eig_w), cudaFree(c->eig_info);
+  if (c->solver) cusolverDnDestroy(c->solver);
   if (c->blas) cublasDestroy(c->blas);
   if (c->dnn) cudnnDestroy(c->dnn);
   if (c->stream) cudaStreamDestroy(c->stream);
@@ -479,6 +545,7 @@ static const nc_backend_i cuda_i = {
     .update = cu_update,
     .ema = cu_ema,
     .fhat_update = cu_fhat_update,
+    .eigh = cu_eigh,
     .nonfinite = cu_nonfinite,
 };
 
