@@ -43,6 +43,7 @@ enum {
   C_EMA,
   C_FHAT,
   C_EIGH,
+  C_PSD,
   C_NONFINITE,
   C_HOST_ALLOC,
   C_N
@@ -132,6 +133,9 @@ static void s_fhat(nc_backend *b, int n, int d, const float *f1, const float *f2
 static int s_eigh(nc_backend *b, int n, float *A, float *w) {
   return count[C_EIGH]++, cpu->eigh(b, n, A, w);
 }
+static void s_psd(nc_backend *b, int d, const float *U, const float *p, float *W) {
+  count[C_PSD]++, cpu->psd_compose(b, d, U, p, W);
+}
 static void *s_host_alloc(nc_backend *b, size_t n) {
   return count[C_HOST_ALLOC]++, cpu->host_alloc(b, n);
 }
@@ -152,6 +156,7 @@ static void make_spy(void) {
   spy_i.linear_forward = s_lin_f, spy_i.linear_backward = s_lin_b, spy_i.loss = s_loss;
   spy_i.update = s_update, spy_i.ema = s_ema, spy_i.fhat_update = s_fhat;
   spy_i.nonfinite = s_nonfinite, spy_i.eigh = s_eigh, spy_i.host_alloc = s_host_alloc;
+  spy_i.psd_compose = s_psd;
   spy = *nc_backend_cpu();
   spy.i = &spy_i;
 }
@@ -223,7 +228,8 @@ static void test_step_through_spy(nc_predictor_type pred) {
   }
   CHECK(count[C_LOSS] == 3);
   /* DirectPred: F̂ folded in and decomposed on the backend at every step (freq 1) */
-  if (pred == NC_PREDICTOR_DIRECTPRED) CHECK(count[C_FHAT] == 3 && count[C_EIGH] == 3);
+  if (pred == NC_PREDICTOR_DIRECTPRED)
+    CHECK(count[C_FHAT] == 3 && count[C_EIGH] == 3 && count[C_PSD] == 3);
   count[C_NONFINITE] = 0;
   CHECK(nc_ssl_weights_finite(s) == 1);
   CHECK(count[C_NONFINITE] >= 3);
@@ -333,6 +339,16 @@ static void test_host_memory_and_eigh(void) {
   CHECK_NEAR(fabs(A[1]), sqrt(0.5), 1e-6); /* the column of 3: (1, 1)/√2 */
   CHECK_NEAR(A[1], A[3], 1e-6);
   CHECK_NEAR(A[0], -A[2], 1e-6); /* the column of 1: (1, −1)/√2 */
+  /* W = U diag(p) Uᵀ from those columns: back to A with p = w; another p, exactly symmetric */
+  float W[4], p2[2] = {0.5f, 2.0f};
+  nc_backend_cpu()->i->psd_compose(nc_backend_cpu(), 2, A, w, W);
+  CHECK_NEAR(W[0], 2, 1e-6);
+  CHECK_NEAR(W[1], 1, 1e-6);
+  CHECK_NEAR(W[3], 2, 1e-6);
+  nc_backend_cpu()->i->psd_compose(nc_backend_cpu(), 2, A, p2, W);
+  CHECK(W[1] == W[2]);
+  CHECK_NEAR(W[0], 1.25, 1e-6); /* ½·0.5 + ½·2 */
+  CHECK_NEAR(W[1], 0.75, 1e-6); /* −½·0.5 + ½·2 */
   /* NCSSL_EIGH is checked before a device is looked for */
   nc_backend *be = NULL;
   setenv("NCSSL_EIGH", "gpu", 1);

@@ -255,6 +255,23 @@ static void test_eigh(void) {
     gpu->i->free(gpu, G);
   }
   gpu->eigh = saved;
+  /* W_p = U diag(p) Uᵀ from the CPU's eigenvectors: SYRK against the CPU's double sums */
+  pair U = make((size_t)N * N, 0), W = make((size_t)N * N, 0);
+  memcpy(V, A, sizeof(float) * N * N);
+  CHECK(cpu->i->eigh(cpu, N, V, wc) == NC_OK);
+  memcpy(U.c, V, sizeof(float) * N * N);
+  gpu->i->upload(gpu, U.g, V, sizeof(float) * N * N);
+  for (int j = 0; j < N; j++) wc[j] = sqrtf(fmaxf(wc[j], 0) / wc[N - 1]) + 0.1f; /* DirectPred */
+  cpu->i->psd_compose(cpu, N, U.c, wc, W.c);
+  gpu->i->psd_compose(gpu, N, U.g, wc, W.g);
+  report("psd_compose (W_p)", err(W), 1e-5);
+  float *Wg = malloc(sizeof(float) * N * N);
+  gpu->i->download(gpu, Wg, W.g, sizeof(float) * N * N);
+  int symmetric = 1;
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < i; j++) symmetric &= Wg[i * N + j] == Wg[j * N + i];
+  report("psd_compose symmetric", symmetric ? 0 : 1, 0);
+  free(Wg), drop(&U), drop(&W);
   free(X), free(A), free(V), free(wc), free(wg);
 }
 

@@ -128,6 +128,10 @@ typedef struct {
    * gets the eigenvalues in ascending order; waits for the queued work. Returns NC_OK or
    * NC_ENUMERIC. Runs where nc_backend.eigh says. */
   int (*eigh)(nc_backend *be, int n, float *A, float *w);
+  /* W = U·diag(p)·Uᵀ, exactly symmetric (d×d, row-major; U's columns are eigenvectors, as eigh
+   * leaves them): DirectPred's W_p from F̂'s eigenvectors. U and W this backend's memory, p (d
+   * values ≥ 0) HOST memory. */
+  void (*psd_compose)(nc_backend *be, int d, const float *U, const float *p, float *W);
   /* Number of non-finite values among x[0..n) (a device reduction read back: call it rarely). */
   size_t (*nonfinite)(nc_backend *be, const float *x, size_t n);
 } nc_backend_i;

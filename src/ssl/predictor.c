@@ -133,7 +133,7 @@ int nc_predictor_create_on(nc_backend *be, nc_predictor **out, const nc_predicto
     size_t dd = (size_t)d * d;
     p->C = calloc(dd, sizeof(float));
     p->M = malloc(dd * sizeof(float));
-    p->inv = malloc(dd * sizeof(float));
+    p->inv = p->be->i->alloc(p->be, dd * sizeof(float)); /* psd_compose's output */
     if (!p->C || !p->M || !p->inv) rc = nc_fail(NC_ENOMEM, "predictor: out of memory");
   }
   if (rc != NC_OK) {
@@ -154,7 +154,7 @@ void nc_predictor_free(nc_predictor *p) {
   free(p->ptmp);
   free(p->C);
   free(p->M);
-  free(p->inv);
+  if (p->inv) p->be->i->free(p->be, p->inv);
   free(p);
 }
 
@@ -313,14 +313,7 @@ static int set_from_corr(nc_predictor *p) {
   if (!(smax > 0)) return nc_fail(NC_ENUMERIC, "directpred: F has no positive eigenvalue");
   float *pj = p->s; /* p_j overwrites s_j in place */
   for (int j = 0; j < d; j++) pj[j] = (float)eigen_map(c, fmax(p->s[j], 0.0) / smax);
-  /* W_ij = Σ_k U_ik p_k U_jk, accumulated in double and mirrored so W_p is exactly symmetric. */
-  for (int i = 0; i < d; i++)
-    for (int j = 0; j <= i; j++) {
-      double acc = 0;
-      const float *ui = p->U + (size_t)i * d, *uj = p->U + (size_t)j * d;
-      for (int k = 0; k < d; k++) acc += (double)ui[k] * pj[k] * uj[k];
-      p->W[(size_t)i * d + j] = p->W[(size_t)j * d + i] = (float)acc;
-    }
+  p->be->i->psd_compose(p->be, d, p->U, pj, p->W); /* W_p = U diag(p) Uᵀ, exactly symmetric */
   return NC_OK;
 }
 
@@ -336,15 +329,12 @@ static int set_optimal(nc_predictor *p) {
   if (!(lambda > 0) && !(p->s[0] > 0))
     return nc_fail(NC_ENUMERIC, "optimal predictor: F is singular and the ridge is 0");
   for (int j = 0; j < d; j++) p->s[j] = (float)(1.0 / (fmax(p->s[j], 0.0) + lambda));
+  p->be->i->psd_compose(p->be, d, p->U, p->s, p->inv);
   for (int i = 0; i < d; i++)
-    for (int j = 0; j <= i; j++) {
-      double acc = 0;
-      const float *ui = p->U + (size_t)i * d, *uj = p->U + (size_t)j * d;
-      for (int k = 0; k < d; k++) acc += (double)ui[k] * p->s[k] * uj[k];
-      p->inv[(size_t)i * d + j] = p->inv[(size_t)j * d + i] = (float)acc;
+    for (int j = 0; j <= i; j++)
       p->M[(size_t)i * d + j] = p->M[(size_t)j * d + i] =
           0.5f * (p->C[(size_t)i * d + j] + p->C[(size_t)j * d + i]);
-    }
+  if ((rc = nc_backend_sync(p->be))) return rc; /* the host product reads inv */
   nc_mm_f(0, 0, d, d, d, 1.0f, p->M, p->inv, 0.0f, p->W);
   return NC_OK;
 }
@@ -374,6 +364,7 @@ int nc_predictor_after_step(nc_predictor *p) {
   } else if (uses_corr(&p->cfg) && p->seen > 0 && p->niter % p->cfg.freq == 0) {
     double t0 = nc_now_seconds();
     rc = p->cfg.type == NC_PREDICTOR_OPTIMAL ? set_optimal(p) : set_from_corr(p);
+    if (!rc) rc = nc_backend_sync(p->be); /* the set's device work counts in its time */
     p->set_seconds += nc_now_seconds() - t0;
   }
   p->niter++;

@@ -37,6 +37,18 @@ static int cpu_eigh(nc_backend *be, int n, float *A, float *w) {
   return nc_eigh_f(n, A, w);
 }
 
+/* W_ij = Σ_k U_ik p_k U_jk accumulated in double, the lower triangle mirrored. */
+static void cpu_psd_compose(nc_backend *be, int d, const float *U, const float *p, float *W) {
+  (void)be;
+  for (int i = 0; i < d; i++)
+    for (int j = 0; j <= i; j++) {
+      double acc = 0;
+      const float *ui = U + (size_t)i * d, *uj = U + (size_t)j * d;
+      for (int k = 0; k < d; k++) acc += (double)ui[k] * p[k] * uj[k];
+      W[(size_t)i * d + j] = W[(size_t)j * d + i] = (float)acc;
+    }
+}
+
 static void cpu_copy(nc_backend *be, void *dst, const void *src, size_t bytes) {
   (void)be;
   if (dst != src && bytes) memcpy(dst, src, bytes);
@@ -244,6 +256,7 @@ static const nc_backend_i cpu_i = {
     .ema = cpu_ema,
     .fhat_update = cpu_fhat_update,
     .eigh = cpu_eigh,
+    .psd_compose = cpu_psd_compose,
     .nonfinite = cpu_nonfinite,
 };
 

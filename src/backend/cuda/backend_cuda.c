@@ -50,6 +50,9 @@ typedef struct {
   int eig_n, eig_lwork;      /* the eigensolver's buffers: for n ≤ eig_n */
   float *eig_work, *eig_t, *eig_w;
   int *eig_info;
+  int psd_n;               /* psd_compose's buffers: for d ≤ psd_n */
+  float *psd_a, *psd_sqrt; /* U·diag(√p) [d, d] and √p [d] on the device */
+  float *psd_host;         /* √p on the host (pageable: free to reuse once the copy returns) */
   conv_entry *convs;
   int nconv, capconv;
   cudnnTensorDescriptor_t bn_x, bn_p;
@@ -482,6 +485,34 @@ static int cu_eigh(nc_backend *be, int n, float *A, float *w) {
   return NC_OK;
 }
 
+static int compose_buffers(nc_backend *be, int d) {
+  cuda_ctx *c = ctx_of(be);
+  if (c->failed || d <= c->psd_n) return !c->failed;
+  CK_CUDA(be, cudaStreamSynchronize(c->stream));
+  cudaFree(c->psd_a), cudaFree(c->psd_sqrt), free(c->psd_host);
+  c->psd_a = c->psd_sqrt = c->psd_host = NULL, c->psd_n = 0;
+  CK_CUDA(be, cudaMalloc((void **)&c->psd_a, (size_t)d * d * sizeof(float)));
+  CK_CUDA(be, cudaMalloc((void **)&c->psd_sqrt, (size_t)d * sizeof(float)));
+  if (!(c->psd_host = malloc((size_t)d * sizeof(float)))) fail(be, "psd_compose", "out of memory");
+  if (!c->failed) c->psd_n = d;
+  return !c->failed;
+}
+
+/* W = A·Aᵀ with A = U·diag(√p): one SYRK, so W is symmetric by construction. Row-major A is the
+ * column-major B = Aᵀ, and W = Bᵀ·B; SYRK fills its column-major lower triangle, which is the
+ * row-major upper one, and the kernel mirrors it. */
+static void cu_psd_compose(nc_backend *be, int d, const float *U, const float *p, float *W) {
+  cuda_ctx *c = ctx_of(be);
+  if (!compose_buffers(be, d)) return;
+  for (int k = 0; k < d; k++) c->psd_host[k] = sqrtf(p[k]);
+  CK_CUDA(be, cudaMemcpyAsync(c->psd_sqrt, c->psd_host, (size_t)d * sizeof(float),
+                              cudaMemcpyHostToDevice, c->stream));
+  nc_cuk_scale_columns(c->stream, d, U, c->psd_sqrt, c->psd_a);
+  CK_BLAS(be, cublasSsyrk(c->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, d, d, &one, c->psd_a, d,
+                          &zero, W, d));
+  nc_cuk_mirror_upper(c->stream, d, W);
+}
+
 static size_t cu_nonfinite(nc_backend *be, const float *x, size_t n) {
   cuda_ctx *c = ctx_of(be);
   unsigned long long host = 0;
@@ -507,6 +538,7 @@ static void cu_destroy(nc_backend *be) {
   cudaFreeHost(c->host_sum);
   cudaFree(c->eig_work), cudaFree(c->eig_t), cudaFree(c->eig_w), cudaFree(c->eig_info);
   if (c->solver) cusolverDnDestroy(c->solver);
+  cudaFree(c->psd_a), cudaFree(c->psd_sqrt), free(c->psd_host);
   if (c->blas) cublasDestroy(c->blas);
   if (c->dnn) cudnnDestroy(c->dnn);
   if (c->stream) cudaStreamDestroy(c->stream);
@@ -546,6 +578,7 @@ static const nc_backend_i cuda_i = {
     .ema = cu_ema,
     .fhat_update = cu_fhat_update,
     .eigh = cu_eigh,
+    .psd_compose = cu_psd_compose,
     .nonfinite = cu_nonfinite,
 };
 

@@ -362,6 +362,17 @@ __global__ static void k_ema(size_t n, float *t, const float *o, float keep, flo
   FOR_EACH(i, n) t[i] = nc_cm_ema(t[i], o[i], keep, mix);
 }
 
+__global__ static void k_scale_columns(int d, const float *U, const float *sp, float *A) {
+  FOR_EACH(i, (size_t)d * d) A[i] = U[i] * sp[i % d];
+}
+
+__global__ static void k_mirror_upper(int d, float *W) {
+  FOR_EACH(i, (size_t)d * d) {
+    size_t r = i / d, c = i % d;
+    if (c < r) W[i] = W[c * d + r];
+  }
+}
+
 __global__ static void k_nonfinite(size_t n, const float *x, unsigned long long *count) {
   unsigned long long bad = 0;
   FOR_EACH(i, n) bad += nc_cm_nonfinite(x[i]);
@@ -386,4 +397,13 @@ extern "C" void nc_cuk_ema(cudaStream_t st, size_t n, float *target, const float
 extern "C" void nc_cuk_nonfinite(cudaStream_t st, size_t n, const float *x,
                                  unsigned long long *count) {
   k_nonfinite<<<blocks_for(n), THREADS, 0, st>>>(n, x, count);
+}
+
+extern "C" void nc_cuk_scale_columns(cudaStream_t st, int d, const float *U, const float *sqrt_p,
+                                     float *A) {
+  k_scale_columns<<<blocks_for((size_t)d * d), THREADS, 0, st>>>(d, U, sqrt_p, A);
+}
+
+extern "C" void nc_cuk_mirror_upper(cudaStream_t st, int d, float *W) {
+  k_mirror_upper<<<blocks_for((size_t)d * d), THREADS, 0, st>>>(d, W);
 }

@@ -54,6 +54,10 @@ void nc_cuk_update(cudaStream_t st, size_t n, float *w, const float *g, float *b
                    float mu, float lr, const double *norms, double trust);
 void nc_cuk_ema(cudaStream_t st, size_t n, float *target, const float *online, float keep,
                 float mix);
+/* A[i, k] = U[i, k]·sqrt_p[k] over d×d row-major (the factor of W = A·Aᵀ). */
+void nc_cuk_scale_columns(cudaStream_t st, int d, const float *U, const float *sqrt_p, float *A);
+/* W[r, c] = W[c, r] for c < r: the row-major lower triangle from the upper. */
+void nc_cuk_mirror_upper(cudaStream_t st, int d, float *W);
 /* *count += number of non-finite x (a 64-bit counter on the device). */
 void nc_cuk_nonfinite(cudaStream_t st, size_t n, const float *x, unsigned long long *count);
 
