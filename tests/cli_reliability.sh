@@ -84,7 +84,8 @@ check "SIGTERM exits 143 (got $rc)" test "$rc" -eq 143
 interrupt INT 2 "$T/S3" --width 48; rc=$? # (steps long enough for a second signal to land)
 check "a second SIGINT exits at once with 130 (got $rc)" test "$rc" -eq 130
 check "a second SIGINT says it stopped at once" grep -q 'second signal: stopped at once' "$T/sig.err"
-"$NCSSL" eval --random-init --width 4 --data fashion-mnist --subset 2000 --probe-epochs 500 \
+# (10000 probe epochs: about 36 s, so the signal at 2 s lands during the probe on a fast machine)
+"$NCSSL" eval --random-init --width 4 --data fashion-mnist --subset 2000 --probe-epochs 10000 \
   --threads 1 >/dev/null 2>"$T/eval.err" &
 pid=$!; sleep 2; kill -INT $pid; wait $pid; rc=$?
 check "eval stops on SIGINT with 130 (got $rc)" test "$rc" -eq 130
