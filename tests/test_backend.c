@@ -364,6 +364,20 @@ static void test_host_memory_and_eigh(void) {
   unsetenv("NCSSL_EIGH");
 }
 
+/* NCSSL_CUDA_BN is checked by the CUDA module before it looks for a device. */
+static void test_cuda_bn_choice(void) {
+  nc_backend *be = NULL;
+  setenv("NCSSL_CUDA_BN", "fast", 1);
+  int rc = nc_backend_open(&be, "cuda", NULL);
+  if (nc_backend_cuda_built()) {
+    CHECK(rc == NC_EUSAGE && be == NULL);
+    CHECK(strstr(nc_last_error(), "NCSSL_CUDA_BN") != NULL);
+  } else {
+    CHECK(rc == NC_EIO && be == NULL); /* no CUDA in this build: said first */
+  }
+  unsetenv("NCSSL_CUDA_BN");
+}
+
 /* ---- --device and --precision ---- */
 
 static void test_parse(void) {
@@ -411,6 +425,7 @@ int main(void) {
   test_cpu_step_ops();
   test_arena_on();
   test_host_memory_and_eigh();
+  test_cuda_bn_choice();
   test_parse();
   return nc_test_done();
 }

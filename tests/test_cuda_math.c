@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../src/backend/cuda/cuda_math.h"
+#include "../src/nn/layers_blocked.h"
 #include "ncssl/backend.h"
 #include "ncssl/layers.h"
 #include "ncssl/loss.h"
@@ -39,6 +40,28 @@ static void test_elementwise(void) {
   CHECK(same(y, ref, M));
 }
 
+/* The per-channel pieces the own batch-norm kernels finish with: the same operations as the
+ * CPU's, so bit for bit on the same sums. */
+static void test_bn_channel_pieces(void) {
+  for (int k = 0; k < 200; k++) {
+    double m = 1 + (k % 7) * 100, mean = nc_rng_normal(&rng),
+           ss = m * (0.1 + fabs(nc_rng_normal(&rng)));
+    float gamma[1] = {(float)nc_rng_normal(&rng)}, beta[1] = {(float)nc_rng_normal(&rng)};
+    float rm[2] = {0.3f, 0.3f}, rv[2] = {1.5f, 1.5f}, sm[2], si[2], scale[2], shift[2];
+    int train = k % 2;
+    nc_bn_channel_affine(0, mean, ss / m, ss, m, train, gamma, beta, rm, rv, sm, si, scale, shift);
+    nc_cm_bn_affine(mean, ss / m, ss, m, train, gamma[0], beta[0], NC_BN_MOMENTUM, NC_BN_EPS,
+                    rm + 1, rv + 1, sm + 1, si + 1, scale + 1, shift + 1);
+    CHECK(rm[0] == rm[1] && rv[0] == rv[1] && sm[0] == sm[1] && si[0] == si[1]);
+    CHECK(scale[0] == scale[1] && shift[0] == shift[1]);
+    double sg = nc_rng_normal(&rng) * m, sgx = nc_rng_normal(&rng) * m;
+    float a[2], b[2];
+    nc_bn_grad_coefs(gamma, 0, si[0], train, sg, sgx, m, scale, a, b);
+    nc_cm_bn_grad_coefs(gamma[0], si[0], train, sg, sgx, m, scale + 1, a + 1, b + 1);
+    CHECK(scale[0] == scale[1] && a[0] == a[1] && b[0] == b[1]);
+  }
+}
+
 static void test_batchnorm(int relu) {
   static float x[M], y[M], ref[M], dy[M], dx[M], dref[M];
   float gamma[C], beta[C], rm[C] = {0}, rv[C] = {1, 1, 1}, sm[C], si[C];
@@ -47,6 +70,32 @@ static void test_batchnorm(int relu) {
   nc_t4 s = nc_t4_cnhw(N, C, H, W);
   (relu ? nc_batchnorm_relu_forward : nc_batchnorm_forward)(s, x, ref, gamma, beta, rm, rv, 1, sm,
                                                             si);
+  /* the own kernels' statistics: sums over 3 parts of each channel, then nc_cm_bn_affine */
+  for (int c = 0; c < C; c++) {
+    const int m = N * H * W, parts = 3;
+    double sum = 0, ss = 0;
+    for (int p = 0; p < parts; p++) {
+      double part = 0;
+      for (int e = m * p / parts; e < m * (p + 1) / parts; e++) part += x[(size_t)c * s.sc + e];
+      sum += part;
+    }
+    const double mean = sum / m;
+    for (int p = 0; p < parts; p++) {
+      double part = 0;
+      for (int e = m * p / parts; e < m * (p + 1) / parts; e++) {
+        double d = x[(size_t)c * s.sc + e] - (float)mean;
+        part += d * d;
+      }
+      ss += part;
+    }
+    float r_m = 0, r_v = 1, s_m, s_i, scale, shift;
+    nc_cm_bn_affine(mean, ss / m, ss, m, 1, gamma[c], beta[c], NC_BN_MOMENTUM, NC_BN_EPS, &r_m,
+                    &r_v, &s_m, &s_i, &scale, &shift);
+    CHECK_NEAR(s_m, sm[c], 1e-6 * (1 + fabs(sm[c])));
+    CHECK_NEAR(s_i, si[c], 1e-6 * si[c]);
+    CHECK_NEAR(r_m, rm[c], 1e-6);
+    CHECK_NEAR(r_v, rv[c], 1e-6 * rv[c]);
+  }
   for (int c = 0; c < C; c++) {
     float scale = nc_cm_bn_scale(gamma[c], si[c]), shift = nc_cm_bn_shift(beta[c], sm[c], scale);
     for (int i = 0; i < N * H * W; i++) {
@@ -71,8 +120,8 @@ static void test_batchnorm(int relu) {
       float g = relu ? nc_cm_relu_grad(ref[o], dy[o]) : dy[o];
       sg += g, sgx += (double)g * (x[o] - sm[c]);
     }
-    float a = (float)(sg / m), b = (float)(sgx * si[c] / m) * si[c];
-    float scale = nc_cm_bn_scale(gamma[c], si[c]);
+    float scale, a, b;
+    nc_cm_bn_grad_coefs(gamma[c], si[c], 1, sg, sgx, m, &scale, &a, &b);
     for (int i = 0; i < m; i++) {
       size_t o = (size_t)c * s.sc + i;
       float g = relu ? nc_cm_relu_grad(ref[o], dy[o]) : dy[o];
@@ -163,6 +212,7 @@ static void test_nonfinite(void) {
 int main(void) {
   nc_rng_seed(&rng, 11);
   test_elementwise();
+  test_bn_channel_pieces();
   test_batchnorm(0);
   test_batchnorm(1);
   test_update(0);

@@ -1,6 +1,8 @@
 /* The CUDA backend: cuDNN convolutions (algorithm chosen once per shape by cuDNN's heuristics,
- * deterministic algorithms only, cached) and batch norm, cuBLAS for the linear layers and F̂, the
- * own kernels of cuda_kernels.cu for the rest. Everything runs in order on one stream.
+ * deterministic algorithms only, cached), cuBLAS for the linear layers and F̂, cuSOLVER for F̂'s
+ * eigendecomposition when asked (NCSSL_EIGH=device), the own kernels of cuda_kernels.cu for the
+ * rest, batch norm with its ReLU fused included (cuDNN's with NCSSL_CUDA_BN=cudnn). Everything
+ * runs in order on one stream.
  *
  * Memory is CUDA managed memory: the host code that must read tensors (checkpoints, monitor
  * records, DirectPred's eigendecomposition of the 128×128 F̂) reads the same pointers after a
@@ -56,6 +58,8 @@ typedef struct {
   conv_entry *convs;
   int nconv, capconv;
   cudnnTensorDescriptor_t bn_x, bn_p;
+  int bn_cudnn;       /* batch norm through cuDNN (NCSSL_CUDA_BN=cudnn) instead of own kernels */
+  double *bn_scratch; /* the own kernels' sums: NC_CUK_BN_SCRATCH_DOUBLES(MAX_CHANNELS, ...) */
   float *ones, *zeros, *junk; /* [MAX_CHANNELS] each */
   double *rows;               /* [2·MAX_ROWS + 4]: loss rows, the loss sum, LARS norms */
   unsigned long long *count;
@@ -297,10 +301,29 @@ static void bn_descs(nc_backend *be, nc_t4 s) {
   if (s.c > MAX_CHANNELS) fail(be, "batch norm", "more channels than the backend supports");
 }
 
+/* Own kernels (the default): any strided view, the ReLU fused into the passes, the CPU's
+ * per-channel arithmetic. */
+static void own_bn_forward(nc_backend *be, nc_t4 s, const float *x, float *y, const float *gamma,
+                           const float *beta, float *running_mean, float *running_var, int train,
+                           float *save_mean, float *save_invstd, int relu) {
+  cuda_ctx *c = ctx_of(be);
+  if (s.c > MAX_CHANNELS) return fail(be, "batch norm", "more channels than the backend supports");
+  if (train) {
+    nc_cuk_bn_train_forward(c->stream, s, x, y, gamma, beta, running_mean, running_var, save_mean,
+                            save_invstd, relu, c->bn_scratch, MAX_CHANNELS);
+  } else {
+    nc_cuk_bn_eval_save(c->stream, s.c, running_mean, running_var, save_mean, save_invstd);
+    nc_cuk_bn_forward_apply(c->stream, s, x, y, gamma, beta, save_mean, save_invstd, relu);
+  }
+}
+
 static void cu_bn_forward(nc_backend *be, nc_t4 s, const float *x, float *y, const float *gamma,
                           const float *beta, float *running_mean, float *running_var, int train,
                           float *save_mean, float *save_invstd, int relu) {
   cuda_ctx *c = ctx_of(be);
+  if (!c->bn_cudnn)
+    return own_bn_forward(be, s, x, y, gamma, beta, running_mean, running_var, train, save_mean,
+                          save_invstd, relu);
   bn_descs(be, s);
   if (c->failed) return;
   const float *g = gamma ? gamma : c->ones, *b = beta ? beta : c->zeros;
@@ -323,6 +346,13 @@ static void cu_bn_backward(nc_backend *be, nc_t4 s, const float *x, const float 
                            const float *gamma, const float *save_mean, const float *save_invstd,
                            int train, float *dx, float *dgamma, float *dbeta) {
   cuda_ctx *c = ctx_of(be);
+  if (!c->bn_cudnn && train) {
+    if (s.c > MAX_CHANNELS)
+      return fail(be, "batch norm", "more channels than the backend supports");
+    nc_cuk_bn_train_backward(c->stream, s, x, y, dy, gamma, save_mean, save_invstd, dx, dgamma,
+                             dbeta, c->bn_scratch, MAX_CHANNELS);
+    return;
+  }
   bn_descs(be, s);
   if (c->failed) return;
   /* the fused ReLU's mask, in place: the tape reads this gradient only here */
@@ -535,6 +565,7 @@ static void cu_destroy(nc_backend *be) {
   if (c->bn_x) cudnnDestroyTensorDescriptor(c->bn_x);
   if (c->bn_p) cudnnDestroyTensorDescriptor(c->bn_p);
   cudaFree(c->ones), cudaFree(c->zeros), cudaFree(c->junk), cudaFree(c->rows), cudaFree(c->count);
+  cudaFree(c->bn_scratch);
   cudaFreeHost(c->host_sum);
   cudaFree(c->eig_work), cudaFree(c->eig_t), cudaFree(c->eig_w), cudaFree(c->eig_info);
   if (c->solver) cusolverDnDestroy(c->solver);
@@ -590,6 +621,10 @@ int nc_cuda_module_create(nc_backend **out, int device, nc_precision precision) 
     return nc_fail(NC_EUSAGE,
                    "--precision bf16: mixed precision is not implemented in the CUDA backend yet "
                    "(use tf32 or fp32)");
+  /* batch norm: own kernels, or cuDNN's for comparisons */
+  const char *bn = getenv("NCSSL_CUDA_BN");
+  if (bn && *bn && strcmp(bn, "own") != 0 && strcmp(bn, "cudnn") != 0)
+    return nc_fail(NC_EUSAGE, "NCSSL_CUDA_BN: expected own or cudnn, got '%.40s'", bn);
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count == 0)
@@ -605,6 +640,7 @@ int nc_cuda_module_create(nc_backend **out, int device, nc_precision precision) 
     return nc_fail(NC_ENOMEM, "cuda: out of host memory");
   }
   *be = (nc_backend){&cuda_i, NC_DEVICE_CUDA, device, precision, c, 0, 0};
+  c->bn_cudnn = bn && strcmp(bn, "cudnn") == 0;
   CK_CUDA(be, cudaSetDevice(device));
   CK_CUDA(be, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
   CK_DNN(be, cudnnCreate(&c->dnn));
@@ -622,6 +658,8 @@ int nc_cuda_module_create(nc_backend **out, int device, nc_precision precision) 
   CK_CUDA(be, cudaMalloc((void **)&c->junk, MAX_CHANNELS * sizeof(float)));
   CK_CUDA(be, cudaMalloc((void **)&c->rows, (2 * MAX_ROWS + 4) * sizeof(double)));
   CK_CUDA(be, cudaMalloc((void **)&c->count, sizeof *c->count));
+  CK_CUDA(be, cudaMalloc((void **)&c->bn_scratch,
+                         NC_CUK_BN_SCRATCH_DOUBLES(MAX_CHANNELS, MAX_CHANNELS) * sizeof(double)));
   CK_CUDA(be, cudaMallocHost((void **)&c->host_sum, sizeof(double)));
   if (!c->failed) {
     float *h = malloc(MAX_CHANNELS * sizeof(float));

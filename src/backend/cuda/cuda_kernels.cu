@@ -247,6 +247,93 @@ __global__ static void k_bn_apply(nc_t4 s, const float *x, float *y, const float
   }
 }
 
+/* Training-mode batch norm in the backend's own kernels: per-channel sums split into `parts`
+ * blocks per channel (a fixed split, each block a fixed tree: deterministic), then one thread per
+ * channel finishes them with the CPU's per-channel arithmetic (cuda_math.h). The ReLU is fused:
+ * into the apply pass forward, into the sums and the input gradient backward. */
+enum { BN_SUM, BN_SQDEV, BN_GRAD };
+
+/* out[(c·parts + p)·2 + {0, 1}] over block (p, c)'s share of channel c's m = n·h·w samples:
+ * BN_SUM Σ x; BN_SQDEV Σ (x − mean)²; BN_GRAD Σ g and Σ g·(x − mean), g = dy masked by y > 0
+ * when y is given. mean: double per channel (BN_SQDEV) or float (BN_GRAD's saved mean). */
+__global__ static void k_bn_reduce(int mode, nc_t4 s, const float *x, const float *y,
+                                   const float *dy, const double *mean_d, const float *mean_f,
+                                   double *out) {
+  const int p = blockIdx.x, parts = gridDim.x, c = blockIdx.y, hw = s.h * s.w;
+  const size_t m = (size_t)s.n * hw, lo = m * p / parts, hi = m * (p + 1) / parts;
+  const float mean = mode == BN_SQDEV ? (float)mean_d[c] : mode == BN_GRAD ? mean_f[c] : 0.0f;
+  double a = 0, b = 0;
+  for (size_t e = lo + threadIdx.x; e < hi; e += blockDim.x) {
+    long o = (long)(e / hw) * s.sn + c * s.sc + (long)(e % hw);
+    if (mode == BN_SUM) {
+      a += x[o];
+    } else if (mode == BN_SQDEV) {
+      double d = x[o] - mean;
+      a += d * d;
+    } else {
+      float g = y ? nc_cm_relu_grad(y[o], dy[o]) : dy[o];
+      a += g, b += (double)g * (x[o] - mean);
+    }
+  }
+  a = block_sum(a);
+  b = block_sum(b);
+  if (threadIdx.x == 0)
+    out[((size_t)c * parts + p) * 2] = a, out[((size_t)c * parts + p) * 2 + 1] = b;
+}
+
+__device__ static void bn_parts(const double *part, int c, int parts, double *a, double *b) {
+  *a = *b = 0;
+  for (int p = 0; p < parts; p++)
+    *a += part[((size_t)c * parts + p) * 2], *b += part[((size_t)c * parts + p) * 2 + 1];
+}
+
+__global__ static void k_bn_mean(int channels, int parts, double m, const double *part,
+                                 double *mean) {
+  FOR_EACH(c, (size_t)channels) {
+    double sum, unused;
+    bn_parts(part, (int)c, parts, &sum, &unused);
+    mean[c] = sum / m;
+  }
+}
+
+__global__ static void k_bn_affine(int channels, int parts, double m, const double *part,
+                                   const double *mean, const float *gamma, const float *beta,
+                                   float *rm, float *rv, float *sm, float *si) {
+  FOR_EACH(c, (size_t)channels) {
+    double ss, unused;
+    bn_parts(part, (int)c, parts, &ss, &unused);
+    float scale, shift; /* the apply pass recomputes them from sm, si */
+    nc_cm_bn_affine(mean[c], ss / m, ss, m, 1, gamma ? gamma[c] : 1.0f, beta ? beta[c] : 0.0f,
+                    NC_BN_MOMENTUM, NC_BN_EPS, rm ? rm + c : NULL, rm ? rv + c : NULL, sm + c,
+                    si + c, &scale, &shift);
+  }
+}
+
+/* dgamma, dbeta += and the input gradient's coefficients coef[3c .. 3c + 2] = scale, a, b. */
+__global__ static void k_bn_grad_coefs(int channels, int parts, double m, const double *part,
+                                       const float *gamma, const float *si, float *dgamma,
+                                       float *dbeta, float *coef) {
+  FOR_EACH(c, (size_t)channels) {
+    double sg, sgx;
+    bn_parts(part, (int)c, parts, &sg, &sgx);
+    if (dgamma) dgamma[c] += (float)(sgx * si[c]);
+    if (dbeta) dbeta[c] += (float)sg;
+    nc_cm_bn_grad_coefs(gamma ? gamma[c] : 1.0f, si[c], 1, sg, sgx, m, &coef[3 * c],
+                        &coef[3 * c + 1], &coef[3 * c + 2]);
+  }
+}
+
+__global__ static void k_bn_dx(nc_t4 s, const float *x, const float *y, const float *dy,
+                               const float *sm, const float *coef, float *dx) {
+  size_t total = (size_t)s.n * s.c * s.h * s.w;
+  FOR_EACH(e, total) {
+    int i, c, p;
+    long o = at(s, e, &i, &c, &p);
+    float g = y ? nc_cm_relu_grad(y[o], dy[o]) : dy[o];
+    dx[o] += nc_cm_bn_dx(g, x[o], sm[c], coef[3 * c], coef[3 * c + 1], coef[3 * c + 2]);
+  }
+}
+
 __global__ static void k_relu_mask(nc_t4 s, const float *y, float *dy) {
   size_t total = (size_t)s.n * s.c * s.h * s.w;
   FOR_EACH(e, total) {
@@ -406,4 +493,47 @@ extern "C" void nc_cuk_scale_columns(cudaStream_t st, int d, const float *U, con
 
 extern "C" void nc_cuk_mirror_upper(cudaStream_t st, int d, float *W) {
   k_mirror_upper<<<blocks_for((size_t)d * d), THREADS, 0, st>>>(d, W);
+}
+
+/* Blocks per channel for the sums: enough to fill the device on few channels, ≤ parts_max per
+ * channel in all (the scratch), at least 2048 samples each. */
+static int bn_parts_for(nc_t4 s, int parts_max) {
+  size_t m = (size_t)s.n * s.h * s.w;
+  int parts = (int)((m + 2047) / 2048);
+  if (parts > 64) parts = 64;
+  if (parts > parts_max / s.c) parts = parts_max / s.c;
+  return parts > 0 ? parts : 1;
+}
+
+extern "C" void nc_cuk_bn_train_forward(cudaStream_t st, nc_t4 s, const float *x, float *y,
+                                        const float *gamma, const float *beta, float *running_mean,
+                                        float *running_var, float *save_mean, float *save_invstd,
+                                        int relu, double *scratch, int parts_max) {
+  const int parts = bn_parts_for(s, parts_max);
+  const double m = (double)s.n * s.h * s.w;
+  double *part = scratch, *mean = scratch + (size_t)2 * parts * s.c;
+  dim3 grid(parts, s.c);
+  k_bn_reduce<<<grid, THREADS, 0, st>>>(BN_SUM, s, x, NULL, NULL, NULL, NULL, part);
+  k_bn_mean<<<blocks_for((size_t)s.c), THREADS, 0, st>>>(s.c, parts, m, part, mean);
+  k_bn_reduce<<<grid, THREADS, 0, st>>>(BN_SQDEV, s, x, NULL, NULL, mean, NULL, part);
+  k_bn_affine<<<blocks_for((size_t)s.c), THREADS, 0, st>>>(
+      s.c, parts, m, part, mean, gamma, beta, running_mean, running_var, save_mean, save_invstd);
+  k_bn_apply<<<blocks_for(numel(s)), THREADS, 0, st>>>(s, x, y, gamma, beta, save_mean, save_invstd,
+                                                       relu);
+}
+
+extern "C" void nc_cuk_bn_train_backward(cudaStream_t st, nc_t4 s, const float *x, const float *y,
+                                         const float *dy, const float *gamma,
+                                         const float *save_mean, const float *save_invstd,
+                                         float *dx, float *dgamma, float *dbeta, double *scratch,
+                                         int parts_max) {
+  const int parts = bn_parts_for(s, parts_max);
+  const double m = (double)s.n * s.h * s.w;
+  double *part = scratch;
+  float *coef = (float *)(scratch + (size_t)2 * parts * s.c);
+  dim3 grid(parts, s.c);
+  k_bn_reduce<<<grid, THREADS, 0, st>>>(BN_GRAD, s, x, y, dy, NULL, save_mean, part);
+  k_bn_grad_coefs<<<blocks_for((size_t)s.c), THREADS, 0, st>>>(s.c, parts, m, part, gamma,
+                                                               save_invstd, dgamma, dbeta, coef);
+  if (dx) k_bn_dx<<<blocks_for(numel(s)), THREADS, 0, st>>>(s, x, y, dy, save_mean, coef, dx);
 }

@@ -41,6 +41,23 @@ void nc_cuk_bn_forward_apply(cudaStream_t st, nc_t4 s, const float *x, float *y,
                              const float *beta, const float *save_mean, const float *save_invstd,
                              int relu);
 void nc_cuk_relu_mask(cudaStream_t st, nc_t4 s, const float *y, float *dy);
+/* Training-mode batch norm in own kernels, the ReLU fused (relu 1 / y given), any strided view:
+ * the statistics, the running update and the saved mean and invstd as the CPU's, y = the
+ * normalised x. scratch holds bn_scratch_doubles(parts_max, channels) doubles; parts_max bounds
+ * the blocks per channel (parts_max ≥ channels). */
+void nc_cuk_bn_train_forward(cudaStream_t st, nc_t4 s, const float *x, float *y, const float *gamma,
+                             const float *beta, float *running_mean, float *running_var,
+                             float *save_mean, float *save_invstd, int relu, double *scratch,
+                             int parts_max);
+/* dx += (when dx is not NULL), dgamma += and dbeta += (when not NULL); y the forward's output
+ * when a ReLU was fused (its mask), else NULL. dy is read only. */
+void nc_cuk_bn_train_backward(cudaStream_t st, nc_t4 s, const float *x, const float *y,
+                              const float *dy, const float *gamma, const float *save_mean,
+                              const float *save_invstd, float *dx, float *dgamma, float *dbeta,
+                              double *scratch, int parts_max);
+/* The scratch those two need: the per-block sums and a per-channel vector. */
+#define NC_CUK_BN_SCRATCH_DOUBLES(parts_max, channels) \
+  (2 * (size_t)(parts_max) + 2 * (size_t)(channels))
 /* One direction of the loss (loss.c) into row_loss[B] and dq (and dz when not NULL). */
 void nc_cuk_loss_direction(cudaStream_t st, int kind, int B, int d, const float *q, const float *z,
                            double weight, float *dq, float *dz, double *row_loss);

@@ -5,6 +5,7 @@
  * the CPU backend's update and EMA). */
 #ifndef NCSSL_BACKEND_CUDA_MATH_H
 #define NCSSL_BACKEND_CUDA_MATH_H
+#include <math.h>
 
 #ifdef __CUDACC__
 #define NC_HD __host__ __device__ __forceinline__
@@ -33,6 +34,36 @@ NC_HD float nc_cm_bn_apply(float x, float scale, float shift, int relu) {
  * mean(g·x̂)·invstd; eval is the same with a = b = 0. */
 NC_HD float nc_cm_bn_dx(float g, float x, float mean, float scale, float a, float b) {
   return scale * (g - a - (x - mean) * b);
+}
+
+/* One channel's statistics → its affine map y = x·scale + shift (layers_blocked.h's
+ * nc_bn_channel_affine, same operations): in training the running statistics (when running_mean
+ * is not NULL) move by `momentum` towards the batch's (unbiased variance from ss = Σ (x − mean)²
+ * over m samples), and the mean and 1/sqrt(var + eps) are saved for the backward. momentum
+ * and eps are floats, as layers.h's constants, so (1 − momentum) is the CPU's float. */
+NC_HD void nc_cm_bn_affine(double mean, double var, double ss, double m, int train, float gamma,
+                           float beta, float momentum, float eps, float *running_mean,
+                           float *running_var, float *save_mean, float *save_invstd, float *scale,
+                           float *shift) {
+  if (train && running_mean) {
+    double unbiased = m > 1 ? ss / (m - 1) : var;
+    *running_mean = (float)((1 - momentum) * *running_mean + momentum * mean);
+    *running_var = (float)((1 - momentum) * *running_var + momentum * unbiased);
+  }
+  float invstd = (float)(1.0 / sqrt(var + eps));
+  *save_mean = (float)mean;
+  *save_invstd = invstd;
+  *scale = gamma * invstd;
+  *shift = beta - (float)mean * *scale;
+}
+/* The input gradient's coefficients for nc_cm_bn_dx from Σ g and Σ g·(x − mean) over m samples
+ * (layers_blocked.h's nc_bn_grad_coefs): a = mean(g), b = mean(g·x̂)·invstd; 0 in eval mode. */
+NC_HD void nc_cm_bn_grad_coefs(float gamma, float invstd, int train, double sum_g, double sum_gx,
+                               double m, float *scale, float *a, float *b) {
+  double sum_g_xhat = sum_gx * invstd;
+  *scale = gamma * invstd;
+  *a = train ? (float)(sum_g / m) : 0.0f;
+  *b = train ? (float)(sum_g_xhat / m) * invstd : 0.0f;
 }
 
 /* One element of the SGD / LARS update (torch.optim.SGD's order of float operations); scale is
