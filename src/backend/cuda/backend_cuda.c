@@ -28,9 +28,10 @@
 #include "ncssl/linalg.h"
 #include "ncssl/status.h"
 
-#define MAX_CHANNELS 65536 /* BN's ones/zeros for affine-free layers */
-#define MAX_ROWS 65536     /* the loss's per-row sums */
-#define HEADER 256         /* an allocation's size is kept in front of it */
+#define MAX_CHANNELS 65536    /* BN's ones/zeros for affine-free layers */
+#define MAX_ROWS 65536        /* the loss's per-row sums */
+#define BN_MAX_CHANNELS 65535 /* the own batch-norm kernels: a channel per grid row */
+#define HEADER 256            /* an allocation's size is kept in front of it */
 
 typedef struct {
   nc_conv_cfg cfg;
@@ -307,7 +308,8 @@ static void own_bn_forward(nc_backend *be, nc_t4 s, const float *x, float *y, co
                            const float *beta, float *running_mean, float *running_var, int train,
                            float *save_mean, float *save_invstd, int relu) {
   cuda_ctx *c = ctx_of(be);
-  if (s.c > MAX_CHANNELS) return fail(be, "batch norm", "more channels than the backend supports");
+  if (s.c > BN_MAX_CHANNELS)
+    return fail(be, "batch norm", "more channels than the backend supports");
   if (train) {
     nc_cuk_bn_train_forward(c->stream, s, x, y, gamma, beta, running_mean, running_var, save_mean,
                             save_invstd, relu, c->bn_scratch, MAX_CHANNELS);
@@ -347,7 +349,7 @@ static void cu_bn_backward(nc_backend *be, nc_t4 s, const float *x, const float 
                            int train, float *dx, float *dgamma, float *dbeta) {
   cuda_ctx *c = ctx_of(be);
   if (!c->bn_cudnn && train) {
-    if (s.c > MAX_CHANNELS)
+    if (s.c > BN_MAX_CHANNELS)
       return fail(be, "batch norm", "more channels than the backend supports");
     nc_cuk_bn_train_backward(c->stream, s, x, y, dy, gamma, save_mean, save_invstd, dx, dgamma,
                              dbeta, c->bn_scratch, MAX_CHANNELS);
