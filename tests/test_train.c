@@ -260,7 +260,12 @@ static void test_collapse_measures(void) {
 }
 
 /* The CPU backend with its host memory counted. */
-static int host_allocs, host_frees;
+static int host_allocs, host_frees, fhat_updates;
+static void counted_fhat_update(nc_backend *be, int n, int d, const float *f1, const float *f2,
+                                float keep, float add, float *F) {
+  fhat_updates++;
+  nc_backend_cpu()->i->fhat_update(be, n, d, f1, f2, keep, add, F);
+}
 static void *counted_host_alloc(nc_backend *be, size_t bytes) {
   host_allocs++;
   return nc_backend_cpu()->i->host_alloc(be, bytes);
@@ -270,11 +275,13 @@ static void counted_host_free(nc_backend *be, void *p) {
   nc_backend_cpu()->i->host_free(be, p);
 }
 
-/* The loader's views live in the run's backend's host memory (page-locked on a GPU), and every
- * step record says how long the step waited for its batch. */
+/* The loader's views live in the run's backend's host memory (page-locked on a GPU), the
+ * monitor's sums are made on the backend, and every step record says how long the step waited
+ * for its batch. */
 static void test_input_pipeline(void) {
   nc_backend_i table = *nc_backend_cpu()->i;
   table.host_alloc = counted_host_alloc, table.host_free = counted_host_free;
+  table.fhat_update = counted_fhat_update;
   nc_backend be = *nc_backend_cpu();
   be.i = &table;
   char dir[512], path[600];
@@ -282,10 +289,12 @@ static void test_input_pipeline(void) {
   o.backend = &be;
   o.max_steps = 4;
   nc_train_result res;
-  host_allocs = host_frees = 0;
+  host_allocs = host_frees = fhat_updates = 0;
   CHECK(nc_train_run(&o, &res) == NC_OK);
   CHECK(host_allocs == 2 * (2 * o.loader_threads + 1)); /* x1 and x2 of each ring slot */
   CHECK(host_frees == host_allocs);
+  /* per step: DirectPred's F̂, and the monitor's Σ f fᵀ on the backend too */
+  CHECK(fhat_updates == 2 * 4);
   CHECK(res.steps_run == 4 && res.input_seconds > 0);
   CHECK(res.input_wait_seconds >= 0 && res.input_wait_seconds <= res.input_seconds);
   nc_metrics_log log = {0};

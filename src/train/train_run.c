@@ -53,7 +53,9 @@ typedef struct {
   nc_ssl *ssl;
   nc_metrics *metrics;
   nc_monitor mon;
-  float *corr; /* Σ f fᵀ of the projector outputs since the last monitor record */
+  nc_backend *be; /* where the run computes */
+  float *corr;    /* Σ f fᵀ of the projector outputs since the last monitor record (the backend's
+                     memory: summed where the outputs are, read after a sync) */
   long corr_rows;
   double *F, *W;
   double prev_rank; /* effective rank of the previous monitor record (NaN before the first) */
@@ -97,14 +99,18 @@ static int load_data(run *r) {
   return NC_OK;
 }
 
-/* Folds this step's projector outputs (both views) into Σ f fᵀ. */
+/* Folds this step's projector outputs (both views) into Σ f fᵀ, on the backend (F̂'s update with
+ * nothing forgotten: on a GPU the outputs never travel to the host for it). */
 static void accumulate(run *r, int n) {
   const int d = r->cfg.proj_out;
-  for (int v = 0; v < 2; v++) {
-    const float *f = nc_ssl_f(r->ssl, v);
-    nc_mm_f(1, 0, d, d, n, 1.0f, f, f, 1.0f, r->corr);
-  }
+  r->be->i->fhat_update(r->be, n, d, nc_ssl_f(r->ssl, 0), nc_ssl_f(r->ssl, 1), 1.0f, 1.0f, r->corr);
   r->corr_rows += 2L * n;
+}
+
+/* The monitor sums start over. */
+static void clear_corr(run *r) {
+  r->be->i->zero(r->be, r->corr, (size_t)r->cfg.proj_out * r->cfg.proj_out * sizeof(float));
+  r->corr_rows = 0;
 }
 
 static int ranks(const run *r) { return nc_comm_size(r->comm); }
@@ -123,13 +129,15 @@ static double feature_std_global(run *r, int n, int d, const float *f) {
  * so a record that only looks does not count them twice). Every rank calls it. */
 static int global_corr(run *r, const float **corr, long *rows) {
   const size_t dd = (size_t)r->cfg.proj_out * r->cfg.proj_out;
+  int rc = nc_backend_sync(r->be); /* the sums queued after the last step */
+  if (rc) return rc;
   if (ranks(r) == 1) {
     *corr = r->corr, *rows = r->corr_rows;
     return NC_OK;
   }
   memcpy(r->corr_global, r->corr, dd * sizeof(float));
   double n = (double)r->corr_rows;
-  int rc = nc_comm_allreduce_f(r->comm, r->corr_global, dd, NC_COMM_SUM);
+  rc = nc_comm_allreduce_f(r->comm, r->corr_global, dd, NC_COMM_SUM);
   if (!rc) rc = nc_comm_allreduce_d(r->comm, &n, 1, NC_COMM_SUM);
   r->corr_rows_global = (long)n;
   *corr = r->corr_global, *rows = r->corr_rows_global;
@@ -152,10 +160,7 @@ static int monitor_record(run *r, long step, int epoch, int n_last, int regular,
   if (rc) return rc;
   double fstd = feature_std_global(r, n_last, d, nc_ssl_f(r->ssl, 0));
   if (!write) { /* the other ranks (and rank 0 after a failure): only the sums start over */
-    if (regular) {
-      memset(r->corr, 0, (size_t)d * d * sizeof(float));
-      r->corr_rows = 0;
-    }
+    if (regular) clear_corr(r);
     return NC_OK;
   }
   double scale = 1;
@@ -184,8 +189,7 @@ static int monitor_record(run *r, long step, int epoch, int n_last, int regular,
   res->collapsed = collapse;
   if (!regular) return NC_OK;
   r->prev_rank = r->mon.effective_rank;
-  memset(r->corr, 0, (size_t)d * d * sizeof(float));
-  r->corr_rows = 0;
+  clear_corr(r);
   return NC_OK;
 }
 
@@ -320,8 +324,7 @@ static int setup(run *r, nc_train_state *st) {
   lo.threads = o->loader_threads;
   lo.drop_last = 1; /* every step sees a full batch (batch norm, identical step cost) */
   lo.seed = r->cfg.seed;
-  r->views_memory = (nc_host_memory){nc_backend_host_alloc, nc_backend_host_free,
-                                     o->backend ? o->backend : nc_backend_cpu()};
+  r->views_memory = (nc_host_memory){nc_backend_host_alloc, nc_backend_host_free, r->be};
   lo.memory = &r->views_memory;
   if ((rc = nc_loader_open(&r->loader, &lo))) return rc;
   r->steps_per_epoch = nc_loader_batches_per_epoch(r->loader);
@@ -340,7 +343,7 @@ static int setup(run *r, nc_train_state *st) {
   if (n_ranks > 1 && (rc = nc_ssl_set_comm(r->ssl, r->comm, o->sync_bn))) return rc;
   nc_train_arch_string(&r->cfg, r->arch, sizeof r->arch);
   const int d = r->cfg.proj_out;
-  r->corr = calloc((size_t)d * d, sizeof(float));
+  r->corr = r->be->i->alloc(r->be, (size_t)d * d * sizeof(float)); /* zeroed */
   r->F = malloc((size_t)d * d * sizeof(double));
   r->W = malloc((size_t)d * d * sizeof(double));
   r->fsums = malloc((2 * (size_t)d + 1) * sizeof(double));
@@ -379,10 +382,7 @@ static int setup(run *r, nc_train_state *st) {
     if ((rc = check_position(r, st)) || (rc = nc_loader_seek(r->loader, st->pos))) return rc;
     r->corr_rows = st->monitor_rows;
     r->prev_rank = st->monitor_prev_rank;
-    if (!r->root) { /* the saved sums are every rank's: rank 0 carries them on */
-      memset(r->corr, 0, (size_t)d * d * sizeof(float));
-      r->corr_rows = 0;
-    }
+    if (!r->root) clear_corr(r); /* the saved sums are every rank's: rank 0 carries them on */
   }
   if (!r->root) return NC_OK; /* rank 0 alone writes the run directory */
   /* Everything is validated: from here on the run directory is written. */
@@ -420,7 +420,8 @@ static void teardown(run *r) {
   nc_loader_close(r->loader);
   nc_ssl_free(r->ssl);
   nc_monitor_free(&r->mon);
-  free(r->corr), free(r->F), free(r->W), free(r->fsums), free(r->corr_global);
+  if (r->corr) r->be->i->free(r->be, r->corr);
+  free(r->F), free(r->W), free(r->fsums), free(r->corr_global);
   nc_dataset_free(&r->train);
   nc_dataset_free(&r->eval_train);
   nc_dataset_free(&r->test);
@@ -432,6 +433,7 @@ int nc_train_run(const nc_train_opts *o, nc_train_result *res) {
   r.o = o;
   r.cfg = o->ssl;
   r.comm = o->comm;
+  r.be = o->backend ? o->backend : nc_backend_cpu();
   r.root = nc_comm_rank(o->comm) == 0;
   memset(res, 0, sizeof *res);
   res->effective_rank = res->feature_std = NAN;
