@@ -238,6 +238,44 @@ static void test_step_through_spy(nc_predictor_type pred) {
   nc_ssl_free(ref);
 }
 
+/* A GPU backend's networks keep dense NCHW maps (no channel-major tensor for cuDNN to take as a
+ * strided view): the CPU's table under another kind computes the same steps in that layout (batch
+ * 16 of 16×16: batch norm over 4 samples of 1×1 maps would magnify round-off). */
+static void test_device_layout(void) {
+  enum { DB = 16, DHW = 16, DN = DB * 3 * DHW * DHW };
+  static float xa[DN], xb[DN];
+  for (int i = 0; i < DN; i++) xa[i] = (float)sin(0.37 * i), xb[i] = (float)cos(0.23 * i);
+  nc_backend dev = *nc_backend_cpu();
+  dev.kind = NC_DEVICE_CUDA;
+  nc_ssl_config c = tiny(NC_PREDICTOR_MLP);
+  c.batch = DB, c.image_h = c.image_w = DHW;
+  c.optim.kind = NC_OPTIM_SGD, c.lr.base = 0.05;
+  nc_ssl *ref = NULL, *s = NULL;
+  CHECK(nc_ssl_create(&ref, &c) == NC_OK);
+  CHECK(nc_ssl_create_on(&dev, &s, &c) == NC_OK);
+  if (!ref || !s) return;
+  int blocked, planar, ref_blocked, ref_planar;
+  nc_net_layout_count(nc_ssl_backbone(s), &blocked, &planar);
+  nc_net_layout_count(nc_ssl_backbone(ref), &ref_blocked, &ref_planar);
+  CHECK(blocked == 0 && planar == 0);  /* no channel-major map at all */
+  CHECK(ref_blocked + ref_planar > 0); /* the CPU's are */
+  /* a step agrees to round-off (later steps drift apart: BYOL's steps magnify it) */
+  double l_ref = 0, l = 0;
+  CHECK(nc_ssl_step(ref, DB, xa, xb, &l_ref) == NC_OK);
+  CHECK(nc_ssl_step(s, DB, xa, xb, &l) == NC_OK);
+  CHECK_NEAR(l, l_ref, 1e-6 * fabs(l_ref));
+  float *w0, *w1, *g;
+  size_t n0, n1;
+  nc_net_flat(nc_ssl_backbone(s), &w0, &g, &n0);
+  nc_net_flat(nc_ssl_backbone(ref), &w1, &g, &n1);
+  double d = 0, r = 0;
+  for (size_t i = 0; i < n0 && n0 == n1; i++)
+    d += (w0[i] - w1[i]) * (double)(w0[i] - w1[i]), r += w1[i] * (double)w1[i];
+  CHECK(n0 == n1 && sqrt(d / r) < 1e-5);
+  nc_ssl_free(s);
+  nc_ssl_free(ref);
+}
+
 /* ImageNet stem: max pooling and a ReLU-free path through the spy, forward and backward. */
 static void test_maxpool_through_spy(void) {
   nc_resnet_cfg rc = {18, NC_STEM_IMAGENET, 3, 2};
@@ -422,6 +460,7 @@ int main(void) {
   test_step_through_spy(NC_PREDICTOR_MLP);
   test_step_through_spy(NC_PREDICTOR_DIRECTPRED);
   test_maxpool_through_spy();
+  test_device_layout();
   test_cpu_step_ops();
   test_arena_on();
   test_host_memory_and_eigh();

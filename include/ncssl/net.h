@@ -11,7 +11,8 @@
  * fails.
  *
  * Inputs and outputs are what PyTorch sees: an image batch is NCHW [n, c, h, w], features and head
- * inputs/outputs are row-major [n, d]. Inside, ResNets keep activations channel-major (CNHW).
+ * inputs/outputs are row-major [n, d]. Inside, ResNets keep activations channel-major (CNHW) on
+ * the CPU and dense NCHW on a GPU backend.
  *
  * Parameter names (nc_net_params, in PyTorch state_dict order; `prefix` from the builder, if not
  * NULL, is prepended with a dot):

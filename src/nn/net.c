@@ -85,7 +85,9 @@ int nc_net_conv(nc_net *net, const char *name, int in, int cout, int k, int stri
   int oh, ow;
   nc_conv2d_out_hw(&n->conv, x->h, x->w, &oh, &ow);
   n->w_off = reserve(&net->n_w, (size_t)cout * x->c * k * k);
-  return n->out = nc_net_add_tensor(net, cout, oh, ow, 1);
+  /* Channel-major outputs serve the CPU's kernels (im2col's GEMM shapes, the channel-blocked
+   * maps); other backends get dense NCHW, the layout cuDNN takes without strided descriptors. */
+  return n->out = nc_net_add_tensor(net, cout, oh, ow, net->be->kind == NC_DEVICE_CPU);
 }
 
 int nc_net_bn(nc_net *net, const char *name, int in, int affine) {

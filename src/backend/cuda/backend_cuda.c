@@ -9,8 +9,8 @@
  * sync, so no second copy of the model is kept. Dedicated device memory with explicit copies is
  * the alternative to measure on a GPU.
  *
- * Layouts: the tape's tensors are NCHW or channel-major CNHW views (layers.h); both are passed to
- * cuDNN as strided 4-D descriptors.
+ * Layouts: networks built on this backend keep dense NCHW maps (nc_net_conv); every view is still
+ * passed to cuDNN with its strides, so the tests' channel-major views work too.
  *
  * Errors: operations return nothing; the first failure is kept and reported by the next sync
  * (nc_backend_sync, which every SSL step ends with). */
