@@ -268,10 +268,7 @@ static void test_device_layout(void) {
   size_t n0, n1;
   nc_net_flat(nc_ssl_backbone(s), &w0, &g, &n0);
   nc_net_flat(nc_ssl_backbone(ref), &w1, &g, &n1);
-  double d = 0, r = 0;
-  for (size_t i = 0; i < n0 && n0 == n1; i++)
-    d += (w0[i] - w1[i]) * (double)(w0[i] - w1[i]), r += w1[i] * (double)w1[i];
-  CHECK(n0 == n1 && sqrt(d / r) < 1e-5);
+  CHECK(n0 == n1 && nc_test_rel_dist(w0, w1, n0) < 1e-5);
   nc_ssl_free(s);
   nc_ssl_free(ref);
 }

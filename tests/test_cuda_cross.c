@@ -295,10 +295,7 @@ static double weights_err(nc_ssl *a, nc_ssl *b) {
   size_t na, nb;
   nc_net_flat(nc_ssl_backbone(a), &wa, &g, &na);
   nc_net_flat(nc_ssl_backbone(b), &wb, &g, &nb);
-  double d = 0, r = 0;
-  for (size_t i = 0; i < na && na == nb; i++)
-    d += (wa[i] - wb[i]) * (double)(wa[i] - wb[i]), r += wb[i] * (double)wb[i];
-  return na == nb ? sqrt(d / r) : 1e9;
+  return na == nb ? nc_test_rel_dist(wa, wb, na) : 1e9;
 }
 
 static void test_steps_and_resume(void) {

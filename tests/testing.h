@@ -2,6 +2,7 @@
 #ifndef NCSSL_TESTING_H
 #define NCSSL_TESTING_H
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 
 extern int nc_test_failures, nc_test_checks;
@@ -26,6 +27,9 @@ extern int nc_test_failures, nc_test_checks;
               w_, t_);                                                                            \
     }                                                                                             \
   } while (0)
+
+/* ‖a − b‖ / ‖b‖ over n floats, in double (0 when both are 0). */
+double nc_test_rel_dist(const float *a, const float *b, size_t n);
 
 /* Prints "N passed, M failed" and returns the process exit code. */
 int nc_test_done(void);
