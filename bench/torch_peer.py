@@ -15,6 +15,10 @@ target (0.996), SGD lr 0.03 momentum 0.9 weight decay 4e-4.
          with probability 0.8, normalisation), then the training step. Batched on the tensor
          side (one grid_sample per view), in the main process.
 
+--bf16 runs the forward passes under torch.autocast("cpu", dtype=torch.bfloat16) (bf16
+convolutions and linear layers, fp32 weights and optimizer), the peer of `--precision bf16`;
+--channels-last keeps the images and weights channels-last (oneDNN's preferred bf16 layout).
+
 Prints one JSON line. Run with /usr/bin/python3; threads from --threads.
 """
 import argparse
@@ -85,16 +89,21 @@ class Learner:
         self.opt = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=4e-4)
         self.F = None  # DirectPred's moving correlation of the projector outputs
         self.set_seconds = 0.0
+        self.bf16 = a.bf16
+        if a.channels_last:
+            self.online.to(memory_format=torch.channels_last)
+            self.target.to(memory_format=torch.channels_last)
 
     @staticmethod
     def loss(p, z):
         return (2 - 2 * F.cosine_similarity(p, z, dim=-1)).mean()
 
     def step(self, x1, x2):
-        f1, f2 = self.online(x1), self.online(x2)
-        with torch.no_grad():
-            z1, z2 = self.target(x1), self.target(x2)
-        loss = self.loss(self.pred(f1), z2) + self.loss(self.pred(f2), z1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            f1, f2 = self.online(x1), self.online(x2)
+            with torch.no_grad():
+                z1, z2 = self.target(x1), self.target(x2)
+            loss = self.loss(self.pred(f1), z2) + self.loss(self.pred(f2), z1)
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
@@ -160,6 +169,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps first (step mode)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bf16", action="store_true", help="autocast the forward passes to bf16")
+    ap.add_argument("--channels-last", action="store_true", help="channels-last images and weights")
     ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -169,6 +180,8 @@ def main():
         learner = Learner(a)
         x1 = torch.randn(a.batch, a.in_channels, a.image, a.image)
         x2 = torch.randn(a.batch, a.in_channels, a.image, a.image)
+        if a.channels_last:
+            x1, x2 = (x.contiguous(memory_format=torch.channels_last) for x in (x1, x2))
         for _ in range(a.warmup):
             learner.step(x1, x2)
         learner.set_seconds = 0.0
@@ -177,7 +190,8 @@ def main():
             loss = learner.step(x1, x2)
         dt = (time.perf_counter() - t) / a.steps
         out.update(width=a.width, image=a.image, in_channels=a.in_channels, batch=a.batch,
-                   predictor=a.predictor, ms_per_step=dt * 1e3, images_per_s=a.batch / dt, loss=loss)
+                   predictor=a.predictor, bf16=a.bf16, channels_last=a.channels_last,
+                   ms_per_step=dt * 1e3, images_per_s=a.batch / dt, loss=loss)
     else:
         a.in_channels, a.image = 1, 28
         images = read_idx_images(os.path.join(a.data_dir, "train-images-idx3-ubyte.gz"))

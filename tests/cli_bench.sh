@@ -75,6 +75,22 @@ fi
 ji=$(NCSSL_CONV=im2col run) || fail "bench step NCSSL_CONV=im2col exited $?"
 [ "$(echo "$ji" | fmap blocked)" = 0 ] || fail "NCSSL_CONV=im2col kept blocked maps: $ji"
 echo "$ji" | grep -qE '"loss": -?[0-9]' || fail "NCSSL_CONV=im2col: no finite loss: $ji"
+# --precision bf16: oneDNN's bf16 kernels on the 3×3 layers of 16+ input channels (16 of the 20
+# at width 32: not the stem, not the three 1×1 shortcuts) where the CPU has them; refused with one
+# line where it has none (ONEDNN_MAX_CPU_ISA hides them)
+if grep -qw avx512_bf16 /proc/cpuinfo && echo "$jf" | grep -q '"sgemm_backend": "oneDNN"'; then
+  jb=$(wrun --precision bf16) || fail "bench step --precision bf16 exited $?"
+  [ "$(echo "$jb" | count onednn_bf16)" = 16 ] || fail "bf16: not 16 bf16 convolutions: $jb"
+  awk -v a="$(echo "$jb" | field loss)" -v b="$(echo "$jf" | field loss)" \
+    'BEGIN {d = a - b; if (d < 0) d = -d; exit !(d > 0 && d < 0.05 * b)}' ||
+    fail "bf16 loss $(echo "$jb" | field loss) not within 5% of fp32's (and not equal)"
+else
+  echo "cli_bench: no bf16 kernels on this CPU or build; bf16 refusal checked only"
+fi
+err=$(ONEDNN_MAX_CPU_ISA=AVX512_CORE "$NCSSL" bench step --precision bf16 --width 4 --image 8 \
+  --batch 4 --steps 1 2>&1 >/dev/null); rc=$?
+[ "$rc" -eq 2 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q -- '--precision bf16' ||
+  fail "bf16 without bf16 kernels: exit $rc (expected 2, one line naming --precision bf16): $err"
 # bench eigh: the CPU's LAPACKE timed; a GPU's two solvers only with a GPU; bad values refused
 je=$("$NCSSL" bench eigh --dim 32 --rounds 3 --json) || fail "bench eigh exited $?"
 awk -v t="$(echo "$je" | field cpu_ms)" 'BEGIN {exit !(t > 0)}' || fail "bench eigh: no cpu_ms: $je"

@@ -437,8 +437,15 @@ static void test_parse(void) {
   CHECK(be->kind == NC_DEVICE_CPU && be->precision == NC_PRECISION_TF32 && be != nc_backend_cpu());
   nc_backend_close(be); /* a shared instance too */
   CHECK(nc_backend_open(&be, "cpu", NULL) == NC_OK && be->precision == NC_PRECISION_TF32);
-  CHECK(nc_backend_cpu_at(NC_PRECISION_BF16) == NULL);
-  CHECK(nc_backend_open(&be, "cpu", "bf16") == NC_EUSAGE && be == NULL);
+  /* bf16 where the CPU has bf16 convolution kernels, refused where it has none */
+  if (nc_conv_bf16_available()) {
+    CHECK(nc_backend_open(&be, "cpu", "bf16") == NC_OK &&
+          be == nc_backend_cpu_at(NC_PRECISION_BF16));
+    CHECK(be && be->precision == NC_PRECISION_BF16 && be->kind == NC_DEVICE_CPU);
+  } else {
+    CHECK(nc_backend_cpu_at(NC_PRECISION_BF16) == NULL);
+    CHECK(nc_backend_open(&be, "cpu", "bf16") == NC_EUSAGE && be == NULL);
+  }
   nc_backend_close(nc_backend_cpu()); /* the shared instance stays */
   CHECK(nc_backend_cpu()->i->alloc != NULL);
   /* No GPU here (and maybe no CUDA in the build): a runtime failure, one message. */

@@ -4,7 +4,8 @@
  * one input channel, strided and 1×1 convolutions; Winograd where it is allowed and worth it (and
  * nowhere else), computing other roundings than the direct kernels within its error bound;
  * bit-identical repeats (determinism for a fixed thread count); a plan rebuilt for a smaller batch;
- * and the OpenBLAS thread count left as the caller set it. */
+ * bf16 kernels on the layers where they pay (CPUs with AVX512-BF16 / AMX); and the OpenBLAS thread
+ * count left as the caller set it. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -286,6 +287,56 @@ static void test_gemm_winograd(void) {
   nc_conv_plan_free(p);
 }
 
+/* bf16 (NC_CONV_BF16): the 3×3 layers of 16+ input channels run oneDNN's bf16 kernels, within
+ * bf16's rounding of the fp32 result (inputs rounded to 8 significant bits: about 10⁻³ of the
+ * largest value, far above fp32's 10⁻⁶, so the test sees bf16 was used), accumulating into dx
+ * and dW, the same bits on a repeat; the stem and 1×1 layers keep their fp32 plans. */
+static void bf16_layer(nc_conv_cfg c, int n, int h, int cnhw, int expect_bf16) {
+  int oh, ow;
+  nc_conv2d_out_hw(&c, h, h, &oh, &ow);
+  nc_t4 xs = cnhw ? nc_t4_cnhw(n, c.cin, h, h) : nc_t4_nchw(n, c.cin, h, h);
+  nc_t4 ys = cnhw ? nc_t4_cnhw(n, c.cout, oh, ow) : nc_t4_nchw(n, c.cout, oh, ow);
+  size_t nx = nc_t4_numel(xs), ny = nc_t4_numel(ys), nw = (size_t)c.cout * c.cin * c.kh * c.kw;
+  nc_conv_plan *p = NULL;
+  CHECK(nc_conv_plan_new(&p, &c, xs, ys, 1, NC_CONV_BF16) == 0);
+  CHECK((strcmp(nc_conv_plan_kind(p), "onednn-bf16") == 0) == expect_bf16);
+  size_t ns = nc_conv2d_scratch_floats(&c, n, h, h), np = nc_conv_plan_scratch_floats(p);
+  if (np > ns) ns = np;
+  float *x = randn(nx), *W = randn(nw), *dy = randn(ny), *dx0 = randn(nx), *dw0 = randn(nw);
+  float *y1 = malloc(ny * 4), *y2 = malloc(ny * 4), *y3 = malloc(ny * 4), *s = malloc(ns * 4);
+  float *dx1 = malloc(nx * 4), *dx2 = malloc(nx * 4), *dw1 = malloc(nw * 4), *dw2 = malloc(nw * 4);
+  nc_conv2d_forward(&c, xs, x, W, ys, y1, s, ns);
+  nc_conv2d_forward_with(p, &c, xs, x, W, ys, y2, s, ns);
+  nc_conv2d_forward_with(p, &c, xs, x, W, ys, y3, s, ns);
+  CHECK(memcmp(y2, y3, ny * 4) == 0);
+  memcpy(dx1, dx0, nx * 4), memcpy(dx2, dx0, nx * 4);
+  memcpy(dw1, dw0, nw * 4), memcpy(dw2, dw0, nw * 4);
+  nc_conv2d_backward(&c, xs, x, W, ys, dy, dx1, dw1, s, ns);
+  nc_conv2d_backward_with(p, &c, xs, x, W, ys, dy, dx2, dw2, s, ns);
+  /* the accumulated gradients minus the start: what the backward added */
+  for (size_t i = 0; i < nx; i++) dx1[i] -= dx0[i], dx2[i] -= dx0[i];
+  for (size_t i = 0; i < nw; i++) dw1[i] -= dw0[i], dw2[i] -= dw0[i];
+  double ey = rel_diff(y2, y1, ny), ex = rel_diff(dx2, dx1, nx), ew = rel_diff(dw2, dw1, nw);
+  fprintf(stderr, "bf16 %d->%d k%d s%d n%d %dx%d %s: y %.2g dx %.2g dW %.2g\n", c.cin, c.cout, c.kh,
+          c.stride, n, h, h, nc_conv_plan_kind(p), ey, ex, ew);
+  const double lo = expect_bf16 ? 1e-4 : 0, hi = expect_bf16 ? 2e-2 : 1e-5;
+  CHECK(ey >= lo && ey < hi && ex >= lo && ex < hi && ew >= lo && ew < hi);
+  nc_conv_plan_free(p);
+  free(x), free(W), free(dy), free(dx0), free(dw0), free(y1), free(y2), free(y3), free(s);
+  free(dx1), free(dx2), free(dw1), free(dw2);
+}
+
+static void test_bf16(void) {
+  if (!nc_conv_bf16_available()) {
+    fprintf(stderr, "bf16: this CPU (or ONEDNN_MAX_CPU_ISA) has no bf16 kernels: skipped\n");
+    return;
+  }
+  bf16_layer((nc_conv_cfg){64, 64, 3, 3, 1, 1}, 8, 16, 1, 1);
+  bf16_layer((nc_conv_cfg){16, 32, 3, 3, 2, 1}, 16, 29, 0, 1); /* stride 2, odd size, NCHW */
+  bf16_layer((nc_conv_cfg){3, 64, 3, 3, 1, 1}, 16, 28, 0, 0);  /* the stem: fp32 */
+  bf16_layer((nc_conv_cfg){64, 128, 1, 1, 2, 0}, 8, 16, 1, 0); /* a 1×1 shortcut: fp32 */
+}
+
 int main(void) {
   nc_rng_seed(&rng, 13);
   omp_set_num_threads(2);
@@ -316,6 +367,7 @@ int main(void) {
   test_other_batch(64, 8, 40, 32, 1); /* Winograd for both */
   test_blocked_views(dnnl);
   if (dnnl) test_gemm_winograd();
+  if (dnnl) test_bf16();
   test_blas_threads();
   return nc_test_done();
 }

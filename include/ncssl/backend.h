@@ -32,7 +32,10 @@ typedef enum { NC_DEVICE_CPU = 0, NC_DEVICE_CUDA = 1 } nc_device_kind;
  * convolutions): faster convolution arithmetic within TF32's error, i.e. TF32 tensor cores where
  * the device has them and, on the CPU, Winograd F(4×4, 3×3) convolutions (fp32 arithmetic with a
  * few times a direct convolution's rounding error); fp32: direct fp32 arithmetic only; bf16: mixed
- * precision (bf16 activations, fp32 master weights and state). */
+ * precision, the convolutions' inputs (activations, weights, output gradients) rounded to bf16
+ * with fp32 accumulation, everything else (weights, batch-norm statistics, loss, F̂, optimizer
+ * state, the stored activations) fp32. The CPU has it where oneDNN has bf16 kernels; the CUDA
+ * backend refuses it (not implemented). */
 typedef enum { NC_PRECISION_TF32 = 0, NC_PRECISION_FP32 = 1, NC_PRECISION_BF16 = 2 } nc_precision;
 
 /* One optimizer update of one tensor (optim.h: SGD as torch.optim.SGD, or LARS):
@@ -149,7 +152,8 @@ struct nc_backend {
 /* The CPU backend at fp32 (direct convolutions): what a NULL backend means everywhere. One shared
  * instance; never destroy it. */
 nc_backend *nc_backend_cpu(void);
-/* The CPU backend's shared instance at a precision it has (fp32 or tf32); NULL for bf16. */
+/* The CPU backend's shared instance at a precision it has: fp32, tf32, and bf16 where the CPU has
+ * bf16 convolution kernels (nc_conv_bf16_available); NULL otherwise. */
 nc_backend *nc_backend_cpu_at(nc_precision precision);
 /* 1 when this build has the CUDA backend (NCSSL_CUDA). */
 int nc_backend_cuda_built(void);
@@ -162,8 +166,9 @@ int nc_device_parse(const char *s, nc_device_kind *kind, int *device);
 /* Parses "tf32", "fp32" or "bf16". Returns NC_OK or NC_EUSAGE. */
 int nc_precision_parse(const char *s, nc_precision *p);
 const char *nc_precision_name(nc_precision p);
-/* Creates the backend a --device / --precision pair names (the CPU backend for "cpu", which
- * accepts tf32 and fp32: it computes fp32 either way, and refuses bf16). Errors as above. */
+/* Creates the backend a --device / --precision pair names (the CPU backend for "cpu": tf32 and
+ * fp32 compute fp32, bf16 rounds the convolutions' inputs to bf16 and is refused, NC_EUSAGE, on
+ * a CPU without bf16 kernels). Errors as above. */
 int nc_backend_open(nc_backend **out, const char *device, const char *precision);
 /* Destroys a backend from nc_backend_open / nc_backend_cuda_create (the CPU one is left alone;
  * NULL is fine). */

@@ -167,13 +167,23 @@ double nc_conv2d_flops(const nc_conv_cfg *cfg, int n, int h, int w);
 
 typedef struct nc_conv_plan nc_conv_plan;
 
+/* The arithmetic a plan may use. NC_CONV_FP32: direct fp32 kernels. NC_CONV_TF32: also Winograd
+ * F(4×4, 3×3) for the 3×3 stride-1 layers of 32+ channels where it pays (faster; a few times a
+ * direct convolution's rounding error). NC_CONV_BF16: inputs, weights and output gradients
+ * rounded to bf16 on their way into oneDNN's AVX512-BF16 / AMX kernels, fp32 accumulation, fp32
+ * outputs and gradients (the tensors stay fp32), for the 3×3 layers of 16+ input channels, where
+ * it pays; the others, and every layer on a CPU without bf16 kernels, are planned as at tf32. */
+typedef enum { NC_CONV_FP32 = 0, NC_CONV_TF32 = 1, NC_CONV_BF16 = 2 } nc_conv_math;
+/* 1 when this build and CPU have bf16 convolution kernels (oneDNN's effective ISA includes
+ * AVX512-BF16: Cooper Lake, Sapphire Rapids and later, Zen 4); ONEDNN_MAX_CPU_ISA lowers it. */
+int nc_conv_bf16_available(void);
+
 /* *plan = a plan for inputs in view xs (its n is the batch) and outputs in view ys, with the
- * backward primitives when backward != 0; *plan = NULL (and NC_OK) when there is none for this
- * shape (never for blocked views while oneDNN is there). allow_winograd != 0 lets 3×3 stride-1
- * layers of 32+ channels use Winograd F(4×4, 3×3) kernels where oneDNN has them (faster; a few
- * times a direct convolution's rounding error). Fails only when out of memory. */
+ * backward primitives when backward != 0, using the arithmetic `math` allows (nc_conv_math);
+ * *plan = NULL (and NC_OK) when there is none for this shape (never for blocked views while
+ * oneDNN is there). Fails only when out of memory. */
 int nc_conv_plan_new(nc_conv_plan **plan, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward,
-                     int allow_winograd);
+                     nc_conv_math math);
 void nc_conv_plan_free(nc_conv_plan *plan);
 /* Scratch floats the plan's forward and backward need (0 for NULL). */
 size_t nc_conv_plan_scratch_floats(const nc_conv_plan *plan);
@@ -183,8 +193,8 @@ int nc_conv_plan_fits(const nc_conv_plan *plan, nc_t4 xs, nc_t4 ys, size_t scrat
  * nc_conv2d_*_with do) and returns whether it does (0 for NULL, without oneDNN, or when oneDNN
  * failed to remake them). */
 int nc_conv_plan_follow(nc_conv_plan *plan, nc_t4 xs, nc_t4 ys, size_t scratch_floats);
-/* What nc_conv2d_*_with runs for the plan's views: "winograd" or "onednn" (direct kernels) when a
- * plan exists, "im2col" otherwise. */
+/* What nc_conv2d_*_with runs for the plan's views: "winograd", "winograd-gemm", "onednn-bf16"
+ * or "onednn" (direct fp32 kernels) when a plan exists, "im2col" otherwise. */
 const char *nc_conv_plan_kind(const nc_conv_plan *plan);
 /* nc_conv2d_forward / nc_conv2d_backward through the plan when it fits (remade for another batch
  * size when needed), else im2col + SGEMM; blocked views that no plan serves get NaNs (a caller

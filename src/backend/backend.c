@@ -61,10 +61,11 @@ int nc_backend_open(nc_backend **out, const char *device, const char *precision)
     (*out)->eigh = eigh;
     return NC_OK;
   }
-  /* The CPU's tf32 allows Winograd convolutions; mixed bf16 it does not have. */
-  if (prec == NC_PRECISION_BF16)
-    return nc_fail(NC_EUSAGE, "--precision bf16: the CPU backend computes fp32 only");
-  *out = nc_backend_cpu_at(prec);
+  /* The CPU's tf32 allows Winograd convolutions, its bf16 needs bf16 kernels. */
+  if (!(*out = nc_backend_cpu_at(prec)))
+    return nc_fail(NC_EUSAGE,
+                   "--precision bf16: this CPU has no bf16 convolution kernels (oneDNN's need "
+                   "AVX512-BF16 or AMX); use tf32 or fp32");
   return NC_OK;
 }
 

@@ -156,6 +156,7 @@ static int bench_step(int argc, char **argv) {
   const nc_net *bb = nc_ssl_backbone(s);
   int n_wino = nc_net_conv_count(bb, "winograd"), n_direct = nc_net_conv_count(bb, "onednn");
   int n_wino_gemm = nc_net_conv_count(bb, "winograd-gemm");
+  int n_bf16 = nc_net_conv_count(bb, "onednn-bf16");
   int n_im2col = nc_net_conv_count(bb, "im2col"), n_device = nc_net_conv_count(bb, "device");
   int n_blocked, n_planar;
   nc_net_layout_count(bb, &n_blocked, &n_planar);
@@ -181,8 +182,8 @@ static int bench_step(int argc, char **argv) {
     nc_json_field(stdout, "peak_device_mb", nc_backend_peak_bytes(be) / 1048576.0);
     printf(
         ", \"convolutions\": {\"winograd\": %d, \"winograd_gemm\": %d, \"onednn\": %d, "
-        "\"im2col\": %d, \"device\": %d}",
-        n_wino, n_wino_gemm, n_direct, n_im2col, n_device);
+        "\"onednn_bf16\": %d, \"im2col\": %d, \"device\": %d}",
+        n_wino, n_wino_gemm, n_direct, n_bf16, n_im2col, n_device);
     printf(", \"feature_maps\": {\"blocked\": %d, \"planar\": %d}", n_blocked, n_planar);
     printf("}\n");
   } else {
@@ -200,9 +201,9 @@ static int bench_step(int argc, char **argv) {
         100 * tm.online_forward / tot, 100 * tm.target_forward / tot, 100 * tm.backward / tot,
         100 * tm.optimizer / tot, 100 * tm.predictor_set / tot, 100 * tm.ema / tot);
     printf(
-        "  convolutions: %d Winograd (oneDNN), %d Winograd (SGEMM), %d oneDNN direct, %d im2col, "
-        "%d device-chosen\n",
-        n_wino, n_wino_gemm, n_direct, n_im2col, n_device);
+        "  convolutions: %d Winograd (oneDNN), %d Winograd (SGEMM), %d oneDNN direct, %d oneDNN "
+        "bf16, %d im2col, %d device-chosen\n",
+        n_wino, n_wino_gemm, n_direct, n_bf16, n_im2col, n_device);
     printf("  feature maps: %d channel-blocked, %d planar\n", n_blocked, n_planar);
     printf("  last loss %.6f\n", loss);
   }

@@ -14,6 +14,11 @@
  * +=) without another pass. The blocked copies live in the caller's scratch, so a network shares
  * one buffer for all of its convolutions.
  *
+ * At --precision bf16, on CPUs with bf16 kernels (AVX512-BF16, AMX), the primitives read bf16: the
+ * reorders that bring x, W and dy in round them, the kernels accumulate in fp32 and write fp32
+ * y, dx and dW (with the same sum post-op), so only the convolutions' inputs are bf16, as under
+ * torch.autocast, while every tensor the network keeps stays fp32.
+ *
  * Where the caller allows it (the CPU backend at --precision tf32), the 3×3 stride-1 convolutions
  * of 32 or more channels use oneDNN's Winograd F(4×4, 3×3) kernels instead of direct ones: 1.4-2.3×
  * faster on those layers, at a few times the float rounding of a direct convolution, well inside
@@ -49,6 +54,8 @@ struct nc_conv_plan {
   nc_t4 xs, ys;       /* the views the primitives are made for */
   int backward;       /* make the backward primitives too */
   int allow_winograd; /* the caller accepts Winograd's rounding */
+  int want_bf16;      /* the caller asked for bf16 arithmetic (NC_CONV_BF16) */
+  int bf16;           /* the primitives take bf16 inputs */
   int winograd;       /* the primitives are Winograd ones */
   int gemm_winograd; /* no primitives: Winograd through SGEMM (winograd.c), where oneDNN has none */
   int ready;         /* primitives exist for xs, ys (0: this batch size runs im2col) */
@@ -71,17 +78,17 @@ static dnnl_memory_desc_t user_md(nc_t4 t) {
   return md;
 }
 
-static dnnl_memory_desc_t any_md(int n, int c, int h, int w) {
+static dnnl_memory_desc_t any_md(int n, int c, int h, int w, dnnl_data_type_t type) {
   dnnl_memory_desc_t md;
   dnnl_dims_t dims = {n, c, h, w};
-  dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_f32, dnnl_format_tag_any);
+  dnnl_memory_desc_init_by_tag(&md, 4, dims, type, dnnl_format_tag_any);
   return md;
 }
 
-static dnnl_memory_desc_t weights_md(const nc_conv_cfg *c, int any) {
+static dnnl_memory_desc_t weights_md(const nc_conv_cfg *c, int any, dnnl_data_type_t type) {
   dnnl_memory_desc_t md;
   dnnl_dims_t dims = {c->cout, c->cin, c->kh, c->kw};
-  dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_f32, any ? dnnl_format_tag_any : dnnl_oihw);
+  dnnl_memory_desc_init_by_tag(&md, 4, dims, type, any ? dnnl_format_tag_any : dnnl_oihw);
   return md;
 }
 
@@ -138,7 +145,7 @@ static void release(nc_conv_plan *p) {
   if (p->bwd_w) dnnl_primitive_destroy(p->bwd_w);
   p->fwd = p->bwd_data = p->bwd_w = NULL;
   p->fwd_floats = p->bwd_floats = 0;
-  p->ready = p->winograd = p->gemm_winograd = 0;
+  p->ready = p->winograd = p->gemm_winograd = p->bf16 = 0;
 }
 
 void nc_conv_plan_free(nc_conv_plan *p) {
@@ -158,6 +165,17 @@ void nc_conv_plan_free(nc_conv_plan *p) {
  * the choice, and with it every result, is the same in every process for a given thread count. */
 static int worth_it(const nc_conv_cfg *c, nc_t4 xs) {
   return c->kh * c->kw > 1 && c->cin >= 3 && nc_conv2d_flops(c, xs.n, xs.h, xs.w) >= 2e7;
+}
+
+/* Where bf16 kernels beat the fp32 plan, measured per layer of a width-64 ResNet-18 at 32×32,
+ * batch 64, in a whole step on the 2-core AMX machine (fwd + bwd with the reorders;
+ * docs/performance.md): 3×3 layers of 64+ channels 2.2-2.6× (512 channels at 4×4: 1.4×); the
+ * 3-channel stem 0.6× and the 1×1 downsamples 0.55-1.07×, which keep fp32. */
+static int bf16_worth_it(const nc_conv_cfg *c) { return c->kh * c->kw > 1 && c->cin >= 16; }
+
+int nc_conv_bf16_available(void) {
+  const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+  return (isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16;
 }
 
 /* Channel-blocked tensors have no im2col path: a plan is made for every shape that touches one
@@ -195,7 +213,8 @@ static void ask_onednn_winograd(void) {
   dnnl_engine_t eng;
   if (dnnl_engine_create(&eng, dnnl_cpu, 0)) return;
   const nc_conv_cfg c = {64, 64, 3, 3, 1, 1};
-  dnnl_memory_desc_t src = any_md(32, 64, 8, 8), dst = src, w = weights_md(&c, 1);
+  dnnl_memory_desc_t src = any_md(32, 64, 8, 8, dnnl_f32), dst = src;
+  dnnl_memory_desc_t w = weights_md(&c, 1, dnnl_f32);
   dnnl_dims_t strides = {1, 1}, pad = {1, 1};
   dnnl_convolution_desc_t d;
   dnnl_primitive_desc_t pd = NULL;
@@ -207,13 +226,19 @@ static void ask_onednn_winograd(void) {
   dnnl_engine_destroy(eng);
 }
 
-/* Creates the primitives and their reorders with algorithm alg; -1 when oneDNN declines. */
-static int build_with(nc_conv_plan *p, int backward, dnnl_alg_kind_t alg) {
+/* Creates the primitives and their reorders with algorithm alg; -1 when oneDNN declines. With
+ * bf16, what the kernels read (x, W, dy) is bf16 and what they write (y, dx, dW) fp32: the
+ * reorders from the caller's fp32 tensors round on the way in. */
+static int build_with(nc_conv_plan *p, int backward, dnnl_alg_kind_t alg, int bf16) {
   const nc_conv_cfg *c = &p->cfg;
+  const dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
   dnnl_dims_t strides = {c->stride, c->stride}, pad = {c->pad, c->pad};
-  dnnl_memory_desc_t src = any_md(p->xs.n, c->cin, p->xs.h, p->xs.w);
-  dnnl_memory_desc_t dst = any_md(p->ys.n, c->cout, p->ys.h, p->ys.w);
-  dnnl_memory_desc_t wany = weights_md(c, 1), woihw = weights_md(c, 0);
+  dnnl_memory_desc_t src = any_md(p->xs.n, c->cin, p->xs.h, p->xs.w, in);
+  dnnl_memory_desc_t dst = any_md(p->ys.n, c->cout, p->ys.h, p->ys.w, dnnl_f32);
+  dnnl_memory_desc_t dsrc = any_md(p->xs.n, c->cin, p->xs.h, p->xs.w, dnnl_f32);
+  dnnl_memory_desc_t ddst = any_md(p->ys.n, c->cout, p->ys.h, p->ys.w, in);
+  dnnl_memory_desc_t wany = weights_md(c, 1, in), dwany = weights_md(c, 1, dnnl_f32);
+  dnnl_memory_desc_t woihw = weights_md(c, 0, dnnl_f32);
   dnnl_memory_desc_t xu = user_md(p->xs), yu = user_md(p->ys);
   dnnl_convolution_desc_t d;
   dnnl_primitive_desc_t fpd = NULL, dpd = NULL, wpd = NULL;
@@ -231,11 +256,11 @@ static int build_with(nc_conv_plan *p, int backward, dnnl_alg_kind_t alg) {
   p->fwd_floats = used;
   if (backward) {
     used = 0;
-    if (dnnl_convolution_backward_data_desc_init(&d, alg, &src, &wany, &dst, strides, pad, pad) ||
+    if (dnnl_convolution_backward_data_desc_init(&d, alg, &dsrc, &wany, &ddst, strides, pad, pad) ||
         dnnl_primitive_desc_create(&dpd, &d, NULL, p->eng, fpd) ||
         dnnl_primitive_create(&p->bwd_data, dpd) ||
-        dnnl_convolution_backward_weights_desc_init(&d, alg, &src, &wany, NULL, &dst, strides, pad,
-                                                    pad) ||
+        dnnl_convolution_backward_weights_desc_init(&d, alg, &src, &dwany, NULL, &ddst, strides,
+                                                    pad, pad) ||
         dnnl_primitive_desc_create(&wpd, &d, NULL, p->eng, fpd) ||
         dnnl_primitive_create(&p->bwd_w, wpd))
       goto done;
@@ -255,6 +280,7 @@ static int build_with(nc_conv_plan *p, int backward, dnnl_alg_kind_t alg) {
     }
     p->bwd_floats = used;
   }
+  p->bf16 = bf16;
   rc = 0;
 done:
   if (fpd) dnnl_primitive_desc_destroy(fpd);
@@ -268,6 +294,11 @@ done:
  * oneDNN declines those too. NCSSL_WINOGRAD=gemm takes ours on any CPU (for comparisons and
  * tests), NCSSL_WINOGRAD=off keeps direct kernels. */
 static int build(nc_conv_plan *p, int backward) {
+  /* bf16 direct kernels first where asked for and present (faster than any fp32 Winograd) */
+  if (p->want_bf16 && bf16_worth_it(&p->cfg) && nc_conv_bf16_available()) {
+    if (build_with(p, backward, dnnl_convolution_direct, 1) == 0) return 0;
+    release(p);
+  }
   const char *choice = getenv("NCSSL_WINOGRAD");
   int gemm_first = choice && strcmp(choice, "gemm") == 0;
   int off = choice && strcmp(choice, "off") == 0;
@@ -275,7 +306,7 @@ static int build(nc_conv_plan *p, int backward) {
     pthread_once(&onednn_winograd_asked, ask_onednn_winograd);
     int ours = gemm_first || !onednn_winograd;
     if (!ours && winograd_worth_it(&p->cfg, p->xs, 0)) {
-      if (build_with(p, backward, dnnl_convolution_winograd) == 0) {
+      if (build_with(p, backward, dnnl_convolution_winograd, 0) == 0) {
         p->winograd = 1;
         return 0;
       }
@@ -287,11 +318,11 @@ static int build(nc_conv_plan *p, int backward) {
       return 0;
     }
   }
-  return build_with(p, backward, dnnl_convolution_direct);
+  return build_with(p, backward, dnnl_convolution_direct, 0);
 }
 
 int nc_conv_plan_new(nc_conv_plan **out, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward,
-                     int allow_winograd) {
+                     nc_conv_math math) {
   *out = NULL;
   /* NCSSL_CONV=im2col keeps every convolution on im2col + SGEMM (for comparisons) */
   const char *force = getenv("NCSSL_CONV");
@@ -299,7 +330,8 @@ int nc_conv_plan_new(nc_conv_plan **out, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4
   nc_conv_plan *p = calloc(1, sizeof *p);
   if (!p) return nc_fail(NC_ENOMEM, "conv plan: out of memory");
   p->cfg = *cfg, p->xs = xs, p->ys = ys, p->backward = backward;
-  p->allow_winograd = allow_winograd;
+  p->allow_winograd = math != NC_CONV_FP32; /* bf16 rounds more than Winograd does */
+  p->want_bf16 = math == NC_CONV_BF16;
   if (!needs_plan(cfg, xs, ys) || dnnl_engine_create(&p->eng, dnnl_cpu, 0) ||
       dnnl_stream_create(&p->stream, p->eng, dnnl_stream_default_flags) || build(p, backward)) {
     nc_conv_plan_free(p); /* not worth it, or oneDNN declined: the caller keeps im2col + SGEMM */
@@ -391,6 +423,7 @@ const char *nc_conv_plan_kind(const nc_conv_plan *p) {
   return !p || !p->ready    ? "im2col"
          : p->winograd      ? "winograd"
          : p->gemm_winograd ? "winograd-gemm"
+         : p->bf16          ? "onednn-bf16"
                             : "onednn";
 }
 
@@ -435,9 +468,10 @@ static void plan_backward(nc_conv_plan *p, const float *x, const float *W, const
 
 #else /* without oneDNN every convolution runs as im2col + SGEMM */
 
+int nc_conv_bf16_available(void) { return 0; }
 int nc_conv_plan_new(nc_conv_plan **out, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys, int backward,
-                     int allow_winograd) {
-  (void)cfg, (void)xs, (void)ys, (void)backward, (void)allow_winograd;
+                     nc_conv_math math) {
+  (void)cfg, (void)xs, (void)ys, (void)backward, (void)math;
   *out = NULL;
   return NC_OK;
 }

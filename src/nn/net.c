@@ -294,8 +294,11 @@ static int plan_convs(nc_net *net, int blocked) {
     if (n->kind != OP_CONV) continue;
     nc_conv_plan_free(n->plan), n->plan = NULL;
     nc_t4 xs = view(net, n->in, net->batch), ys = view(net, n->out, net->batch);
+    const nc_precision prec = net->be->precision;
     int rc = nc_conv_plan_new(&n->plan, &n->conv, xs, ys, net->with_grad,
-                              net->be->precision == NC_PRECISION_TF32);
+                              prec == NC_PRECISION_BF16   ? NC_CONV_BF16
+                              : prec == NC_PRECISION_TF32 ? NC_CONV_TF32
+                                                          : NC_CONV_FP32);
     if (rc) return rc;
   }
   return NC_OK;

@@ -263,11 +263,13 @@ static const nc_backend_i cpu_i = {
 /* One instance per precision the CPU has; they differ only in what convolution plans may use. */
 static nc_backend cpu_fp32 = {&cpu_i, NC_DEVICE_CPU, 0, NC_PRECISION_FP32, NULL, 0, 0};
 static nc_backend cpu_tf32 = {&cpu_i, NC_DEVICE_CPU, 0, NC_PRECISION_TF32, NULL, 0, 0};
+static nc_backend cpu_bf16 = {&cpu_i, NC_DEVICE_CPU, 0, NC_PRECISION_BF16, NULL, 0, 0};
 
 nc_backend *nc_backend_cpu(void) { return &cpu_fp32; }
 
 nc_backend *nc_backend_cpu_at(nc_precision precision) {
   return precision == NC_PRECISION_FP32   ? &cpu_fp32
          : precision == NC_PRECISION_TF32 ? &cpu_tf32
+         : precision == NC_PRECISION_BF16 ? (nc_conv_bf16_available() ? &cpu_bf16 : NULL)
                                           : NULL;
 }
