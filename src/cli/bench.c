@@ -78,7 +78,8 @@ static int bench_step(int argc, char **argv) {
       {"json", NC_OPT_FLAG, &json, "print JSON"},
       {"device", NC_OPT_STRING, &device, "where to compute: cpu, cuda or cuda:N"},
       {"precision", NC_OPT_STRING, &precision,
-       "tf32 (faster convolutions: TF32 on a GPU, Winograd on the CPU), fp32 or bf16"},
+       "tf32 (faster convolutions: TF32 on a GPU, Winograd on the CPU), fp32, or bf16 (bf16 "
+       "convolution inputs: CPUs with AVX512-BF16 / AMX)"},
   };
   const nc_cmd_spec spec = {
       "bench step",

@@ -94,7 +94,8 @@ static int build_opts(train_args *a, nc_opt *o) {
       NC_RANGE(-1, 1024));
   OPT("device", NC_OPT_STRING, &a->device, "where to compute: cpu, cuda or cuda:N");
   OPT("precision", NC_OPT_STRING, &a->precision,
-      "tf32 (faster convolutions: TF32 on a GPU, Winograd on the CPU), fp32 or bf16");
+      "tf32 (faster convolutions: TF32 on a GPU, Winograd on the CPU), fp32, or bf16 (bf16 "
+      "convolution inputs: CPUs with AVX512-BF16 / AMX)");
   OPT("data", NC_OPT_STRING, &a->data,
       "dataset: fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH");
   OPT("data-dir", NC_OPT_STRING, &a->data_dir, "dataset directory (empty: the default)");
