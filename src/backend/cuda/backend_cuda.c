@@ -254,12 +254,14 @@ static conv_entry *conv_for(nc_backend *be, const nc_conv_cfg *cfg, nc_t4 xs, nc
 static size_t cu_conv_workspace(nc_backend *be, const nc_conv_cfg *cfg, int n, int h, int w) {
   int oh, ow;
   nc_conv2d_out_hw(cfg, h, w, &oh, &ow);
-  /* the tape's two layouts for a convolution: NCHW input (the stem) or CNHW, CNHW output */
-  nc_t4 ys = nc_t4_cnhw(n, cfg->cout, oh, ow);
+  /* every layout pair a convolution may see: networks on this backend keep NCHW maps
+   * (nc_net_conv), the CPU's are channel-major (CNHW); the entries made here are the ones the
+   * layers then find, so their algorithms fit the workspace sized from them */
   nc_t4 in[2] = {nc_t4_nchw(n, cfg->cin, h, w), nc_t4_cnhw(n, cfg->cin, h, w)};
+  nc_t4 out[2] = {nc_t4_nchw(n, cfg->cout, oh, ow), nc_t4_cnhw(n, cfg->cout, oh, ow)};
   size_t ws = 0;
-  for (int k = 0; k < 2; k++) {
-    conv_entry *e = conv_for(be, cfg, in[k], ys, (size_t)1 << 30);
+  for (int k = 0; k < 4; k++) {
+    conv_entry *e = conv_for(be, cfg, in[k / 2], out[k % 2], (size_t)1 << 30);
     if (e && e->ws > ws) ws = e->ws;
   }
   return ws;
