@@ -62,6 +62,43 @@ static void test_bn_channel_pieces(void) {
   }
 }
 
+/* bf16 rounding (the CUDA backend's --precision bf16 copies): to nearest, ties to even, NaN kept,
+ * overflow to infinity; from bf16 exact. */
+static void test_bf16(void) {
+  union {
+    unsigned int u;
+    float f;
+  } v;
+  CHECK(nc_cm_bf16(1.0f) == 0x3f80 && nc_cm_from_bf16(0x3f80) == 1.0f);
+  v.u = 0x3f808000u; /* 1 + 2⁻⁸: halfway between 0x3f80 and 0x3f81, ties to the even 0x3f80 */
+  CHECK(nc_cm_bf16(v.f) == 0x3f80);
+  v.u = 0x3f818000u; /* halfway between 0x3f81 and 0x3f82: to the even 0x3f82 */
+  CHECK(nc_cm_bf16(v.f) == 0x3f82);
+  v.u = 0x3f808001u; /* just above halfway: up */
+  CHECK(nc_cm_bf16(v.f) == 0x3f81);
+  CHECK(nc_cm_bf16(-2.0f) == 0xc000);
+  v.u = 0x7f7fffffu; /* the largest float rounds to infinity */
+  CHECK(nc_cm_bf16(v.f) == 0x7f80);
+  CHECK(nc_cm_bf16(INFINITY) == 0x7f80 && nc_cm_bf16(-INFINITY) == 0xff80);
+  float q = nc_cm_from_bf16(nc_cm_bf16(NAN));
+  CHECK(q != q);
+  v.u = 0x7f800001u; /* a NaN whose payload would round to infinity stays a NaN */
+  q = nc_cm_from_bf16(nc_cm_bf16(v.f));
+  CHECK(q != q);
+  /* random values: the nearer of the two neighbours, within half a unit (2⁻⁸ relative) */
+  int ok = 1;
+  for (int k = 0; k < 100000; k++) {
+    float x = (float)(nc_rng_normal(&rng) * pow(10, (k % 21) - 10));
+    unsigned short b = nc_cm_bf16(x);
+    v.f = x;
+    unsigned short lo = (unsigned short)(v.u >> 16), hi = (unsigned short)(lo + 1);
+    double dl = fabs((double)nc_cm_from_bf16(lo) - x), dh = fabs((double)nc_cm_from_bf16(hi) - x);
+    ok &= (b == lo || b == hi) && fabs((double)nc_cm_from_bf16(b) - x) <= (dl < dh ? dl : dh);
+    ok &= fabs((double)nc_cm_from_bf16(b) - x) <= fabs(x) * 0x1p-8;
+  }
+  CHECK(ok);
+}
+
 static void test_batchnorm(int relu) {
   static float x[M], y[M], ref[M], dy[M], dx[M], dref[M];
   float gamma[C], beta[C], rm[C] = {0}, rv[C] = {1, 1, 1}, sm[C], si[C];
@@ -212,6 +249,7 @@ static void test_nonfinite(void) {
 int main(void) {
   nc_rng_seed(&rng, 11);
   test_elementwise();
+  test_bf16();
   test_bn_channel_pieces();
   test_batchnorm(0);
   test_batchnorm(1);

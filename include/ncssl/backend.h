@@ -34,8 +34,8 @@ typedef enum { NC_DEVICE_CPU = 0, NC_DEVICE_CUDA = 1 } nc_device_kind;
  * few times a direct convolution's rounding error); fp32: direct fp32 arithmetic only; bf16: mixed
  * precision, the convolutions' inputs (activations, weights, output gradients) rounded to bf16
  * with fp32 accumulation, everything else (weights, batch-norm statistics, loss, F̂, optimizer
- * state, the stored activations) fp32. The CPU has it where oneDNN has bf16 kernels; the CUDA
- * backend refuses it (not implemented). */
+ * state, the stored activations) fp32. The CPU has it where oneDNN has bf16 kernels, the CUDA
+ * backend through cuDNN's bf16 convolutions. */
 typedef enum { NC_PRECISION_TF32 = 0, NC_PRECISION_FP32 = 1, NC_PRECISION_BF16 = 2 } nc_precision;
 
 /* One optimizer update of one tensor (optim.h: SGD as torch.optim.SGD, or LARS):

@@ -172,9 +172,47 @@ static int cu_sync(nc_backend *be) {
 
 /* ---- convolutions ---- */
 
-static void set_tensor(nc_backend *be, cudnnTensorDescriptor_t d, nc_t4 t) {
-  CK_DNN(be, cudnnSetTensor4dDescriptorEx(d, CUDNN_DATA_FLOAT, t.n, t.c, t.h, t.w, (int)t.sn,
-                                          (int)t.sc, t.w, 1));
+static void set_tensor(nc_backend *be, cudnnTensorDescriptor_t d, nc_t4 t, cudnnDataType_t type) {
+  CK_DNN(be,
+         cudnnSetTensor4dDescriptorEx(d, type, t.n, t.c, t.h, t.w, (int)t.sn, (int)t.sc, t.w, 1));
+}
+
+/* --precision bf16: convolutions read and write bf16 copies of their tensors (x, W, y; dy, dx, dW)
+ * made in the front of their workspace, with fp32 accumulation inside cuDNN (its
+ * PSEUDO_BFLOAT16 configuration); the network's tensors stay fp32, as on the CPU. */
+static int conv_bf16(const nc_backend *be) { return be->precision == NC_PRECISION_BF16; }
+
+/* The bf16 copies in front of a convolution's workspace: x, dx, W, dW, then y or dy. */
+typedef struct {
+  uint16_t *x, *dx, *w, *dw, *y;
+  size_t bytes;
+} bf16_copies;
+
+static size_t copy_bytes(size_t elements) { return (2 * elements + 255) / 256 * 256; }
+
+static size_t copies_bytes(const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys) {
+  size_t nw = (size_t)cfg->cout * cfg->cin * cfg->kh * cfg->kw;
+  return 2 * copy_bytes(nc_t4_numel(xs)) + 2 * copy_bytes(nw) + copy_bytes(nc_t4_numel(ys));
+}
+
+/* The copies are made element by element over a view's numel floats from its base: the view
+ * must be dense (NCHW or CNHW without gaps, as every tensor of the tape is). */
+static int dense(nc_t4 t) {
+  const long hw = (long)t.h * t.w;
+  return (t.sc == hw && t.sn == t.c * hw) || (t.sn == hw && t.sc == t.n * hw);
+}
+
+static bf16_copies copies_in(void *ws, const nc_conv_cfg *cfg, nc_t4 xs, nc_t4 ys) {
+  size_t nx = copy_bytes(nc_t4_numel(xs));
+  size_t nw = copy_bytes((size_t)cfg->cout * cfg->cin * cfg->kh * cfg->kw);
+  char *p = ws;
+  bf16_copies c = {(uint16_t *)p,
+                   (uint16_t *)(p + nx),
+                   (uint16_t *)(p + 2 * nx),
+                   (uint16_t *)(p + 2 * nx + nw),
+                   (uint16_t *)(p + 2 * nx + 2 * nw),
+                   copies_bytes(cfg, xs, ys)};
+  return c;
 }
 
 static int same_view(nc_t4 a, nc_t4 b) {
@@ -205,16 +243,17 @@ static conv_entry *conv_for(nc_backend *be, const nc_conv_cfg *cfg, nc_t4 xs, nc
   CK_DNN(be, cudnnCreateFilterDescriptor(&e->w));
   CK_DNN(be, cudnnCreateConvolutionDescriptor(&e->conv));
   if (ctx_of(be)->failed) return NULL;
-  set_tensor(be, e->x, xs);
-  set_tensor(be, e->y, ys);
-  CK_DNN(be, cudnnSetFilter4dDescriptor(e->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, cfg->cout,
-                                        cfg->cin, cfg->kh, cfg->kw));
+  const cudnnDataType_t type = conv_bf16(be) ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+  set_tensor(be, e->x, xs, type);
+  set_tensor(be, e->y, ys, type);
+  CK_DNN(be, cudnnSetFilter4dDescriptor(e->w, type, CUDNN_TENSOR_NCHW, cfg->cout, cfg->cin, cfg->kh,
+                                        cfg->kw));
   CK_DNN(be, cudnnSetConvolution2dDescriptor(e->conv, cfg->pad, cfg->pad, cfg->stride, cfg->stride,
                                              1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  /* tf32: tensor cores allowed (PyTorch's default for convolutions); fp32: plain FMA */
+  /* tf32 and bf16: tensor cores allowed (PyTorch's default for convolutions); fp32: plain FMA */
   CK_DNN(be,
          cudnnSetConvolutionMathType(
-             e->conv, be->precision == NC_PRECISION_TF32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+             e->conv, be->precision == NC_PRECISION_FP32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
   int got = 0, found = 0;
   cudnnConvolutionFwdAlgoPerf_t pf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   CK_DNN(be, cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, e->x, e->w, e->conv, e->y,
@@ -264,7 +303,7 @@ static size_t cu_conv_workspace(nc_backend *be, const nc_conv_cfg *cfg, int n, i
     conv_entry *e = conv_for(be, cfg, in[k / 2], out[k % 2], (size_t)1 << 30);
     if (e && e->ws > ws) ws = e->ws;
   }
-  return ws;
+  return ws + (conv_bf16(be) ? copies_bytes(cfg, in[0], out[0]) : 0);
 }
 
 static const float one = 1.0f, zero = 0.0f;
@@ -273,16 +312,61 @@ static void cu_conv_forward(nc_backend *be, nc_conv_plan *plan, const nc_conv_cf
                             const float *x, const float *W, nc_t4 ys, float *y, void *ws,
                             size_t ws_bytes) {
   (void)plan; /* cuDNN's algorithms are chosen and cached per shape here (conv_for) */
+  cudaStream_t st = ctx_of(be)->stream;
+  if (conv_bf16(be)) {
+    bf16_copies b = copies_in(ws, cfg, xs, ys);
+    if (b.bytes > ws_bytes || !dense(xs) || !dense(ys))
+      return fail(be, "conv", "bf16: a strided view or a workspace smaller than the copies");
+    conv_entry *e = conv_for(be, cfg, xs, ys, ws_bytes - b.bytes);
+    if (!e) return;
+    const size_t nw = (size_t)cfg->cout * cfg->cin * cfg->kh * cfg->kw;
+    nc_cuk_to_bf16(st, nc_t4_numel(xs), x, b.x);
+    nc_cuk_to_bf16(st, nw, W, b.w);
+    CK_DNN(be, cudnnConvolutionForward(ctx_of(be)->dnn, &one, e->x, b.x, e->w, b.w, e->conv, e->fwd,
+                                       (char *)ws + b.bytes, ws_bytes - b.bytes, &zero, e->y, b.y));
+    nc_cuk_from_bf16(st, nc_t4_numel(ys), b.y, y, 0);
+    return;
+  }
   conv_entry *e = conv_for(be, cfg, xs, ys, ws_bytes);
   if (!e) return;
   CK_DNN(be, cudnnConvolutionForward(ctx_of(be)->dnn, &one, e->x, x, e->w, W, e->conv, e->fwd, ws,
                                      ws_bytes, &zero, e->y, y));
 }
 
+/* The bf16 backward: gradients computed into bf16 copies, then added to the fp32 ones. */
+static void conv_backward_bf16(nc_backend *be, const nc_conv_cfg *cfg, nc_t4 xs, const float *x,
+                               const float *W, nc_t4 ys, const float *dy, float *dx, float *dW,
+                               void *ws, size_t ws_bytes) {
+  cudaStream_t st = ctx_of(be)->stream;
+  cudnnHandle_t h = ctx_of(be)->dnn;
+  bf16_copies b = copies_in(ws, cfg, xs, ys);
+  if (b.bytes > ws_bytes || !dense(xs) || !dense(ys))
+    return fail(be, "conv", "bf16: a strided view or a workspace smaller than the copies");
+  conv_entry *e = conv_for(be, cfg, xs, ys, ws_bytes - b.bytes);
+  if (!e) return;
+  void *cws = (char *)ws + b.bytes;
+  const size_t cws_bytes = ws_bytes - b.bytes,
+               nw = (size_t)cfg->cout * cfg->cin * cfg->kh * cfg->kw;
+  nc_cuk_to_bf16(st, nc_t4_numel(ys), dy, b.y);
+  if (dW) {
+    nc_cuk_to_bf16(st, nc_t4_numel(xs), x, b.x);
+    CK_DNN(be, cudnnConvolutionBackwardFilter(h, &one, e->x, b.x, e->y, b.y, e->conv, e->bwd_filter,
+                                              cws, cws_bytes, &zero, e->w, b.dw));
+    nc_cuk_from_bf16(st, nw, b.dw, dW, 1);
+  }
+  if (dx) {
+    nc_cuk_to_bf16(st, nw, W, b.w);
+    CK_DNN(be, cudnnConvolutionBackwardData(h, &one, e->w, b.w, e->y, b.y, e->conv, e->bwd_data,
+                                            cws, cws_bytes, &zero, e->x, b.dx));
+    nc_cuk_from_bf16(st, nc_t4_numel(xs), b.dx, dx, 1);
+  }
+}
+
 static void cu_conv_backward(nc_backend *be, nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 xs,
                              const float *x, const float *W, nc_t4 ys, const float *dy, float *dx,
                              float *dW, void *ws, size_t ws_bytes) {
   (void)plan;
+  if (conv_bf16(be)) return conv_backward_bf16(be, cfg, xs, x, W, ys, dy, dx, dW, ws, ws_bytes);
   conv_entry *e = conv_for(be, cfg, xs, ys, ws_bytes);
   if (!e) return;
   cudnnHandle_t h = ctx_of(be)->dnn;
@@ -299,7 +383,7 @@ static void cu_conv_backward(nc_backend *be, nc_conv_plan *plan, const nc_conv_c
 
 static void bn_descs(nc_backend *be, nc_t4 s) {
   cuda_ctx *c = ctx_of(be);
-  set_tensor(be, c->bn_x, s);
+  set_tensor(be, c->bn_x, s, CUDNN_DATA_FLOAT);
   CK_DNN(be, cudnnDeriveBNTensorDescriptor(c->bn_p, c->bn_x, CUDNN_BATCHNORM_SPATIAL));
   if (s.c > MAX_CHANNELS) fail(be, "batch norm", "more channels than the backend supports");
 }
@@ -621,10 +705,6 @@ static const nc_backend_i cuda_i = {
 int nc_cuda_module_create(nc_backend **out, int device, nc_precision precision);
 int nc_cuda_module_create(nc_backend **out, int device, nc_precision precision) {
   *out = NULL;
-  if (precision == NC_PRECISION_BF16)
-    return nc_fail(NC_EUSAGE,
-                   "--precision bf16: mixed precision is not implemented in the CUDA backend yet "
-                   "(use tf32 or fp32)");
   /* batch norm: own kernels, or cuDNN's for comparisons */
   const char *bn = getenv("NCSSL_CUDA_BN");
   if (bn && *bn && strcmp(bn, "own") != 0 && strcmp(bn, "cudnn") != 0)

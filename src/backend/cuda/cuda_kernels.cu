@@ -460,6 +460,14 @@ __global__ static void k_mirror_upper(int d, float *W) {
   }
 }
 
+__global__ static void k_to_bf16(size_t n, const float *x, uint16_t *y) {
+  FOR_EACH(i, n) y[i] = nc_cm_bf16(x[i]);
+}
+
+__global__ static void k_from_bf16(size_t n, const uint16_t *x, float *y, int accumulate) {
+  FOR_EACH(i, n) y[i] = accumulate ? y[i] + nc_cm_from_bf16(x[i]) : nc_cm_from_bf16(x[i]);
+}
+
 __global__ static void k_nonfinite(size_t n, const float *x, unsigned long long *count) {
   unsigned long long bad = 0;
   FOR_EACH(i, n) bad += nc_cm_nonfinite(x[i]);
@@ -536,4 +544,13 @@ extern "C" void nc_cuk_bn_train_backward(cudaStream_t st, nc_t4 s, const float *
   k_bn_grad_coefs<<<blocks_for((size_t)s.c), THREADS, 0, st>>>(s.c, parts, m, part, gamma,
                                                                save_invstd, dgamma, dbeta, coef);
   if (dx) k_bn_dx<<<blocks_for(numel(s)), THREADS, 0, st>>>(s, x, y, dy, save_mean, coef, dx);
+}
+
+extern "C" void nc_cuk_to_bf16(cudaStream_t st, size_t n, const float *x, uint16_t *y) {
+  k_to_bf16<<<blocks_for(n), THREADS, 0, st>>>(n, x, y);
+}
+
+extern "C" void nc_cuk_from_bf16(cudaStream_t st, size_t n, const uint16_t *x, float *y,
+                                 int accumulate) {
+  k_from_bf16<<<blocks_for(n), THREADS, 0, st>>>(n, x, y, accumulate);
 }

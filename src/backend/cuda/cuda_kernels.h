@@ -75,6 +75,10 @@ void nc_cuk_ema(cudaStream_t st, size_t n, float *target, const float *online, f
 void nc_cuk_scale_columns(cudaStream_t st, int d, const float *U, const float *sqrt_p, float *A);
 /* W[r, c] = W[c, r] for c < r: the row-major lower triangle from the upper. */
 void nc_cuk_mirror_upper(cudaStream_t st, int d, float *W);
+/* y = x rounded to bf16 (nc_cm_bf16) over n elements. */
+void nc_cuk_to_bf16(cudaStream_t st, size_t n, const float *x, uint16_t *y);
+/* y = x (accumulate 0) or y += x (accumulate 1), x bf16, over n elements. */
+void nc_cuk_from_bf16(cudaStream_t st, size_t n, const uint16_t *x, float *y, int accumulate);
 /* *count += number of non-finite x (a 64-bit counter on the device). */
 void nc_cuk_nonfinite(cudaStream_t st, size_t n, const float *x, unsigned long long *count);
 

@@ -94,6 +94,27 @@ NC_HD double nc_cm_cos_grad(double own, double other, double norm_own, double no
 /* The squared loss's gradient: w·(q − z). */
 NC_HD double nc_cm_sq_grad(double q, double z, double w) { return w * (q - z); }
 
+/* fp32 → bf16 bits, rounding to nearest with ties to even (as oneDNN and PyTorch round); a NaN
+ * stays a (quiet) NaN. */
+NC_HD unsigned short nc_cm_bf16(float x) {
+  union {
+    float f;
+    unsigned int u;
+  } v;
+  v.f = x;
+  if ((v.u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((v.u >> 16) | 0x40u);
+  return (unsigned short)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+/* bf16 bits → fp32 (exact). */
+NC_HD float nc_cm_from_bf16(unsigned short b) {
+  union {
+    unsigned int u;
+    float f;
+  } v;
+  v.u = (unsigned int)b << 16;
+  return v.f;
+}
+
 /* 1 for NaN or ±Inf (x − x is NaN exactly then; no libm needed on either side). */
 NC_HD int nc_cm_nonfinite(float x) {
   float d = x - x;
