@@ -11,7 +11,9 @@ T=$(mktemp -d /tmp/ncssl-cli-kill.XXXXXX)
 trap '[ "$BASHPID" = "$$" ] && rm -rf "$T"' EXIT
 RANDOM=${NCSSL_KILL_SEED:-$$}
 echo "kill moments from seed $RANDOM (NCSSL_KILL_SEED)"
-RUN=(--width 4 --proj-hidden 32 --proj-out 16 --batch 16 --subset 96 --threads 1 --loader-threads 1
+# (wide heads: a 4 MB checkpoint keeps the write open long enough for the polling below to land
+# a kill in it; with 32-wide heads, 0.7 MB, 1-2 of 6 landed on a fast machine, sometimes none)
+RUN=(--width 4 --proj-hidden 4096 --pred-hidden 4096 --proj-out 16 --batch 16 --subset 96 --threads 1 --loader-threads 1
   --epochs 12 --checkpoint-every 2 --monitor-every 4)
 fails=0
 mkdir -p "$T/one" "$T/kill"

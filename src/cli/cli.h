@@ -26,6 +26,10 @@ int nc_cli_exit_code(int status);
 void nc_cli_catch_stop_signals(int tty);
 /* The flag set by the first signal (its number), for nc_train_opts.stop and the like. */
 const volatile sig_atomic_t *nc_cli_stop_flag(void);
+/* The run is over and has said how it ended: signals from here on are ignored, so the process
+ * exits with the run's code. (Under mpirun a rank that exits 143 makes mpirun SIGTERM the others;
+ * one still finishing after its own stop message must not add a "second signal" one.) */
+void nc_cli_run_finished(void);
 
 /* Commands with no state worth keeping (eval): SIGINT/SIGTERM end the process at once ("nothing
  * was written", exit 128 + the signal), except between nc_cli_critical(1) and

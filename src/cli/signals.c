@@ -9,10 +9,11 @@
 /* Signals: the first SIGINT/SIGTERM asks the run to stop after the current step (it writes a
  * checkpoint and returns NC_EINTR); a second one ends the process at once, finishing the
  * progress line first so the shell prompt starts on a clean line. */
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, run_finished;
 static int stop_tty;
 
 static void on_stop_signal(int sig) {
+  if (run_finished) return;
   if (stop_signal) {
     if (stop_tty) {
       ssize_t ignored = write(STDOUT_FILENO, "\n", 1);
@@ -61,6 +62,8 @@ void nc_cli_catch_stop_signals(int tty) {
 }
 
 const volatile sig_atomic_t *nc_cli_stop_flag(void) { return &stop_signal; }
+
+void nc_cli_run_finished(void) { run_finished = 1; }
 
 /* Commands with no state worth keeping (eval): a signal ends them at once, except inside a
  * critical section (appending a record), which a first signal lets finish. */

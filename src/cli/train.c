@@ -637,6 +637,7 @@ int cmd_train(int argc, char **argv) {
   nc_comm *comm = nc_comm_open(NULL, NULL);
   if (nc_comm_rank(comm) != 0) quiet_stderr();
   int code = train_main(argc, argv, comm);
+  nc_cli_run_finished();
   restore_stderr();
   /* A rank that stopped before the run (a config file one node lacks, a run directory rank 0
    * cannot write) still answers the run's first agreement, so the others stop instead of
