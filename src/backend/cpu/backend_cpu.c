@@ -13,23 +13,22 @@
 
 static void cpu_destroy(nc_backend *be) { (void)be; }
 
-static void *cpu_alloc(nc_backend *be, size_t bytes) {
+/* Host memory is the CPU's memory: buffers and host buffers are the same aligned allocations. */
+static void *cpu_host_alloc(nc_backend *be, size_t bytes) {
   (void)be;
   size_t rounded = (bytes + NC_ARENA_ALIGN - 1) / NC_ARENA_ALIGN * NC_ARENA_ALIGN;
-  void *p = aligned_alloc(NC_ARENA_ALIGN, rounded ? rounded : NC_ARENA_ALIGN);
-  if (p) memset(p, 0, rounded);
+  return aligned_alloc(NC_ARENA_ALIGN, rounded ? rounded : NC_ARENA_ALIGN);
+}
+
+static void *cpu_alloc(nc_backend *be, size_t bytes) {
+  void *p = cpu_host_alloc(be, bytes);
+  if (p) memset(p, 0, bytes);
   return p;
 }
 
 static void cpu_free(nc_backend *be, void *p) {
   (void)be;
   free(p);
-}
-
-static void *cpu_host_alloc(nc_backend *be, size_t bytes) {
-  (void)be;
-  size_t rounded = (bytes + NC_ARENA_ALIGN - 1) / NC_ARENA_ALIGN * NC_ARENA_ALIGN;
-  return aligned_alloc(NC_ARENA_ALIGN, rounded ? rounded : NC_ARENA_ALIGN);
 }
 
 static int cpu_eigh(nc_backend *be, int n, float *A, float *w) {
