@@ -13,7 +13,9 @@ Prints one JSON line: images_per_s (an image = two views through the online netw
 backward plus the target forward), ms_per_step, peak_device_mb (max_memory_allocated).
 
 Usage: python3 torch_gpu_step.py [--batch 256] [--steps 20] [--warmup 5] [--predictor mlp|directpred]
-                                 [--precision tf32|fp32|bf16] [--compile] [--width 64]"""
+                                 [--precision tf32|fp32|bf16] [--compile] [--width 64] [--device cuda]
+(--device cpu runs the same code on the CPU: a check of the script where there is no GPU, not a
+benchmark.)"""
 import argparse
 import copy
 import json
@@ -22,24 +24,8 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
 
-
-def resnet18_cifar(width):
-    m = torchvision.models.resnet18(num_classes=10)
-    if width != 64:  # torchvision's ResNet has a fixed width; rebuild the blocks for another one
-        m = torchvision.models.resnet.ResNet(torchvision.models.resnet.BasicBlock, [2, 2, 2, 2])
-        m.inplanes = width
-        m.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
-        m.bn1 = nn.BatchNorm2d(width)
-        m.layer1 = m._make_layer(torchvision.models.resnet.BasicBlock, width, 2)
-        m.layer2 = m._make_layer(torchvision.models.resnet.BasicBlock, 2 * width, 2, stride=2)
-        m.layer3 = m._make_layer(torchvision.models.resnet.BasicBlock, 4 * width, 2, stride=2)
-        m.layer4 = m._make_layer(torchvision.models.resnet.BasicBlock, 8 * width, 2, stride=2)
-    m.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
-    m.maxpool = nn.Identity()
-    m.fc = nn.Identity()
-    return m
+from torch_peer import ResNet18  # the CPU peer's network (this folder; no torchvision needed)
 
 
 def mlp(i, h, o):
@@ -56,21 +42,28 @@ def main():
     ap.add_argument("--predictor", choices=["mlp", "directpred"], default="mlp")
     ap.add_argument("--precision", choices=["tf32", "fp32", "bf16"], default="tf32")
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--device", default="cuda")
     a = ap.parse_args()
-    dev = torch.device("cuda")
+    dev = torch.device(a.device)
+    on_gpu = dev.type == "cuda"
+    if a.compile and not hasattr(torch, "compile"):
+        ap.error(f"--compile needs torch.compile (PyTorch 2 or later; this is {torch.__version__})")
+    sync = torch.cuda.synchronize if on_gpu else (lambda: None)
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.allow_tf32 = a.precision != "fp32"
     torch.backends.cuda.matmul.allow_tf32 = False  # PyTorch's default, and ncssl's
     torch.manual_seed(0)
 
-    enc = resnet18_cifar(a.width)
+    enc = ResNet18(a.width, 3)
     online = nn.Sequential(enc, mlp(8 * a.width, 512, 128)).to(dev, memory_format=torch.channels_last)
     target = copy.deepcopy(online)
     for p in target.parameters():
         p.requires_grad_(False)
     direct = a.predictor == "directpred"
     pred = (nn.Linear(128, 128, bias=False) if direct else mlp(128, 512, 128)).to(dev)
-    params = list(online.parameters()) + list(pred.parameters())
+    if direct:  # W_p is set from F, never learned: no gradient, no optimizer state
+        pred.weight.requires_grad_(False)
+    params = list(online.parameters()) + [p for p in pred.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=4e-4)
     run_online, run_target = online, target
     if a.compile:
@@ -82,10 +75,10 @@ def main():
         return (2 - 2 * F.cosine_similarity(p, z.detach(), dim=-1)).mean()
 
     def step(x1, x2):
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             f1, f2 = run_online(x1), run_online(x2)
-            if direct:  # F from this batch first, as ncssl and the official code do
-                with torch.no_grad():
+            if direct:  # F from this batch first, as ncssl and the official code do; in fp32
+                with torch.no_grad(), torch.autocast(dev.type, enabled=False):
                     fb = torch.cat([f1, f2]).float()
                     c = fb.t() @ fb / fb.shape[0]
                     Fhat.mul_(0.3 if seen[0] else 0.0).add_(c, alpha=0.7 if seen[0] else 1.0)
@@ -110,18 +103,21 @@ def main():
     x2 = torch.randn(a.batch, 3, 32, 32, device=dev).to(memory_format=torch.channels_last)
     for _ in range(a.warmup):
         step(x1, x2)
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+    sync()
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
     for _ in range(a.steps):
         last = step(x1, x2).item()  # read back every step, as ncssl's step returns its loss
-    torch.cuda.synchronize()
+    sync()
     dt = (time.perf_counter() - t) / a.steps
-    print(json.dumps({"peer": "torch", "torch": torch.__version__, "gpu": torch.cuda.get_device_name(),
+    print(json.dumps({"peer": "torch", "torch": torch.__version__,
+                      "gpu": torch.cuda.get_device_name() if on_gpu else None,
                       "batch": a.batch, "width": a.width, "predictor": a.predictor,
                       "precision": a.precision, "compile": a.compile, "ms_per_step": dt * 1e3,
                       "images_per_s": a.batch / dt,
-                      "peak_device_mb": torch.cuda.max_memory_allocated() / 2**20, "loss": last}))
+                      "peak_device_mb": torch.cuda.max_memory_allocated() / 2**20 if on_gpu else None,
+                      "loss": last}))
 
 
 if __name__ == "__main__":
