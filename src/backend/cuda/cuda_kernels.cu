@@ -2,6 +2,8 @@
  * non-finite count and the batch-norm pieces cuDNN does not cover. The per-element arithmetic is
  * cuda_math.h's (also compiled and tested on the host). Sums run in double with one owner per
  * sum, in a fixed order, so results are deterministic run to run. */
+#include <cfloat>
+
 #include "cuda_kernels.h"
 #include "cuda_math.h"
 
@@ -54,7 +56,7 @@ __global__ static void k_add_grad(size_t n, const float *y, float *dy, float *db
   FOR_EACH(i, n) {
     float g = relu ? nc_cm_relu_grad(y[i], dy[i]) : dy[i];
     if (relu) dy[i] = g;
-    db[i] += g;
+    if (db) db[i] += g; /* a NULL gradient is skipped (layers.h), the mask still applies */
   }
 }
 
@@ -64,6 +66,7 @@ extern "C" void nc_cuk_relu_forward(cudaStream_t st, size_t n, const float *x, f
 
 extern "C" void nc_cuk_relu_backward(cudaStream_t st, size_t n, const float *y, const float *dy,
                                      float *dx) {
+  if (!dx) return; /* NULL gradients are skipped (backend.h) */
   k_relu_grad<<<blocks_for(n), THREADS, 0, st>>>(n, y, dy, dx, dx == dy);
 }
 
@@ -74,6 +77,7 @@ extern "C" void nc_cuk_add_forward(cudaStream_t st, size_t n, const float *a, co
 
 extern "C" void nc_cuk_add_backward(cudaStream_t st, size_t n, const float *y, float *dy, float *db,
                                     int relu) {
+  if (!relu && !db) return; /* nothing to add, nothing to mask */
   k_add_grad<<<blocks_for(n), THREADS, 0, st>>>(n, y, dy, db, relu);
 }
 
@@ -96,7 +100,7 @@ __global__ static void k_maxpool(int k, int stride, int pad, nc_t4 xs, const flo
     long o = at(ys, e, &i, &c, &p);
     int oy = p / ys.w, ox = p % ys.w;
     const float *src = x + i * xs.sn + c * xs.sc;
-    float best = 0;
+    float best = -FLT_MAX; /* conv.c's start: what a window without a pixel outputs */
     int where = -1;
     for (int a = 0; a < k; a++) {
       int iy = oy * stride - pad + a;
@@ -165,6 +169,7 @@ extern "C" void nc_cuk_maxpool_forward(cudaStream_t st, int k, int stride, int p
 extern "C" void nc_cuk_maxpool_backward(cudaStream_t st, int k, int stride, int pad, nc_t4 xs,
                                         float *dx, nc_t4 ys, const float *dy,
                                         const int32_t *argmax) {
+  if (!dx) return;
   k_maxpool_grad<<<blocks_for(numel(xs)), THREADS, 0, st>>>(k, stride, pad, xs, dx, ys, dy, argmax);
 }
 
@@ -173,6 +178,7 @@ extern "C" void nc_cuk_avgpool_forward(cudaStream_t st, nc_t4 xs, const float *x
 }
 
 extern "C" void nc_cuk_avgpool_backward(cudaStream_t st, nc_t4 xs, const float *dy, float *dx) {
+  if (!dx) return;
   k_avgpool_grad<<<blocks_for(numel(xs)), THREADS, 0, st>>>(xs, dy, dx);
 }
 
@@ -354,6 +360,7 @@ extern "C" void nc_cuk_bn_eval_backward(cudaStream_t st, nc_t4 s, const float *x
                                         const float *gamma, const float *save_mean,
                                         const float *save_invstd, float *dx, float *dgamma,
                                         float *dbeta) {
+  if (s.c <= 0) return; /* a grid of 0 blocks is a launch error */
   k_bn_eval_grad<<<s.c, THREADS, 0, st>>>(s, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
                                           dbeta);
 }
@@ -410,6 +417,7 @@ __global__ static void k_loss_row(int kind, int d, const float *q, const float *
 extern "C" void nc_cuk_loss_direction(cudaStream_t st, int kind, int B, int d, const float *q,
                                       const float *z, double weight, float *dq, float *dz,
                                       double *row_loss) {
+  if (B <= 0) return; /* a grid of 0 blocks is a launch error */
   k_loss_row<<<B, THREADS, 0, st>>>(kind, d, q, z, weight / B, weight / B, dq, dz, row_loss);
 }
 
@@ -517,6 +525,7 @@ extern "C" void nc_cuk_bn_train_forward(cudaStream_t st, nc_t4 s, const float *x
                                         const float *gamma, const float *beta, float *running_mean,
                                         float *running_var, float *save_mean, float *save_invstd,
                                         int relu, double *scratch, int parts_max) {
+  if (s.c <= 0) return; /* bn_parts_for divides by it; a grid row per channel */
   const int parts = bn_parts_for(s, parts_max);
   const double m = (double)s.n * s.h * s.w;
   double *part = scratch, *mean = scratch + (size_t)2 * parts * s.c;
@@ -535,6 +544,7 @@ extern "C" void nc_cuk_bn_train_backward(cudaStream_t st, nc_t4 s, const float *
                                          const float *save_mean, const float *save_invstd,
                                          float *dx, float *dgamma, float *dbeta, double *scratch,
                                          int parts_max) {
+  if (s.c <= 0) return;
   const int parts = bn_parts_for(s, parts_max);
   const double m = (double)s.n * s.h * s.w;
   double *part = scratch;

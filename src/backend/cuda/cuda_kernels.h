@@ -1,6 +1,7 @@
 /* The CUDA backend's own kernels (cuda_kernels.cu), launched on a stream from C. Shapes follow
- * layers.h (nc_t4 views with their strides); every launcher is asynchronous. Reductions are
- * deterministic: one thread or one block owns each sum and adds in a fixed order. */
+ * layers.h (nc_t4 views with their strides; planar only, blk 0: a channel's h·w pixels are
+ * contiguous, as in every view this backend is given); every launcher is asynchronous. Reductions
+ * are deterministic: one thread or one block owns each sum and adds in a fixed order. */
 #ifndef NCSSL_BACKEND_CUDA_KERNELS_H
 #define NCSSL_BACKEND_CUDA_KERNELS_H
 #include <cuda_runtime_api.h>
@@ -17,7 +18,7 @@ void nc_cuk_relu_forward(cudaStream_t st, size_t n, const float *x, float *y);
 void nc_cuk_relu_backward(cudaStream_t st, size_t n, const float *y, const float *dy, float *dx);
 void nc_cuk_add_forward(cudaStream_t st, size_t n, const float *a, const float *b, float *y,
                         int relu);
-/* relu 0: db += dy; relu 1: dy ← dy·[y > 0], db += dy. */
+/* relu 0: db += dy; relu 1: dy ← dy·[y > 0], db += dy (db may be NULL). */
 void nc_cuk_add_backward(cudaStream_t st, size_t n, const float *y, float *dy, float *db, int relu);
 void nc_cuk_maxpool_forward(cudaStream_t st, int k, int stride, int pad, nc_t4 xs, const float *x,
                             nc_t4 ys, float *y, int32_t *argmax);
