@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/comm/comm_internal.h"
 #include "ncssl/arena.h"
 #include "ncssl/backend.h"
 #include "ncssl/net.h"
+#include "ncssl/predictor.h"
 #include "ncssl/ssl.h"
 #include "ncssl/status.h"
 #include "testing.h"
@@ -273,6 +275,76 @@ static void test_device_layout(void) {
   nc_ssl_free(ref);
 }
 
+/* The host reads a GPU backend's tensors only after waiting for its queued work: the optimal
+ * predictor sums C on the host, so on a CUDA-kind backend observe_target syncs first (and
+ * returns the wait's error); on the CPU, whose operations are done when they return, it does not.
+ */
+static long syncs;
+static int sync_fails;
+static int s_sync(nc_backend *b) {
+  syncs++;
+  return sync_fails ? nc_fail(NC_EIO, "test: the device failed") : cpu->sync(b);
+}
+
+static void test_host_reads_wait(void) {
+  nc_backend_i table = *cpu;
+  table.sync = s_sync;
+  nc_backend dev = *nc_backend_cpu(), host = dev;
+  dev.i = host.i = &table;
+  dev.kind = NC_DEVICE_CUDA;
+  nc_predictor_config c = nc_predictor_default(NC_PREDICTOR_OPTIMAL);
+  enum { N = 4 };
+  float *f = calloc((size_t)N * c.dim, sizeof(float)),
+        *z = calloc((size_t)N * c.dim, sizeof(float));
+  for (int i = 0; f && z && i < N * c.dim; i++) f[i] = (float)sin(0.3 * i), z[i] = (float)cos(i);
+  nc_predictor *on_dev = NULL, *on_host = NULL;
+  CHECK(nc_predictor_create_on(&dev, &on_dev, &c, N) == NC_OK);
+  CHECK(nc_predictor_create_on(&host, &on_host, &c, N) == NC_OK);
+  if (!on_dev || !on_host || !f || !z) return;
+  nc_predictor_observe(on_dev, N, f, f);
+  nc_predictor_observe(on_host, N, f, f);
+  long before = syncs;
+  CHECK(nc_predictor_observe_target(on_host, N, f, f, z, z) == NC_OK);
+  CHECK(syncs == before);
+  CHECK(nc_predictor_observe_target(on_dev, N, f, f, z, z) == NC_OK);
+  CHECK(syncs > before);
+  CHECK(memcmp(nc_predictor_cross(on_dev), nc_predictor_cross(on_host),
+               (size_t)c.dim * c.dim * sizeof(float)) == 0);
+  sync_fails = 1;
+  CHECK(nc_predictor_observe_target(on_dev, N, f, f, z, z) == NC_EIO);
+  sync_fails = 0;
+  nc_predictor_free(on_dev);
+  nc_predictor_free(on_host);
+  free(f);
+  free(z);
+}
+
+/* Data-parallel runs stay on the CPU backend: a communicator of two ranks is refused for an SSL
+ * step on a CUDA-kind backend (its gradients would be all-reduced by the host while queued),
+ * with sync BN or without, and taken on the CPU. */
+static int fake_allreduce(nc_comm *c, void *buf, size_t n, nc_comm_dtype t, nc_comm_op op) {
+  return (void)c, (void)buf, (void)n, (void)t, (void)op, NC_OK;
+}
+
+static void test_data_parallel_stays_on_cpu(void) {
+  static const nc_comm_ops ops = {.kind = "fake", .allreduce = fake_allreduce};
+  nc_comm two = {.ops = &ops, .rank = 0, .size = 2};
+  nc_backend dev = *nc_backend_cpu();
+  dev.kind = NC_DEVICE_CUDA;
+  nc_ssl_config c = tiny(NC_PREDICTOR_MLP);
+  nc_ssl *on_dev = NULL, *on_cpu = NULL;
+  CHECK(nc_ssl_create_on(&dev, &on_dev, &c) == NC_OK);
+  CHECK(nc_ssl_create(&on_cpu, &c) == NC_OK);
+  if (!on_dev || !on_cpu) return;
+  for (int sync_bn = 0; sync_bn < 2; sync_bn++) {
+    CHECK(nc_ssl_set_comm(on_dev, &two, sync_bn) == NC_EINVAL);
+    CHECK(nc_ssl_comm(on_dev) == NULL);
+  }
+  CHECK(nc_ssl_set_comm(on_cpu, &two, 0) == NC_OK && nc_ssl_comm(on_cpu) == &two);
+  nc_ssl_free(on_dev);
+  nc_ssl_free(on_cpu);
+}
+
 /* ImageNet stem: max pooling and a ReLU-free path through the spy, forward and backward. */
 static void test_maxpool_through_spy(void) {
   nc_resnet_cfg rc = {18, NC_STEM_IMAGENET, 3, 2};
@@ -465,6 +537,8 @@ int main(void) {
   test_step_through_spy(NC_PREDICTOR_DIRECTPRED);
   test_maxpool_through_spy();
   test_device_layout();
+  test_host_reads_wait();
+  test_data_parallel_stays_on_cpu();
   test_cpu_step_ops();
   test_arena_on();
   test_host_memory_and_eigh();

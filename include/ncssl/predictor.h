@@ -91,9 +91,10 @@ nc_param_list *nc_predictor_params(nc_predictor *p);
 void nc_predictor_observe(nc_predictor *p, int n, const float *f1, const float *f2);
 /* The optimal predictor's cross term: C ← ρC + (1−ρ)/(2n)·(z2ᵀf1 + z1ᵀf2), z_v the target of
  * view v (q1 = W_p f1 is compared with z2); call after observe in the same step. A no-op for the
- * other predictors. */
-void nc_predictor_observe_target(nc_predictor *p, int n, const float *f1, const float *f2,
-                                 const float *z1, const float *z2);
+ * other predictors. C is summed on the host (after waiting for a GPU backend's queued work).
+ * Returns NC_OK or the error of that wait or of a data-parallel run's all-reduce. */
+int nc_predictor_observe_target(nc_predictor *p, int n, const float *f1, const float *f2,
+                                const float *z1, const float *z2);
 /* C (d×d) of the optimal predictor, NULL for the others (for checkpoints). */
 float *nc_predictor_cross(nc_predictor *p);
 /* Data-parallel runs: with a communicator of more than one rank, observe folds in the GLOBAL

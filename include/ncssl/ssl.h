@@ -92,7 +92,9 @@ void nc_ssl_free(nc_ssl *s);
  * ranks (one all-reduce per network's flat gradient vector), the loss returned is the global
  * one, DirectPred's F̂ comes from the global batch, and with sync_bn every batch norm (online,
  * target, mlp predictor) uses the global batch's statistics. The replicas start identical (same
- * seed) and stay so. NULL or one rank: the single-process step, unchanged. */
+ * seed) and stay so. NULL or one rank: the single-process step, unchanged. More than one rank on
+ * a backend other than the CPU: NC_EINVAL (the all-reduces run on host memory; GPUs need NCCL,
+ * not built yet). Returns NC_OK or that error. */
 int nc_ssl_set_comm(nc_ssl *s, nc_comm *comm, int sync_bn);
 /* The communicator set by nc_ssl_set_comm (NULL when none). */
 nc_comm *nc_ssl_comm(const nc_ssl *s);

@@ -26,9 +26,9 @@ struct nc_predictor {
   int last_n[2];     /* rows of the last forward per slot (identity's backward needs it) */
   long niter;
   double set_seconds;
-  nc_comm *comm;  /* F̂ from the global batch over these ranks (NULL: this process's batch) */
-  int comm_error; /* an all-reduce in observe failed: reported by the next forward */
-  nc_backend *be; /* where net and F̂ live; W_p is set on the host (through be's mapping) */
+  nc_comm *comm;     /* F̂ from the global batch over these ranks (NULL: this process's batch) */
+  int observe_error; /* observe's all-reduce or wait for the device failed: the next forward's */
+  nc_backend *be;    /* where net and F̂ live; W_p is set on the host (through be's mapping) */
 };
 
 static int uses_corr(const nc_predictor_config *c) {
@@ -171,21 +171,32 @@ int nc_predictor_set_comm(nc_predictor *p, nc_comm *comm, int sync_bn) {
   return p->net ? nc_net_set_comm(p->net, sync_bn ? comm : NULL) : NC_OK;
 }
 
+/* The host is about to read tensors of the predictor's backend: on a device whose operations
+ * are queued (CUDA's managed memory), they are final only once the queued work is done. */
+static int wait_for_device(nc_predictor *p) {
+  return p->be->kind == NC_DEVICE_CPU ? NC_OK : nc_backend_sync(p->be);
+}
+
 /* One batch of the GLOBAL size folded into an EMA estimate over the ranks:
  * M ← keep·M + w/(2·rows)·Σ_ranks (a1ᵀb1 + a2ᵀb2), rows summed over the ranks, w = 1 − ρ (or 1
  * and keep 0 for the first batch). F̂ takes a = b = f, the optimal predictor's C takes a = z, b = f.
- * This rank's sum goes through U (free until after_step); an all-reduce failure is kept for the
- * next forward to report. */
+ * This rank's sum goes through U (free until after_step); a failure of the wait for the device or
+ * of an all-reduce is kept for the next forward to report. */
 static void fold_global(nc_predictor *p, int n, const float *a1, const float *b1, const float *a2,
                         const float *b2, int first, float *M) {
   const int d = p->cfg.dim;
+  int rc = wait_for_device(p);
+  if (rc) {
+    p->observe_error = rc;
+    return;
+  }
   nc_mm_f(1, 0, d, d, n, 1.0f, a1, b1, 0.0f, p->U);
   nc_mm_f(1, 0, d, d, n, 1.0f, a2, b2, 1.0f, p->U);
   double rows = n;
-  int rc = nc_comm_allreduce_f(p->comm, p->U, (size_t)d * d, NC_COMM_SUM);
+  rc = nc_comm_allreduce_f(p->comm, p->U, (size_t)d * d, NC_COMM_SUM);
   if (!rc) rc = nc_comm_allreduce_d(p->comm, &rows, 1, NC_COMM_SUM);
   if (rc) {
-    p->comm_error = rc;
+    p->observe_error = rc;
     return;
   }
   const float keep = first ? 0.0f : (float)p->cfg.rho;
@@ -210,27 +221,30 @@ void nc_predictor_observe(nc_predictor *p, int n, const float *f1, const float *
   p->seen++;
 }
 
-void nc_predictor_observe_target(nc_predictor *p, int n, const float *f1, const float *f2,
-                                 const float *z1, const float *z2) {
-  if (p->cfg.type != NC_PREDICTOR_OPTIMAL) return;
+int nc_predictor_observe_target(nc_predictor *p, int n, const float *f1, const float *f2,
+                                const float *z1, const float *z2) {
+  if (p->cfg.type != NC_PREDICTOR_OPTIMAL) return NC_OK;
   const int d = p->cfg.dim;
   /* observe has already counted this batch: seen == 1 is the first, which replaces C. */
   const int first = p->seen <= 1;
   if (data_parallel(p)) { /* the global batch's C, as F̂ */
     fold_global(p, n, z2, f1, z1, f2, first, p->C);
-    return;
+    return p->observe_error;
   }
+  int rc = wait_for_device(p); /* C is summed on the host (a Table 1 estimator, not a hot path) */
+  if (rc) return rc;
   const float keep = first ? 0.0f : (float)p->cfg.rho;
   const float add = (float)((first ? 1.0 : 1.0 - p->cfg.rho) / (2.0 * n));
   nc_mm_f(1, 0, d, d, n, add, z2, f1, keep, p->C); /* C_ij = E[z_i f_j]: E[f_a fᵀ] */
   nc_mm_f(1, 0, d, d, n, add, z1, f2, 1.0f, p->C);
+  return NC_OK;
 }
 
 float *nc_predictor_cross(nc_predictor *p) { return p->C; }
 
 int nc_predictor_forward(nc_predictor *p, int slot, int n, const float *f, float *q) {
   if (slot < 0 || slot > 1) return nc_fail(NC_EINVAL, "predictor: slot %d not 0 or 1", slot);
-  if (p->comm_error) return p->comm_error;
+  if (p->observe_error) return p->observe_error;
   p->last_n[slot] = n;
   if (!p->net) {
     p->be->i->copy(p->be, q, f, (size_t)n * p->cfg.dim * sizeof(float));

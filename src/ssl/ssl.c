@@ -176,6 +176,12 @@ static void ema_update(nc_backend *be, nc_net *target, nc_net *online, double ta
 }
 
 int nc_ssl_set_comm(nc_ssl *s, nc_comm *comm, int sync_bn) {
+  /* The gradient all-reduce and its averaging read and write host memory (MPI): a GPU backend's
+   * queued tensors need NCCL or host staging, neither built yet. */
+  if (comm && nc_comm_size(comm) > 1 && s->be->kind != NC_DEVICE_CPU)
+    return nc_fail(NC_EINVAL,
+                   "ssl: data-parallel runs (mpirun) use the CPU backend; with GPUs "
+                   "they need NCCL, not built yet (docs/distributed.md)");
   nc_comm *bn = sync_bn ? comm : NULL;
   int rc = nc_net_set_comm(s->backbone, bn);
   if (!rc) rc = nc_net_set_comm(s->projector, bn);
@@ -262,7 +268,7 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
   for (int v = 0; v < 2; v++)
     if ((rc = nc_predictor_forward(s->pred, v, n, s->f[v], s->q[v]))) return rc;
   /* Table 1's optimal predictor estimates E[f_a fᵀ] from the targets (a no-op otherwise). */
-  nc_predictor_observe_target(s->pred, n, s->f[0], s->f[1], z[0], z[1]);
+  if ((rc = nc_predictor_observe_target(s->pred, n, s->f[0], s->f[1], z[0], z[1]))) return rc;
   t1 = nc_now_seconds();
   s->timing.online_forward += t1 - t0;
   t0 = t1;
