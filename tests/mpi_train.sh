@@ -10,6 +10,16 @@
 # single-process runs with 1 and 2 threads differ about as much as 1 and 2 ranks do (momentum
 # buffers by ~10% of their scale at step 3, docs/distributed.md); one step from a shared state
 # is the equivalence the code must and does keep, tightly.
+# Why the single process runs on 2 threads (REF): without oneDNN every convolution is im2col +
+# SGEMM over chunks of images, one chunk per thread or per memory cap, and OpenBLAS does not
+# round an image's outputs the same in a product over 32 images as in one over 16 (2-4% of them
+# differ in the last bits). Such a difference flips a ReLU whose input is that close to 0, and one
+# flipped unit moves its channel's gradient by ~1/(units in the channel): one step from the
+# same state then differed by 2e-3 to 2e-2 of a momentum buffer's scale for 5 of 6 seeds, in
+# single channels. (oneDNN's direct convolutions gave each image the same bits at 32 and 16.)
+# On 2 threads the single process splits each convolution's 32 images into chunks of 16, as the
+# ranks hold, and rounds as they do: one step from the same state agrees to 4e-7 of the weights'
+# scale with and without oneDNN, under the same tight tolerances.
 set -u
 NCSSL=$1 MPIEXEC=$2 BUILD=$3
 # Under the sanitizer build (make test-sanitize) the leak check is off for multi-rank runs: Open
@@ -26,6 +36,7 @@ MPI=("$MPIEXEC" --allow-run-as-root --oversubscribe -np 2)
 # so 1 rank of 32 images and 2 of 16 would round differently by algorithm, not only by order.
 TINY=(--width 16 --proj-hidden 32 --proj-out 16 --pred-hidden 32 --batch 32 --subset 256
       --threads 1 --loader-threads 1 --precision fp32)
+REF=(--threads 2) # the single-process reference (see the top)
 check() { # check DESCRIPTION COMMAND...
   local what=$1; shift
   checks=$((checks+1))
@@ -43,7 +54,7 @@ close() { paste "$1" "$2" | awk -v r="$3" '{d=$1-$2; if (d<0) d=-d; s=$1<0?-$1:$
 differ() { ! close "$@" >/dev/null; }
 
 # Uninterrupted single-process and 2-rank runs (mlp predictor).
-run s.log "$NCSSL" train "${TINY[@]}" --max-steps 3 --out "$T/s"
+run s.log "$NCSSL" train "${TINY[@]}" "${REF[@]}" --max-steps 3 --out "$T/s"
 run m.log "${MPI[@]}" "$NCSSL" train "${TINY[@]}" --max-steps 3 --check-sync 1 --out "$T/m"
 run n.log "${MPI[@]}" "$NCSSL" train "${TINY[@]}" --max-steps 1 --no-sync-bn --out "$T/n"
 losses "$T/s/metrics.jsonl" >"$T/ls"; losses "$T/m/metrics.jsonl" >"$T/lm"
@@ -72,7 +83,7 @@ for pred in mlp directpred optimal; do # (optimal: its C from the global batch t
   run a.log "$NCSSL" train "${opts[@]}" --predictor "$pred" --max-steps 2 --out "$T/a-$pred"
   cp -r "$T/a-$pred" "$T/b-$pred"
   [ "$pred" = mlp ] && cp -r "$T/a-$pred" "$T/c-$pred"
-  run a3.log "$NCSSL" train --resume "$T/a-$pred" --max-steps 3
+  run a3.log "$NCSSL" train --resume "$T/a-$pred" --max-steps 3 "${REF[@]}"
   run b3.log "${MPI[@]}" "$NCSSL" train --resume "$T/b-$pred" --max-steps 3
   A=$T/a-$pred/checkpoint.safetensors B=$T/b-$pred/checkpoint.safetensors
   check "$pred: same state, 2 ranks: the checkpoint matches" "$CMP" "$A" "$B" 1e-3
@@ -90,7 +101,7 @@ check "same state, 2 ranks, no-sync-bn: the checkpoint differs" \
 run r.log "${MPI[@]}" "$NCSSL" train "${TINY[@]}" --max-steps 2 --out "$T/r2"
 cp -r "$T/r2" "$T/r1"
 run r2.log "${MPI[@]}" "$NCSSL" train --resume "$T/r2" --max-steps 3
-run r1.log "$NCSSL" train --resume "$T/r1" --max-steps 3
+run r1.log "$NCSSL" train --resume "$T/r1" --max-steps 3 "${REF[@]}"
 U=$T/m/checkpoint.safetensors
 check "resumed on 2 ranks = uninterrupted 2-rank run (bit for bit)" \
   cmp -s "$T/r2/backbone.safetensors" "$T/m/backbone.safetensors"
