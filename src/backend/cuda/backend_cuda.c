@@ -249,6 +249,93 @@ static int use_math(nc_backend *be, conv_entry *e, cudnnMathType_t m) {
   return !ctx_of(be)->failed;
 }
 
+/* The three directions of a convolution, each with its own algorithm. */
+typedef enum { DIR_FORWARD, DIR_BACKWARD_DATA, DIR_BACKWARD_FILTER } conv_dir;
+
+/* One (algorithm, math type) pair of cuDNN's heuristic ranking, whichever the direction. */
+typedef struct {
+  int algo;
+  cudnnStatus_t status;
+  cudnnDeterminism_t determinism;
+  size_t memory;
+  cudnnMathType_t math;
+} ranked_algo;
+
+#define MAX_RANKED 16
+_Static_assert((int)CUDNN_CONVOLUTION_FWD_ALGO_COUNT <= MAX_RANKED &&
+                   (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT <= MAX_RANKED &&
+                   (int)CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT <= MAX_RANKED,
+               "every direction's ranking fits");
+
+#define RANKED(p) \
+  ((ranked_algo){(int)(p).algo, (p).status, (p).determinism, (p).memory, (p).mathType})
+
+/* cuDNN's heuristic ranking of e's algorithms in one direction, under the math type set on e;
+ * returns how many (0 after a failure). */
+static int rank_algos(nc_backend *be, conv_entry *e, conv_dir dir, ranked_algo *out) {
+  cuda_ctx *c = ctx_of(be);
+  int got = 0;
+  if (dir == DIR_FORWARD) {
+    cudnnConvolutionFwdAlgoPerf_t p[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    CK_DNN(be, cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, e->x, e->w, e->conv, e->y,
+                                                      CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, p));
+    for (int i = 0; !c->failed && i < got; i++) out[i] = RANKED(p[i]);
+  } else if (dir == DIR_BACKWARD_DATA) {
+    cudnnConvolutionBwdDataAlgoPerf_t p[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    CK_DNN(be,
+           cudnnGetConvolutionBackwardDataAlgorithm_v7(
+               c->dnn, e->w, e->y, e->conv, e->x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, p));
+    for (int i = 0; !c->failed && i < got; i++) out[i] = RANKED(p[i]);
+  } else {
+    cudnnConvolutionBwdFilterAlgoPerf_t p[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    CK_DNN(be, cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+                   c->dnn, e->x, e->y, e->conv, e->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
+                   p));
+    for (int i = 0; !c->failed && i < got; i++) out[i] = RANKED(p[i]);
+  }
+  return c->failed ? 0 : got;
+}
+
+/* The workspace cuDNN asks for to run algo in direction dir with the math type set on e; 0 when
+ * it refuses the pair. */
+static int workspace_of(nc_backend *be, conv_entry *e, conv_dir dir, int algo, size_t *bytes) {
+  cudnnHandle_t h = ctx_of(be)->dnn;
+  cudnnStatus_t st =
+      dir == DIR_FORWARD ? cudnnGetConvolutionForwardWorkspaceSize(
+                               h, e->x, e->w, e->conv, e->y, (cudnnConvolutionFwdAlgo_t)algo, bytes)
+      : dir == DIR_BACKWARD_DATA
+          ? cudnnGetConvolutionBackwardDataWorkspaceSize(h, e->w, e->y, e->conv, e->x,
+                                                         (cudnnConvolutionBwdDataAlgo_t)algo, bytes)
+          : cudnnGetConvolutionBackwardFilterWorkspaceSize(
+                h, e->x, e->y, e->conv, e->w, (cudnnConvolutionBwdFilterAlgo_t)algo, bytes);
+  return st == CUDNN_STATUS_SUCCESS;
+}
+
+/* The first deterministic pair of cuDNN's ranking (ranked under `math`) whose workspace, as
+ * cuDNN sizes it for the pair that will run, fits `limit`: *algo and *algo_math; e->ws grows to
+ * it. Returns 0 when none fits. */
+static int pick_algo(nc_backend *be, conv_entry *e, conv_dir dir, cudnnMathType_t math,
+                     size_t limit, int *algo, cudnnMathType_t *algo_math_out) {
+  cuda_ctx *c = ctx_of(be);
+  ranked_algo r[MAX_RANKED];
+  if (!c->failed) CK_DNN(be, cudnnSetConvolutionMathType(e->conv, math));
+  const int got = c->failed ? 0 : rank_algos(be, e, dir, r);
+  for (int i = 0; i < got; i++) {
+    if (r[i].status != CUDNN_STATUS_SUCCESS || r[i].determinism != CUDNN_DETERMINISTIC) continue;
+    const cudnnMathType_t m = algo_math(be, r[i].math);
+    size_t need = 0;
+    if (cudnnSetConvolutionMathType(e->conv, m) != CUDNN_STATUS_SUCCESS ||
+        !workspace_of(be, e, dir, r[i].algo, &need))
+      continue;
+    if (r[i].memory > need) need = r[i].memory;
+    if (need > limit) continue;
+    *algo = r[i].algo, *algo_math_out = m;
+    if (need > e->ws) e->ws = need;
+    return 1;
+  }
+  return 0;
+}
+
 /* The cached descriptors and algorithms of one convolution shape; algorithms are the first
  * deterministic ones cuDNN's heuristics rank, needing at most `limit` bytes of workspace. An
  * entry chosen under a larger limit is not reused for a smaller one. */
@@ -285,77 +372,24 @@ static conv_entry *conv_for(nc_backend *be, const nc_conv_cfg *cfg, nc_t4 xs, nc
     CK_DNN(be,
            cudnnSetConvolution2dDescriptor(e->conv, cfg->pad, cfg->pad, cfg->stride, cfg->stride, 1,
                                            1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  if (c->failed) return conv_entry_free(e), NULL;
   /* The math type the heuristics may rank with: fp32 plain FMA; tf32 the default (TF32 tensor
    * cores allowed, PyTorch's default for convolutions); bf16 tensor-core math, without which the
    * legacy API runs no tensor-core kernel. */
   const cudnnMathType_t math = be->precision == NC_PRECISION_FP32   ? CUDNN_FMA_MATH
                                : be->precision == NC_PRECISION_BF16 ? CUDNN_TENSOR_OP_MATH
                                                                     : CUDNN_DEFAULT_MATH;
-  if (!c->failed) CK_DNN(be, cudnnSetConvolutionMathType(e->conv, math));
-  if (c->failed) return conv_entry_free(e), NULL;
-  int got = 0, found = 0;
-  cudnnConvolutionFwdAlgoPerf_t pf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  CK_DNN(be, cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, e->x, e->w, e->conv, e->y,
-                                                    CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, pf));
-  for (int i = 0, ok = 0; !c->failed && i < got && !ok; i++) {
-    if (pf[i].status != CUDNN_STATUS_SUCCESS || pf[i].determinism != CUDNN_DETERMINISTIC) continue;
-    /* the workspace asked of cuDNN for the (algorithm, math type) pair that will run */
-    const cudnnMathType_t m = algo_math(be, pf[i].mathType);
-    size_t need = 0;
-    if (cudnnSetConvolutionMathType(e->conv, m) != CUDNN_STATUS_SUCCESS ||
-        cudnnGetConvolutionForwardWorkspaceSize(c->dnn, e->x, e->w, e->conv, e->y, pf[i].algo,
-                                                &need) != CUDNN_STATUS_SUCCESS)
-      continue;
-    if (pf[i].memory > need) need = pf[i].memory;
-    if (need > limit) continue;
-    e->fwd = pf[i].algo, e->fwd_math = m, ok = 1, found++;
-    if (need > e->ws) e->ws = need;
-  }
-  cudnnConvolutionBwdDataAlgoPerf_t pd[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-  got = 0;
-  if (!c->failed) CK_DNN(be, cudnnSetConvolutionMathType(e->conv, math));
-  if (!c->failed)
-    CK_DNN(be,
-           cudnnGetConvolutionBackwardDataAlgorithm_v7(
-               c->dnn, e->w, e->y, e->conv, e->x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, pd));
-  for (int i = 0, ok = 0; !c->failed && i < got && !ok; i++) {
-    if (pd[i].status != CUDNN_STATUS_SUCCESS || pd[i].determinism != CUDNN_DETERMINISTIC) continue;
-    /* the workspace asked of cuDNN for the (algorithm, math type) pair that will run */
-    const cudnnMathType_t m = algo_math(be, pd[i].mathType);
-    size_t need = 0;
-    if (cudnnSetConvolutionMathType(e->conv, m) != CUDNN_STATUS_SUCCESS ||
-        cudnnGetConvolutionBackwardDataWorkspaceSize(c->dnn, e->w, e->y, e->conv, e->x, pd[i].algo,
-                                                     &need) != CUDNN_STATUS_SUCCESS)
-      continue;
-    if (pd[i].memory > need) need = pd[i].memory;
-    if (need > limit) continue;
-    e->bwd_data = pd[i].algo, e->bwd_data_math = m, ok = 1, found++;
-    if (need > e->ws) e->ws = need;
-  }
-  cudnnConvolutionBwdFilterAlgoPerf_t pw[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  got = 0;
-  if (!c->failed) CK_DNN(be, cudnnSetConvolutionMathType(e->conv, math));
-  if (!c->failed)
-    CK_DNN(be, cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-                   c->dnn, e->x, e->y, e->conv, e->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
-                   pw));
-  for (int i = 0, ok = 0; !c->failed && i < got && !ok; i++) {
-    if (pw[i].status != CUDNN_STATUS_SUCCESS || pw[i].determinism != CUDNN_DETERMINISTIC) continue;
-    /* the workspace asked of cuDNN for the (algorithm, math type) pair that will run */
-    const cudnnMathType_t m = algo_math(be, pw[i].mathType);
-    size_t need = 0;
-    if (cudnnSetConvolutionMathType(e->conv, m) != CUDNN_STATUS_SUCCESS ||
-        cudnnGetConvolutionBackwardFilterWorkspaceSize(c->dnn, e->x, e->y, e->conv, e->w,
-                                                       pw[i].algo, &need) != CUDNN_STATUS_SUCCESS)
-      continue;
-    if (pw[i].memory > need) need = pw[i].memory;
-    if (need > limit) continue;
-    e->bwd_filter = pw[i].algo, e->bwd_filter_math = m, ok = 1, found++;
-    if (need > e->ws) e->ws = need;
-  }
+  int fwd = 0, bwd_data = 0, bwd_filter = 0;
+  const int found =
+      pick_algo(be, e, DIR_FORWARD, math, limit, &fwd, &e->fwd_math) +
+      pick_algo(be, e, DIR_BACKWARD_DATA, math, limit, &bwd_data, &e->bwd_data_math) +
+      pick_algo(be, e, DIR_BACKWARD_FILTER, math, limit, &bwd_filter, &e->bwd_filter_math);
   if (!c->failed && found != 3)
     fail(be, "conv", "no deterministic cuDNN algorithm fits the workspace");
   if (c->failed) return conv_entry_free(e), NULL;
+  e->fwd = (cudnnConvolutionFwdAlgo_t)fwd;
+  e->bwd_data = (cudnnConvolutionBwdDataAlgo_t)bwd_data;
+  e->bwd_filter = (cudnnConvolutionBwdFilterAlgo_t)bwd_filter;
   c->nconv++;
   return e;
 }
