@@ -2,7 +2,9 @@
 /* The backend interface on the CPU: a "spy" backend (the CPU backend's table with every operation
  * counted) proves that networks, the predictor, the optimizer and the SSL step run THROUGH the
  * backend (a step on the spy is bit-identical to one on the CPU backend, and every operation was
- * called), the CPU backend's own step operations against their formulas, and --device /
+ * called), that the host touches a GPU backend's tensors only after waiting for its queued work
+ * (a step on the "deferred" backend, whose operations run when the host waits, is bit-identical to
+ * one run at once), the CPU backend's own step operations against their formulas, and --device /
  * --precision parsing with the error a missing CUDA device gives. */
 #include <math.h>
 #include <stdint.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "../src/comm/comm_internal.h"
+#include "deferred_backend.h"
 #include "ncssl/arena.h"
 #include "ncssl/backend.h"
 #include "ncssl/net.h"
@@ -319,6 +322,60 @@ static void test_host_reads_wait(void) {
   free(z);
 }
 
+/* On a GPU the step's operations are queued: the host may touch tensors only after a wait. On the
+ * deferred backend (deferred_backend.h: the CPU's operations run late, when the host waits) every
+ * step agrees bit for bit with the same backend run at once, for every predictor and the
+ * symmetric ones (their W_p is averaged on the host after the optimizer's queued update), and
+ * nothing is left queued when a step returns (the host reads tensors after it). */
+static void params_same(nc_param_list *a, nc_param_list *b, const char *what) {
+  CHECK(a->n == b->n);
+  for (int i = 0; i < a->n && i < b->n; i++)
+    if (!same_floats(a->items[i].w, b->items[i].w, a->items[i].n)) {
+      fprintf(stderr, "%s: %s differs\n", what, a->items[i].name);
+      CHECK(0);
+    }
+}
+
+static void test_deferred_step(nc_ssl_method method, nc_predictor_type pred, int symmetric,
+                               double alpha) {
+  nc_ssl_config c = tiny(pred);
+  c.method = method;
+  c.loss = method == NC_SSL_SIMSIAM ? NC_LOSS_SIMSIAM : NC_LOSS_BYOL;
+  c.predictor.symmetric = symmetric;
+  if (alpha > 0) c.predictor.alpha = alpha;
+  nc_ssl *ref = NULL, *s = NULL;
+  CHECK(nc_ssl_create_on(&deferred_immediate, &ref, &c) == NC_OK);
+  CHECK(nc_ssl_create_on(&deferred_be, &s, &c) == NC_OK);
+  if (!ref || !s) return;
+  long ran = dq_ran;
+  for (int k = 0; k < 3; k++) {
+    double l_ref = 0, l = 0;
+    CHECK(nc_ssl_step(ref, B, x1, x2, &l_ref) == NC_OK);
+    CHECK(nc_ssl_step(s, B, x1, x2, &l) == NC_OK);
+    CHECK(deferred_pending() == 0);
+    CHECK(l == l_ref);
+  }
+  CHECK(dq_ran > ran); /* the step's operations did go through the queue */
+  params_same(nc_net_params(nc_ssl_backbone(s)), nc_net_params(nc_ssl_backbone(ref)), "backbone");
+  params_same(nc_net_params(nc_ssl_projector(s)), nc_net_params(nc_ssl_projector(ref)),
+              "projector");
+  if (nc_ssl_target_backbone(s)) {
+    params_same(nc_net_params(nc_ssl_target_backbone(s)),
+                nc_net_params(nc_ssl_target_backbone(ref)), "target backbone");
+    params_same(nc_net_params(nc_ssl_target_projector(s)),
+                nc_net_params(nc_ssl_target_projector(ref)), "target projector");
+  }
+  params_same(nc_predictor_params(nc_ssl_predictor(s)), nc_predictor_params(nc_ssl_predictor(ref)),
+              "predictor");
+  const float *F = nc_predictor_corr(nc_ssl_predictor(s)),
+              *F_ref = nc_predictor_corr(nc_ssl_predictor(ref));
+  CHECK((F == NULL) == (F_ref == NULL));
+  if (F && F_ref) CHECK(same_floats(F, F_ref, (size_t)c.proj_out * c.proj_out));
+  CHECK(nc_ssl_weights_finite(s) == 1);
+  nc_ssl_free(s);
+  nc_ssl_free(ref);
+}
+
 /* Data-parallel runs stay on the CPU backend: a communicator of two ranks is refused for an SSL
  * step on a CUDA-kind backend (its gradients would be all-reduced by the host while queued),
  * with sync BN or without, and taken on the CPU. */
@@ -538,6 +595,15 @@ int main(void) {
   test_maxpool_through_spy();
   test_device_layout();
   test_host_reads_wait();
+  deferred_setup();
+  test_deferred_step(NC_SSL_BYOL, NC_PREDICTOR_MLP, 0, 0);
+  test_deferred_step(NC_SSL_BYOL, NC_PREDICTOR_MLP, 1, 0);
+  test_deferred_step(NC_SSL_BYOL, NC_PREDICTOR_LINEAR, 1, 0);
+  test_deferred_step(NC_SSL_BYOL, NC_PREDICTOR_DIRECTPRED, 0, 0);
+  test_deferred_step(NC_SSL_BYOL, NC_PREDICTOR_DIRECTSET, 0, 1.0); /* DirectCopy: no eigh */
+  test_deferred_step(NC_SSL_BYOL, NC_PREDICTOR_OPTIMAL, 0, 0);
+  test_deferred_step(NC_SSL_BYOL, NC_PREDICTOR_IDENTITY, 0, 0);
+  test_deferred_step(NC_SSL_SIMSIAM, NC_PREDICTOR_MLP, 1, 0);
   test_data_parallel_stays_on_cpu();
   test_cpu_step_ops();
   test_arena_on();

@@ -356,8 +356,9 @@ static int set_optimal(nc_predictor *p) {
 int nc_predictor_after_step(nc_predictor *p) {
   const int d = p->cfg.dim;
   int rc = NC_OK;
-  /* W_p and F̂ are read and written on the host below: the device's queued work comes first */
-  if ((p->cfg.type == NC_PREDICTOR_LINEAR && p->cfg.symmetric) || uses_corr(&p->cfg))
+  /* W_p (or the MLP's w0, w1) and F̂ are read and written on the host below: the device's queued
+   * work (the optimizer's update of those very weights) comes first */
+  if (p->cfg.symmetric || uses_corr(&p->cfg))
     if ((rc = nc_backend_sync(p->be))) return rc;
   if (p->cfg.type == NC_PREDICTOR_LINEAR && p->cfg.symmetric) {
     for (int i = 0; i < d; i++)
