@@ -298,6 +298,9 @@ int nc_ssl_step(nc_ssl *s, int n, const float *x1, const float *x2, double *loss
   /* Optimizer: the online network, then the predictor (the official code's two optimizers). */
   double lr = nc_schedule_at(&c->lr, s->step);
   nc_optim_step(&s->opt, lr);
+  /* On a GPU the phases above are only queued: waiting here puts them in the optimizer's time,
+   * so the predictor's is the W_p set's own (its share of the step is a target). */
+  if (s->be->kind != NC_DEVICE_CPU && (rc = nc_backend_sync(s->be))) return rc;
   t1 = nc_now_seconds();
   s->timing.optimizer += t1 - t0;
   t0 = t1;
