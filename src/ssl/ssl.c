@@ -161,6 +161,12 @@ int nc_ssl_create_on(nc_backend *be, nc_ssl **out, const nc_ssl_config *cfg) {
     nc_ssl_free(s);
     return NC_ENOMEM;
   }
+  /* the target's copy may still be queued on a GPU: the caller may load weights on the host next
+   * (a resume), which must land after it */
+  if ((rc = nc_backend_sync(s->be))) {
+    nc_ssl_free(s);
+    return rc;
+  }
   *out = s;
   return NC_OK;
 }
