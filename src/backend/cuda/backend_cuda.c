@@ -431,12 +431,12 @@ static void cu_conv_forward(nc_backend *be, nc_conv_plan *plan, const nc_conv_cf
     conv_entry *e = conv_for(be, cfg, xs, ys, ws_bytes - b.bytes);
     if (!e) return;
     const size_t nw = (size_t)cfg->cout * cfg->cin * cfg->kh * cfg->kw;
-    nc_cuk_to_bf16(st, nc_t4_numel(xs), x, b.x);
-    nc_cuk_to_bf16(st, nw, W, b.w);
+    CK_CUDA(be, nc_cuk_to_bf16(st, nc_t4_numel(xs), x, b.x));
+    CK_CUDA(be, nc_cuk_to_bf16(st, nw, W, b.w));
     if (!use_math(be, e, e->fwd_math)) return;
     CK_DNN(be, cudnnConvolutionForward(ctx_of(be)->dnn, &one, e->x, b.x, e->w, b.w, e->conv, e->fwd,
                                        (char *)ws + b.bytes, ws_bytes - b.bytes, &zero, e->y, b.y));
-    nc_cuk_from_bf16(st, nc_t4_numel(ys), b.y, y, 0);
+    CK_CUDA(be, nc_cuk_from_bf16(st, nc_t4_numel(ys), b.y, y, 0));
     return;
   }
   conv_entry *e = conv_for(be, cfg, xs, ys, ws_bytes);
@@ -459,18 +459,18 @@ static void conv_backward_bf16(nc_backend *be, const nc_conv_cfg *cfg, nc_t4 xs,
   void *cws = (char *)ws + b.bytes;
   const size_t cws_bytes = ws_bytes - b.bytes,
                nw = (size_t)cfg->cout * cfg->cin * cfg->kh * cfg->kw;
-  nc_cuk_to_bf16(st, nc_t4_numel(ys), dy, b.y);
+  CK_CUDA(be, nc_cuk_to_bf16(st, nc_t4_numel(ys), dy, b.y));
   if (dW && use_math(be, e, e->bwd_filter_math)) {
-    nc_cuk_to_bf16(st, nc_t4_numel(xs), x, b.x);
+    CK_CUDA(be, nc_cuk_to_bf16(st, nc_t4_numel(xs), x, b.x));
     CK_DNN(be, cudnnConvolutionBackwardFilter(h, &one, e->x, b.x, e->y, b.y, e->conv, e->bwd_filter,
                                               cws, cws_bytes, &zero, e->w, b.dw));
-    nc_cuk_from_bf16(st, nw, b.dw, dW, 1);
+    CK_CUDA(be, nc_cuk_from_bf16(st, nw, b.dw, dW, 1));
   }
   if (dx && use_math(be, e, e->bwd_data_math)) {
-    nc_cuk_to_bf16(st, nw, W, b.w);
+    CK_CUDA(be, nc_cuk_to_bf16(st, nw, W, b.w));
     CK_DNN(be, cudnnConvolutionBackwardData(h, &one, e->w, b.w, e->y, b.y, e->conv, e->bwd_data,
                                             cws, cws_bytes, &zero, e->x, b.dx));
-    nc_cuk_from_bf16(st, nc_t4_numel(xs), b.dx, dx, 1);
+    CK_CUDA(be, nc_cuk_from_bf16(st, nc_t4_numel(xs), b.dx, dx, 1));
   }
 }
 
@@ -509,11 +509,13 @@ static void own_bn_forward(nc_backend *be, nc_t4 s, const float *x, float *y, co
   if (s.c > BN_MAX_CHANNELS)
     return fail(be, "batch norm", "more channels than the backend supports");
   if (train) {
-    nc_cuk_bn_train_forward(c->stream, s, x, y, gamma, beta, running_mean, running_var, save_mean,
-                            save_invstd, relu, c->bn_scratch, MAX_CHANNELS);
+    CK_CUDA(be, nc_cuk_bn_train_forward(c->stream, s, x, y, gamma, beta, running_mean, running_var,
+                                        save_mean, save_invstd, relu, c->bn_scratch, MAX_CHANNELS));
   } else {
-    nc_cuk_bn_eval_save(c->stream, s.c, running_mean, running_var, save_mean, save_invstd);
-    nc_cuk_bn_forward_apply(c->stream, s, x, y, gamma, beta, save_mean, save_invstd, relu);
+    CK_CUDA(be,
+            nc_cuk_bn_eval_save(c->stream, s.c, running_mean, running_var, save_mean, save_invstd));
+    CK_CUDA(be,
+            nc_cuk_bn_forward_apply(c->stream, s, x, y, gamma, beta, save_mean, save_invstd, relu));
   }
 }
 
@@ -537,9 +539,11 @@ static void cu_bn_forward(nc_backend *be, nc_t4 s, const float *x, float *y, con
     CK_DNN(be, cudnnBatchNormalizationForwardInference(c->dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero,
                                                        c->bn_x, x, c->bn_x, y, c->bn_p, g, b,
                                                        running_mean, running_var, NC_BN_EPS));
-    nc_cuk_bn_eval_save(c->stream, s.c, running_mean, running_var, save_mean, save_invstd);
+    CK_CUDA(be,
+            nc_cuk_bn_eval_save(c->stream, s.c, running_mean, running_var, save_mean, save_invstd));
   }
-  if (relu) nc_cuk_relu_forward(c->stream, nc_t4_numel(s), y, y); /* dense in either layout */
+  if (relu)
+    CK_CUDA(be, nc_cuk_relu_forward(c->stream, nc_t4_numel(s), y, y)); /* dense in either layout */
 }
 
 static void cu_bn_backward(nc_backend *be, nc_t4 s, const float *x, const float *y, float *dy,
@@ -549,16 +553,17 @@ static void cu_bn_backward(nc_backend *be, nc_t4 s, const float *x, const float 
   if (!c->bn_cudnn && train) {
     if (s.c > BN_MAX_CHANNELS)
       return fail(be, "batch norm", "more channels than the backend supports");
-    nc_cuk_bn_train_backward(c->stream, s, x, y, dy, gamma, save_mean, save_invstd, dx, dgamma,
-                             dbeta, c->bn_scratch, MAX_CHANNELS);
+    CK_CUDA(be, nc_cuk_bn_train_backward(c->stream, s, x, y, dy, gamma, save_mean, save_invstd, dx,
+                                         dgamma, dbeta, c->bn_scratch, MAX_CHANNELS));
     return;
   }
   bn_descs(be, s);
   if (c->failed) return;
   /* the fused ReLU's mask, in place: the tape reads this gradient only here */
-  if (y) nc_cuk_relu_backward(c->stream, nc_t4_numel(s), y, dy, dy);
+  if (y) CK_CUDA(be, nc_cuk_relu_backward(c->stream, nc_t4_numel(s), y, dy, dy));
   if (!train) {
-    nc_cuk_bn_eval_backward(c->stream, s, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+    CK_CUDA(be, nc_cuk_bn_eval_backward(c->stream, s, x, dy, gamma, save_mean, save_invstd, dx,
+                                        dgamma, dbeta));
     return;
   }
   if (!dx) return fail(be, "batch norm backward", "the input gradient is required on CUDA");
@@ -577,32 +582,32 @@ static void cu_bn_backward(nc_backend *be, nc_t4 s, const float *x, const float 
 /* ---- elementwise and pooling ---- */
 
 static void cu_relu_forward(nc_backend *be, size_t n, const float *x, float *y) {
-  nc_cuk_relu_forward(ctx_of(be)->stream, n, x, y);
+  CK_CUDA(be, nc_cuk_relu_forward(ctx_of(be)->stream, n, x, y));
 }
 static void cu_relu_backward(nc_backend *be, size_t n, const float *y, const float *dy, float *dx) {
-  nc_cuk_relu_backward(ctx_of(be)->stream, n, y, dy, dx);
+  CK_CUDA(be, nc_cuk_relu_backward(ctx_of(be)->stream, n, y, dy, dx));
 }
 static void cu_add_forward(nc_backend *be, size_t n, const float *a, const float *b, float *y,
                            int relu) {
-  nc_cuk_add_forward(ctx_of(be)->stream, n, a, b, y, relu);
+  CK_CUDA(be, nc_cuk_add_forward(ctx_of(be)->stream, n, a, b, y, relu));
 }
 static void cu_add_backward(nc_backend *be, size_t n, const float *y, float *dy, float *db,
                             int relu) {
-  nc_cuk_add_backward(ctx_of(be)->stream, n, y, dy, db, relu);
+  CK_CUDA(be, nc_cuk_add_backward(ctx_of(be)->stream, n, y, dy, db, relu));
 }
 static void cu_maxpool_forward(nc_backend *be, int k, int stride, int pad, nc_t4 xs, const float *x,
                                nc_t4 ys, float *y, int32_t *argmax) {
-  nc_cuk_maxpool_forward(ctx_of(be)->stream, k, stride, pad, xs, x, ys, y, argmax);
+  CK_CUDA(be, nc_cuk_maxpool_forward(ctx_of(be)->stream, k, stride, pad, xs, x, ys, y, argmax));
 }
 static void cu_maxpool_backward(nc_backend *be, int k, int stride, int pad, nc_t4 xs, float *dx,
                                 nc_t4 ys, const float *dy, const int32_t *argmax) {
-  nc_cuk_maxpool_backward(ctx_of(be)->stream, k, stride, pad, xs, dx, ys, dy, argmax);
+  CK_CUDA(be, nc_cuk_maxpool_backward(ctx_of(be)->stream, k, stride, pad, xs, dx, ys, dy, argmax));
 }
 static void cu_avgpool_forward(nc_backend *be, nc_t4 xs, const float *x, float *y) {
-  nc_cuk_avgpool_forward(ctx_of(be)->stream, xs, x, y);
+  CK_CUDA(be, nc_cuk_avgpool_forward(ctx_of(be)->stream, xs, x, y));
 }
 static void cu_avgpool_backward(nc_backend *be, nc_t4 xs, const float *dy, float *dx) {
-  nc_cuk_avgpool_backward(ctx_of(be)->stream, xs, dy, dx);
+  CK_CUDA(be, nc_cuk_avgpool_backward(ctx_of(be)->stream, xs, dy, dx));
 }
 
 /* ---- linear layers (cuBLAS is column-major: a row-major [r, c] matrix is its [c, r]ᵀ) ---- */
@@ -613,7 +618,7 @@ static void cu_linear_forward(nc_backend *be, int n, int in, int out, const floa
   /* yᵀ[out, n] = W[out, in]·xᵀ[in, n] */
   CK_BLAS(be, cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, W, in, x, in, &zero,
                           y, out));
-  if (b) nc_cuk_bias_forward(c->stream, n, out, b, y);
+  if (b) CK_CUDA(be, nc_cuk_bias_forward(c->stream, n, out, b, y));
 }
 
 static void cu_linear_backward(nc_backend *be, int n, int in, int out, const float *x,
@@ -627,7 +632,7 @@ static void cu_linear_backward(nc_backend *be, int n, int in, int out, const flo
   if (dW)
     CK_BLAS(be, cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in, dy, out,
                             &one, dW, in));
-  if (db) nc_cuk_bias_backward(c->stream, n, out, dy, db);
+  if (db) CK_CUDA(be, nc_cuk_bias_backward(c->stream, n, out, dy, db));
 }
 
 /* ---- the step ---- */
@@ -638,9 +643,9 @@ static double cu_loss(nc_backend *be, nc_loss_kind kind, int B, int d, const flo
   cuda_ctx *c = ctx_of(be);
   if (B > MAX_ROWS) return fail(be, "loss", "batch larger than the backend supports"), 0.0;
   double w = nc_loss_direction_weight(kind);
-  nc_cuk_loss_direction(c->stream, (int)kind, B, d, q1, z2, w, dq1, dz2, c->rows);
-  nc_cuk_loss_direction(c->stream, (int)kind, B, d, q2, z1, w, dq2, dz1, c->rows + B);
-  nc_cuk_sum(c->stream, 2 * B, c->rows, c->rows + 2 * MAX_ROWS);
+  CK_CUDA(be, nc_cuk_loss_direction(c->stream, (int)kind, B, d, q1, z2, w, dq1, dz2, c->rows));
+  CK_CUDA(be, nc_cuk_loss_direction(c->stream, (int)kind, B, d, q2, z1, w, dq2, dz1, c->rows + B));
+  CK_CUDA(be, nc_cuk_sum(c->stream, 2 * B, c->rows, c->rows + 2 * MAX_ROWS));
   cu_download(be, c->host_sum, c->rows + 2 * MAX_ROWS, sizeof(double));
   return c->failed ? NAN : *c->host_sum;
 }
@@ -651,13 +656,14 @@ static void cu_update(nc_backend *be, const nc_update *u, float *w, const float 
   double *norms = NULL;
   if (u->lars) {
     norms = c->rows + 2 * MAX_ROWS + 2;
-    nc_cuk_lars_norms(c->stream, n, w, g, u->weight_decay, norms);
+    CK_CUDA(be, nc_cuk_lars_norms(c->stream, n, w, g, u->weight_decay, norms));
   }
-  nc_cuk_update(c->stream, n, w, g, buf, u->weight_decay, u->momentum, u->lr, norms, u->lars_trust);
+  CK_CUDA(be, nc_cuk_update(c->stream, n, w, g, buf, u->weight_decay, u->momentum, u->lr, norms,
+                            u->lars_trust));
 }
 
 static void cu_ema(nc_backend *be, size_t n, float *target, const float *online, double tau) {
-  nc_cuk_ema(ctx_of(be)->stream, n, target, online, (float)tau, (float)(1.0 - tau));
+  CK_CUDA(be, nc_cuk_ema(ctx_of(be)->stream, n, target, online, (float)tau, (float)(1.0 - tau)));
 }
 
 static void cu_fhat_update(nc_backend *be, int n, int d, const float *f1, const float *f2,
@@ -742,17 +748,17 @@ static void cu_psd_compose(nc_backend *be, int d, const float *U, const float *p
   for (int k = 0; k < d; k++) c->psd_host[k] = sqrtf(p[k]);
   CK_CUDA(be, cudaMemcpyAsync(c->psd_sqrt, c->psd_host, (size_t)d * sizeof(float),
                               cudaMemcpyHostToDevice, c->stream));
-  nc_cuk_scale_columns(c->stream, d, U, c->psd_sqrt, c->psd_a);
+  CK_CUDA(be, nc_cuk_scale_columns(c->stream, d, U, c->psd_sqrt, c->psd_a));
   CK_BLAS(be, cublasSsyrk(c->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, d, d, &one, c->psd_a, d,
                           &zero, W, d));
-  nc_cuk_mirror_upper(c->stream, d, W);
+  CK_CUDA(be, nc_cuk_mirror_upper(c->stream, d, W));
 }
 
 static size_t cu_nonfinite(nc_backend *be, const float *x, size_t n) {
   cuda_ctx *c = ctx_of(be);
   unsigned long long host = 0;
   cu_zero(be, c->count, sizeof *c->count);
-  nc_cuk_nonfinite(c->stream, n, x, c->count);
+  CK_CUDA(be, nc_cuk_nonfinite(c->stream, n, x, c->count));
   cu_download(be, &host, c->count, sizeof host);
   return c->failed ? n : (size_t)host;
 }

@@ -60,25 +60,29 @@ __global__ static void k_add_grad(size_t n, const float *y, float *dy, float *db
   }
 }
 
-extern "C" void nc_cuk_relu_forward(cudaStream_t st, size_t n, const float *x, float *y) {
+extern "C" cudaError_t nc_cuk_relu_forward(cudaStream_t st, size_t n, const float *x, float *y) {
   k_relu<<<blocks_for(n), THREADS, 0, st>>>(n, x, y);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_relu_backward(cudaStream_t st, size_t n, const float *y, const float *dy,
-                                     float *dx) {
-  if (!dx) return; /* NULL gradients are skipped (backend.h) */
+extern "C" cudaError_t nc_cuk_relu_backward(cudaStream_t st, size_t n, const float *y,
+                                            const float *dy, float *dx) {
+  if (!dx) return cudaSuccess; /* NULL gradients are skipped (backend.h) */
   k_relu_grad<<<blocks_for(n), THREADS, 0, st>>>(n, y, dy, dx, dx == dy);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_add_forward(cudaStream_t st, size_t n, const float *a, const float *b,
-                                   float *y, int relu) {
+extern "C" cudaError_t nc_cuk_add_forward(cudaStream_t st, size_t n, const float *a, const float *b,
+                                          float *y, int relu) {
   k_add<<<blocks_for(n), THREADS, 0, st>>>(n, a, b, y, relu);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_add_backward(cudaStream_t st, size_t n, const float *y, float *dy, float *db,
-                                    int relu) {
-  if (!relu && !db) return; /* nothing to add, nothing to mask */
+extern "C" cudaError_t nc_cuk_add_backward(cudaStream_t st, size_t n, const float *y, float *dy,
+                                           float *db, int relu) {
+  if (!relu && !db) return cudaSuccess; /* nothing to add, nothing to mask */
   k_add_grad<<<blocks_for(n), THREADS, 0, st>>>(n, y, dy, db, relu);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
 /* ---- pooling ---- */
@@ -161,25 +165,30 @@ __global__ static void k_avgpool_grad(nc_t4 xs, const float *dy, float *dx) {
   }
 }
 
-extern "C" void nc_cuk_maxpool_forward(cudaStream_t st, int k, int stride, int pad, nc_t4 xs,
-                                       const float *x, nc_t4 ys, float *y, int32_t *argmax) {
+extern "C" cudaError_t nc_cuk_maxpool_forward(cudaStream_t st, int k, int stride, int pad, nc_t4 xs,
+                                              const float *x, nc_t4 ys, float *y, int32_t *argmax) {
   k_maxpool<<<blocks_for(numel(ys)), THREADS, 0, st>>>(k, stride, pad, xs, x, ys, y, argmax);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_maxpool_backward(cudaStream_t st, int k, int stride, int pad, nc_t4 xs,
-                                        float *dx, nc_t4 ys, const float *dy,
-                                        const int32_t *argmax) {
-  if (!dx) return;
+extern "C" cudaError_t nc_cuk_maxpool_backward(cudaStream_t st, int k, int stride, int pad,
+                                               nc_t4 xs, float *dx, nc_t4 ys, const float *dy,
+                                               const int32_t *argmax) {
+  if (!dx) return cudaSuccess;
   k_maxpool_grad<<<blocks_for(numel(xs)), THREADS, 0, st>>>(k, stride, pad, xs, dx, ys, dy, argmax);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_avgpool_forward(cudaStream_t st, nc_t4 xs, const float *x, float *y) {
+extern "C" cudaError_t nc_cuk_avgpool_forward(cudaStream_t st, nc_t4 xs, const float *x, float *y) {
   k_avgpool<<<blocks_for((size_t)xs.n * xs.c), THREADS, 0, st>>>(xs, x, y);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_avgpool_backward(cudaStream_t st, nc_t4 xs, const float *dy, float *dx) {
-  if (!dx) return;
+extern "C" cudaError_t nc_cuk_avgpool_backward(cudaStream_t st, nc_t4 xs, const float *dy,
+                                               float *dx) {
+  if (!dx) return cudaSuccess;
   k_avgpool_grad<<<blocks_for(numel(xs)), THREADS, 0, st>>>(xs, dy, dx);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
 /* ---- linear bias ---- */
@@ -196,12 +205,16 @@ __global__ static void k_bias_grad(int n, int out, const float *dy, float *db) {
   }
 }
 
-extern "C" void nc_cuk_bias_forward(cudaStream_t st, int n, int out, const float *b, float *y) {
+extern "C" cudaError_t nc_cuk_bias_forward(cudaStream_t st, int n, int out, const float *b,
+                                           float *y) {
   k_bias<<<blocks_for((size_t)n * out), THREADS, 0, st>>>(n, out, b, y);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_bias_backward(cudaStream_t st, int n, int out, const float *dy, float *db) {
+extern "C" cudaError_t nc_cuk_bias_backward(cudaStream_t st, int n, int out, const float *dy,
+                                            float *db) {
   k_bias_grad<<<blocks_for((size_t)out), THREADS, 0, st>>>(n, out, dy, db);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
 /* ---- batch norm pieces ---- */
@@ -349,32 +362,36 @@ __global__ static void k_relu_mask(nc_t4 s, const float *y, float *dy) {
   }
 }
 
-extern "C" void nc_cuk_bn_eval_save(cudaStream_t st, int c, const float *running_mean,
-                                    const float *running_var, float *save_mean,
-                                    float *save_invstd) {
+extern "C" cudaError_t nc_cuk_bn_eval_save(cudaStream_t st, int c, const float *running_mean,
+                                           const float *running_var, float *save_mean,
+                                           float *save_invstd) {
   k_bn_eval_save<<<blocks_for((size_t)c), THREADS, 0, st>>>(c, running_mean, running_var, save_mean,
                                                             save_invstd);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_bn_eval_backward(cudaStream_t st, nc_t4 s, const float *x, const float *dy,
-                                        const float *gamma, const float *save_mean,
-                                        const float *save_invstd, float *dx, float *dgamma,
-                                        float *dbeta) {
-  if (s.c <= 0) return; /* a grid of 0 blocks is a launch error */
+extern "C" cudaError_t nc_cuk_bn_eval_backward(cudaStream_t st, nc_t4 s, const float *x,
+                                               const float *dy, const float *gamma,
+                                               const float *save_mean, const float *save_invstd,
+                                               float *dx, float *dgamma, float *dbeta) {
+  if (s.c <= 0) return cudaSuccess; /* a grid of 0 blocks is a launch error */
   k_bn_eval_grad<<<s.c, THREADS, 0, st>>>(s, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
                                           dbeta);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_bn_forward_apply(cudaStream_t st, nc_t4 s, const float *x, float *y,
-                                        const float *gamma, const float *beta,
-                                        const float *save_mean, const float *save_invstd,
-                                        int relu) {
+extern "C" cudaError_t nc_cuk_bn_forward_apply(cudaStream_t st, nc_t4 s, const float *x, float *y,
+                                               const float *gamma, const float *beta,
+                                               const float *save_mean, const float *save_invstd,
+                                               int relu) {
   k_bn_apply<<<blocks_for(numel(s)), THREADS, 0, st>>>(s, x, y, gamma, beta, save_mean, save_invstd,
                                                        relu);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_relu_mask(cudaStream_t st, nc_t4 s, const float *y, float *dy) {
+extern "C" cudaError_t nc_cuk_relu_mask(cudaStream_t st, nc_t4 s, const float *y, float *dy) {
   k_relu_mask<<<blocks_for(numel(s)), THREADS, 0, st>>>(s, y, dy);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
 /* ---- the loss: one block per row ---- */
@@ -414,11 +431,12 @@ __global__ static void k_loss_row(int kind, int d, const float *q, const float *
   if (threadIdx.x == 0) row_loss[r] = weight_total * (a + b * c);
 }
 
-extern "C" void nc_cuk_loss_direction(cudaStream_t st, int kind, int B, int d, const float *q,
-                                      const float *z, double weight, float *dq, float *dz,
-                                      double *row_loss) {
-  if (B <= 0) return; /* a grid of 0 blocks is a launch error */
+extern "C" cudaError_t nc_cuk_loss_direction(cudaStream_t st, int kind, int B, int d,
+                                             const float *q, const float *z, double weight,
+                                             float *dq, float *dz, double *row_loss) {
+  if (B <= 0) return cudaSuccess; /* a grid of 0 blocks is a launch error */
   k_loss_row<<<B, THREADS, 0, st>>>(kind, d, q, z, weight / B, weight / B, dq, dz, row_loss);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
 __global__ static void k_sum(int n, const double *x, double *out) {
@@ -428,8 +446,9 @@ __global__ static void k_sum(int n, const double *x, double *out) {
   if (threadIdx.x == 0) out[0] = s;
 }
 
-extern "C" void nc_cuk_sum(cudaStream_t st, int n, const double *x, double *out) {
+extern "C" cudaError_t nc_cuk_sum(cudaStream_t st, int n, const double *x, double *out) {
   k_sum<<<1, THREADS, 0, st>>>(n, x, out);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
 /* ---- optimizer, EMA, non-finite ---- */
@@ -482,33 +501,40 @@ __global__ static void k_nonfinite(size_t n, const float *x, unsigned long long 
   if (bad) atomicAdd(count, bad); /* an integer count: the order does not matter */
 }
 
-extern "C" void nc_cuk_lars_norms(cudaStream_t st, size_t n, const float *w, const float *g,
-                                  float wd, double *norms) {
+extern "C" cudaError_t nc_cuk_lars_norms(cudaStream_t st, size_t n, const float *w, const float *g,
+                                         float wd, double *norms) {
   k_lars_norms<<<1, THREADS, 0, st>>>(n, w, g, wd, norms);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_update(cudaStream_t st, size_t n, float *w, const float *g, float *buf,
-                              float wd, float mu, float lr, const double *norms, double trust) {
+extern "C" cudaError_t nc_cuk_update(cudaStream_t st, size_t n, float *w, const float *g,
+                                     float *buf, float wd, float mu, float lr, const double *norms,
+                                     double trust) {
   k_update<<<blocks_for(n), THREADS, 0, st>>>(n, w, g, buf, wd, mu, lr, norms, trust);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_ema(cudaStream_t st, size_t n, float *target, const float *online,
-                           float keep, float mix) {
+extern "C" cudaError_t nc_cuk_ema(cudaStream_t st, size_t n, float *target, const float *online,
+                                  float keep, float mix) {
   k_ema<<<blocks_for(n), THREADS, 0, st>>>(n, target, online, keep, mix);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_nonfinite(cudaStream_t st, size_t n, const float *x,
-                                 unsigned long long *count) {
+extern "C" cudaError_t nc_cuk_nonfinite(cudaStream_t st, size_t n, const float *x,
+                                        unsigned long long *count) {
   k_nonfinite<<<blocks_for(n), THREADS, 0, st>>>(n, x, count);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_scale_columns(cudaStream_t st, int d, const float *U, const float *sqrt_p,
-                                     float *A) {
+extern "C" cudaError_t nc_cuk_scale_columns(cudaStream_t st, int d, const float *U,
+                                            const float *sqrt_p, float *A) {
   k_scale_columns<<<blocks_for((size_t)d * d), THREADS, 0, st>>>(d, U, sqrt_p, A);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_mirror_upper(cudaStream_t st, int d, float *W) {
+extern "C" cudaError_t nc_cuk_mirror_upper(cudaStream_t st, int d, float *W) {
   k_mirror_upper<<<blocks_for((size_t)d * d), THREADS, 0, st>>>(d, W);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
 /* Blocks per channel for the sums: enough to fill the device on few channels, ≤ parts_max per
@@ -521,11 +547,12 @@ static int bn_parts_for(nc_t4 s, int parts_max) {
   return parts > 0 ? parts : 1;
 }
 
-extern "C" void nc_cuk_bn_train_forward(cudaStream_t st, nc_t4 s, const float *x, float *y,
-                                        const float *gamma, const float *beta, float *running_mean,
-                                        float *running_var, float *save_mean, float *save_invstd,
-                                        int relu, double *scratch, int parts_max) {
-  if (s.c <= 0) return; /* bn_parts_for divides by it; a grid row per channel */
+extern "C" cudaError_t nc_cuk_bn_train_forward(cudaStream_t st, nc_t4 s, const float *x, float *y,
+                                               const float *gamma, const float *beta,
+                                               float *running_mean, float *running_var,
+                                               float *save_mean, float *save_invstd, int relu,
+                                               double *scratch, int parts_max) {
+  if (s.c <= 0) return cudaSuccess; /* bn_parts_for divides by it; a grid row per channel */
   const int parts = bn_parts_for(s, parts_max);
   const double m = (double)s.n * s.h * s.w;
   double *part = scratch, *mean = scratch + (size_t)2 * parts * s.c;
@@ -537,14 +564,15 @@ extern "C" void nc_cuk_bn_train_forward(cudaStream_t st, nc_t4 s, const float *x
       s.c, parts, m, part, mean, gamma, beta, running_mean, running_var, save_mean, save_invstd);
   k_bn_apply<<<blocks_for(numel(s)), THREADS, 0, st>>>(s, x, y, gamma, beta, save_mean, save_invstd,
                                                        relu);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_bn_train_backward(cudaStream_t st, nc_t4 s, const float *x, const float *y,
-                                         const float *dy, const float *gamma,
-                                         const float *save_mean, const float *save_invstd,
-                                         float *dx, float *dgamma, float *dbeta, double *scratch,
-                                         int parts_max) {
-  if (s.c <= 0) return;
+extern "C" cudaError_t nc_cuk_bn_train_backward(cudaStream_t st, nc_t4 s, const float *x,
+                                                const float *y, const float *dy, const float *gamma,
+                                                const float *save_mean, const float *save_invstd,
+                                                float *dx, float *dgamma, float *dbeta,
+                                                double *scratch, int parts_max) {
+  if (s.c <= 0) return cudaSuccess;
   const int parts = bn_parts_for(s, parts_max);
   const double m = (double)s.n * s.h * s.w;
   double *part = scratch;
@@ -554,13 +582,16 @@ extern "C" void nc_cuk_bn_train_backward(cudaStream_t st, nc_t4 s, const float *
   k_bn_grad_coefs<<<blocks_for((size_t)s.c), THREADS, 0, st>>>(s.c, parts, m, part, gamma,
                                                                save_invstd, dgamma, dbeta, coef);
   if (dx) k_bn_dx<<<blocks_for(numel(s)), THREADS, 0, st>>>(s, x, y, dy, save_mean, coef, dx);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_to_bf16(cudaStream_t st, size_t n, const float *x, uint16_t *y) {
+extern "C" cudaError_t nc_cuk_to_bf16(cudaStream_t st, size_t n, const float *x, uint16_t *y) {
   k_to_bf16<<<blocks_for(n), THREADS, 0, st>>>(n, x, y);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
 
-extern "C" void nc_cuk_from_bf16(cudaStream_t st, size_t n, const uint16_t *x, float *y,
-                                 int accumulate) {
+extern "C" cudaError_t nc_cuk_from_bf16(cudaStream_t st, size_t n, const uint16_t *x, float *y,
+                                        int accumulate) {
   k_from_bf16<<<blocks_for(n), THREADS, 0, st>>>(n, x, y, accumulate);
+  return cudaGetLastError(); /* a bad launch, named by the caller */
 }
