@@ -24,6 +24,7 @@ dim3 nc_emu_block_dim, nc_emu_grid_dim;
 
 static cudaError_t last_error = cudaSuccess;
 static unsigned long launches;
+static bool reversed; /* run blocks and threads from the last to the first */
 
 extern "C" cudaError_t cudaGetLastError(void) {
   cudaError_t e = last_error;
@@ -32,6 +33,8 @@ extern "C" cudaError_t cudaGetLastError(void) {
 }
 
 extern "C" unsigned long nc_emu_launches(void) { return launches; }
+
+extern "C" void nc_emu_set_order(int reverse) { reversed = reverse != 0; }
 
 namespace {
 const size_t stack_bytes = (NC_EMU_ASAN ? 256 : 64) << 10;
@@ -93,6 +96,9 @@ void resume(unsigned t) {
   arrived(fake, nullptr, nullptr);
 }
 
+/* The i-th thread (or block) to run: in index order, or the reverse (nc_emu_set_order). */
+unsigned nth(unsigned i, unsigned count) { return reversed ? count - 1 - i : i; }
+
 void run_block(unsigned threads) {
   for (unsigned t = 0; t < threads; t++) {
     fiber &f = fibers[t];
@@ -103,27 +109,28 @@ void run_block(unsigned threads) {
     makecontext(&f.ctx, fiber_main, 0);
     f.place = 0;
   }
-  /* Thread 0 first. Where it ends without a barrier, so must every thread: they then run as
-   * plain calls, much faster than fibers, and a barrier one of them reaches is the error. */
-  resume(0);
-  if (fibers[0].place == at_end) {
+  /* The first thread first. Where it ends without a barrier, so must every thread: they then run
+   * as plain calls, much faster than fibers, and a barrier one of them reaches is the error. */
+  const unsigned probe = nth(0, threads);
+  resume(probe);
+  if (fibers[probe].place == at_end) {
     direct = true;
-    for (unsigned t = 1; t < threads; t++) {
-      set_thread(t);
+    for (unsigned i = 1; i < threads; i++) {
+      set_thread(nth(i, threads));
       (*kernel_to_run)();
     }
     direct = false;
     return;
   }
   for (unsigned first = 1;; first = 0) {
-    for (unsigned t = first; t < threads; t++) resume(t);
-    const long place = fibers[0].place;
-    for (unsigned t = 1; t < threads; t++)
+    for (unsigned i = first; i < threads; i++) resume(nth(i, threads));
+    const long place = fibers[probe].place;
+    for (unsigned t = 0; t < threads; t++)
       if (fibers[t].place != place) {
         fprintf(stderr,
-                "cuda emulation: in block (%u, %u, %u), thread 0 is at %s and thread %u at %s: a "
-                "__syncthreads() not every thread of the block reaches\n",
-                nc_emu_block_idx.x, nc_emu_block_idx.y, nc_emu_block_idx.z,
+                "cuda emulation: in block (%u, %u, %u), thread %u is at %s and thread %u at %s: "
+                "a __syncthreads() not every thread of the block reaches\n",
+                nc_emu_block_idx.x, nc_emu_block_idx.y, nc_emu_block_idx.z, probe,
                 place == at_end ? "the end" : "a barrier", t,
                 fibers[t].place == at_end ? "the end" : "a barrier");
         abort();
@@ -136,9 +143,10 @@ void run_block(unsigned threads) {
 void nc_emu_syncthreads(void) {
   if (direct) {
     fprintf(stderr,
-            "cuda emulation: in block (%u, %u, %u), thread 0 is at the end and thread %u at a "
+            "cuda emulation: in block (%u, %u, %u), thread %u is at the end and thread %u at a "
             "barrier: a __syncthreads() not every thread of the block reaches\n",
-            nc_emu_block_idx.x, nc_emu_block_idx.y, nc_emu_block_idx.z, running);
+            nc_emu_block_idx.x, nc_emu_block_idx.y, nc_emu_block_idx.z,
+            nth(0, nc_emu_block_dim.x * nc_emu_block_dim.y * nc_emu_block_dim.z), running);
     abort();
   }
   fiber &f = fibers[running];
@@ -171,7 +179,7 @@ void nc_emu_run(dim3 grid, dim3 block, const std::function<void()> &kernel) {
   for (unsigned z = 0; z < grid.z; z++)
     for (unsigned y = 0; y < grid.y; y++)
       for (unsigned x = 0; x < grid.x; x++) {
-        nc_emu_block_idx = {x, y, z};
+        nc_emu_block_idx = {nth(x, grid.x), nth(y, grid.y), nth(z, grid.z)};
         run_block(threads);
       }
   kernel_to_run = nullptr;

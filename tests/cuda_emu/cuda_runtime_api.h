@@ -20,6 +20,9 @@ extern "C" {
 cudaError_t cudaGetLastError(void);
 /* How many kernel launches ran (blocks of threads executed) since the program started. */
 unsigned long nc_emu_launches(void);
+/* 1: blocks, and the threads of a block, run from the last to the first (0: the first to the
+ * last). A GPU promises no order: results that change with it are a race. */
+void nc_emu_set_order(int reverse);
 #ifdef __cplusplus
 }
 #endif
