@@ -283,6 +283,7 @@ void nc_maxpool_backward(nc_t4 xs, float *dx, nc_t4 ys, const float *dy, const i
       float *dst = dx + nc_t4_at(xs, i, c, 0);
       const float *g = dy + nc_t4_at(ys, i, c, 0);
       const int32_t *arg = argmax + nc_t4_at(ys, i, c, 0);
-      for (long o = 0; o < (long)ys.h * ys.w; o++) dst[arg[o * py] * px] += g[o * py];
+      for (long o = 0; o < (long)ys.h * ys.w; o++)
+        if (arg[o * py] >= 0) dst[arg[o * py] * px] += g[o * py]; /* -1: an empty window */
     }
 }
