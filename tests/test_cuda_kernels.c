@@ -185,25 +185,27 @@ static void test_elementwise(void) {
   drop(&a), drop(&b), drop(&y), drop(&dy), drop(&dx);
 }
 
-static void test_pool(int nchw) {
+/* Max pooling k×k, stride, pad; pad ≥ k leaves windows on the border without a pixel (-FLT_MAX,
+ * argmax -1, no gradient). Then average pooling. */
+static void test_pool(int nchw, int k, int stride, int pad) {
   const int n = 3, c = 5, h = 13; /* odd: the last window is cut by the edge */
   nc_t4 xs = view(nchw, n, c, h, h);
   int oh, ow;
-  nc_maxpool_out_hw(3, 2, 1, h, h, &oh, &ow);
+  nc_maxpool_out_hw(k, stride, pad, h, h, &oh, &ow);
   nc_t4 ys = view(nchw, n, c, oh, ow);
   pair x = make(nc_t4_numel(xs), 1), y = make(nc_t4_numel(ys), 0), dy = make(nc_t4_numel(ys), 1),
        dx = make(nc_t4_numel(xs), 0.1);
   for (size_t i = 0; i < x.n; i += 5) x.ref[i] = x.emu[i] = 0.5f; /* ties: the first wins */
   int32_t *am_ref = calloc(nc_t4_numel(ys), 4), *am_emu = calloc(nc_t4_numel(ys), 4);
-  const char *lay = nchw ? "nchw" : "cnhw";
-  char label[64];
-  cpu->i->maxpool_forward(cpu, 3, 2, 1, xs, x.ref, ys, y.ref, am_ref);
-  cudaError_t rc = nc_cuk_maxpool_forward(st, 3, 2, 1, xs, x.emu, ys, y.emu, am_emu);
+  char lay[32], label[64];
+  snprintf(lay, sizeof lay, "%s %d/%d/%d", nchw ? "nchw" : "cnhw", k, stride, pad);
+  cpu->i->maxpool_forward(cpu, k, stride, pad, xs, x.ref, ys, y.ref, am_ref);
+  cudaError_t rc = nc_cuk_maxpool_forward(st, k, stride, pad, xs, x.emu, ys, y.emu, am_emu);
   snprintf(label, sizeof label, "maxpool %s forward", lay), report(label, rc, err(y), 0);
   snprintf(label, sizeof label, "maxpool %s argmax", lay);
   report(label, rc, memcmp(am_ref, am_emu, nc_t4_numel(ys) * 4) ? 1 : 0, 0);
-  cpu->i->maxpool_backward(cpu, 3, 2, 1, xs, dx.ref, ys, dy.ref, am_ref);
-  rc = nc_cuk_maxpool_backward(st, 3, 2, 1, xs, dx.emu, ys, dy.emu, am_emu);
+  cpu->i->maxpool_backward(cpu, k, stride, pad, xs, dx.ref, ys, dy.ref, am_ref);
+  rc = nc_cuk_maxpool_backward(st, k, stride, pad, xs, dx.emu, ys, dy.emu, am_emu);
   snprintf(label, sizeof label, "maxpool %s backward", lay), report(label, rc, err(dx), 1e-7);
   pair p = make((size_t)n * c, 0), dp = make((size_t)n * c, 1);
   cpu->i->avgpool_forward(cpu, xs, x.ref, p.ref);
@@ -212,9 +214,9 @@ static void test_pool(int nchw) {
   cpu->i->avgpool_backward(cpu, xs, dp.ref, dx.ref);
   rc = nc_cuk_avgpool_backward(st, xs, dp.emu, dx.emu);
   snprintf(label, sizeof label, "avgpool %s backward", lay), report(label, rc, err(dx), 1e-7);
-  cpu->i->maxpool_backward(cpu, 3, 2, 1, xs, NULL, ys, dy.ref, am_ref);
+  cpu->i->maxpool_backward(cpu, k, stride, pad, xs, NULL, ys, dy.ref, am_ref);
   cpu->i->avgpool_backward(cpu, xs, dp.ref, NULL);
-  rc = nc_cuk_maxpool_backward(st, 3, 2, 1, xs, NULL, ys, dy.emu, am_emu);
+  rc = nc_cuk_maxpool_backward(st, k, stride, pad, xs, NULL, ys, dy.emu, am_emu);
   if (!rc) rc = nc_cuk_avgpool_backward(st, xs, dp.emu, NULL);
   snprintf(label, sizeof label, "pool %s backward, dx NULL", lay), report(label, rc, err(dx), 0);
   free(am_ref), free(am_emu);
@@ -388,7 +390,8 @@ int main(void) {
     nc_emu_set_order(reverse);
     nc_rng_seed(&rng, 11);
     test_elementwise();
-    test_pool(1), test_pool(0);
+    test_pool(1, 3, 2, 1), test_pool(0, 3, 2, 1);
+    test_pool(1, 1, 1, 1), test_pool(0, 2, 3, 2); /* windows without a pixel */
     test_bias();
     for (int nchw = 0; nchw < 2; nchw++)
       for (int train = 0; train < 2; train++)

@@ -212,10 +212,11 @@ void nc_conv2d_backward_with(nc_conv_plan *plan, const nc_conv_cfg *cfg, nc_t4 x
 /* Output height/width of pooling an h×w input. */
 void nc_maxpool_out_hw(int k, int stride, int pad, int h, int w, int *oh, int *ow);
 /* y = maxpool(x); argmax (one per output element, in ys's layout) receives the winning position
- * y*w + x inside the input channel plane, for the backward. */
+ * y*w + x inside the input channel plane, for the backward. A window without a pixel (pad ≥ k)
+ * gives -FLT_MAX and argmax -1. */
 void nc_maxpool_forward(int k, int stride, int pad, nc_t4 xs, const float *x, nc_t4 ys, float *y,
                         int32_t *argmax);
-/* dx[winner] += dy. */
+/* dx[winner] += dy (nothing for a window without a pixel). */
 void nc_maxpool_backward(nc_t4 xs, float *dx, nc_t4 ys, const float *dy, const int32_t *argmax);
 
 /* ---- Global average pooling: y[n, c] (row-major matrix) = mean over h×w. ---- */
