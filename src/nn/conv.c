@@ -276,6 +276,7 @@ void nc_maxpool_forward(int k, int stride, int pad, nc_t4 xs, const float *x, nc
 }
 
 void nc_maxpool_backward(nc_t4 xs, float *dx, nc_t4 ys, const float *dy, const int32_t *argmax) {
+  if (!dx) return; /* a gradient not wanted (layers.h) */
   const long px = pixel_stride(xs), py = pixel_stride(ys);
 #pragma omp parallel for schedule(static) if (nc_t4_numel(xs) > 32768)
   for (int c = 0; c < xs.c; c++)

@@ -394,6 +394,7 @@ void nc_relu_forward(size_t n, const float *x, float *y) {
 }
 
 void nc_relu_backward(size_t n, const float *y, const float *dy, float *dx) {
+  if (!dx) return; /* a gradient not wanted (layers.h) */
   NC_PARALLEL_RANGE(n, relu_grad_range(lo, hi, y, dy, dx, dx == dy));
 }
 
@@ -413,6 +414,10 @@ void nc_add_relu_forward(size_t n, const float *a, const float *b, float *y) {
 }
 
 void nc_add_relu_backward(size_t n, const float *y, float *dy, float *db) {
+  if (!db) { /* the mask alone, in place */
+    nc_relu_backward(n, y, dy, dy);
+    return;
+  }
   NC_PARALLEL_RANGE(n, add_relu_grad_range(lo, hi, y, dy, db));
 }
 
@@ -433,6 +438,7 @@ void nc_avgpool_forward(nc_t4 xs, const float *x, float *y) {
 }
 
 void nc_avgpool_backward(nc_t4 xs, const float *dy, float *dx) {
+  if (!dx) return;
   if (xs.blk) {
     nc_avgpool_blocked_backward(xs, dy, dx);
     return;

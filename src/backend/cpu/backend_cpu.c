@@ -109,7 +109,7 @@ static void cpu_relu_forward(nc_backend *be, size_t n, const float *x, float *y)
 static void cpu_relu_backward(nc_backend *be, size_t n, const float *y, const float *dy,
                               float *dx) {
   (void)be;
-  if (dx) nc_relu_backward(n, y, dy, dx); /* NULL gradients are skipped (backend.h) */
+  nc_relu_backward(n, y, dy, dx);
 }
 
 static void cpu_add_forward(nc_backend *be, size_t n, const float *a, const float *b, float *y,
@@ -121,9 +121,7 @@ static void cpu_add_forward(nc_backend *be, size_t n, const float *a, const floa
 static void cpu_add_backward(nc_backend *be, size_t n, const float *y, float *dy, float *db,
                              int relu) {
   (void)be;
-  if (relu && !db)
-    nc_relu_backward(n, y, dy, dy); /* the mask alone, in place */
-  else if (relu)
+  if (relu)
     nc_add_relu_backward(n, y, dy, db);
   else
     nc_add_backward(n, dy, NULL, db);
@@ -138,7 +136,7 @@ static void cpu_maxpool_forward(nc_backend *be, int k, int stride, int pad, nc_t
 static void cpu_maxpool_backward(nc_backend *be, int k, int stride, int pad, nc_t4 xs, float *dx,
                                  nc_t4 ys, const float *dy, const int32_t *argmax) {
   (void)be, (void)k, (void)stride, (void)pad; /* the argmax says it all */
-  if (dx) nc_maxpool_backward(xs, dx, ys, dy, argmax);
+  nc_maxpool_backward(xs, dx, ys, dy, argmax);
 }
 
 static void cpu_avgpool_forward(nc_backend *be, nc_t4 xs, const float *x, float *y) {
@@ -148,7 +146,7 @@ static void cpu_avgpool_forward(nc_backend *be, nc_t4 xs, const float *x, float 
 
 static void cpu_avgpool_backward(nc_backend *be, nc_t4 xs, const float *dy, float *dx) {
   (void)be;
-  if (dx) nc_avgpool_backward(xs, dy, dx);
+  nc_avgpool_backward(xs, dy, dx);
 }
 
 static void cpu_linear_forward(nc_backend *be, int n, int in, int out, const float *x,
